@@ -1,0 +1,327 @@
+//! The command line: subcommands, flags, help text and value parsers (clap derive only).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Apply bulk status corrections to identity-verification processes, safely.
+#[derive(Debug, Parser)]
+#[command(name = "tecalis-status", version, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 all ok, 1 fatal error, 2 usage error, 3 some rows failed, \
+4 invalid input (nothing sent), 5 stopped: credentials evidently wrong, 130 interrupted."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only errors and the final summary.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Format of log lines on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check an input file offline and report every problem; sends nothing.
+    #[command(
+        after_help = "Examples:\n  tecalis-status validate corrections.csv\n  \
+        tecalis-status validate --encoding windows-1252 export.csv\n  \
+        cat corrections.csv | tecalis-status validate -"
+    )]
+    Validate(ValidateArgs),
+    /// Validate, then send one PATCH per row and write a results CSV.
+    #[command(
+        after_help = "Examples:\n  tecalis-status run samples/corrections.csv --sandbox --yes\n  \
+        TECALIS_URL=https://api.example.com TECALIS_API_KEY=... tecalis-status run corrections.csv\n  \
+        tecalis-status run corrections.csv --dry-run --api-key-file ~/.tecalis-key\n  \
+        tecalis-status run corrections.csv --resume --yes"
+    )]
+    Run(Box<RunArgs>),
+    /// Serve a local stand-in of the endpoint, for rehearsals, tests and benchmarks.
+    #[command(after_help = "Examples:\n  tecalis-status sandbox\n  \
+        tecalis-status sandbox --listen 127.0.0.1:0 --latency 100ms --error-rate 0.05\n  \
+        tecalis-status sandbox --rate-limit 50 --accept-unknown")]
+    Sandbox(SandboxArgs),
+}
+
+/// How the input file is read and checked; shared by `validate` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// The CSV file of corrections (`auth_uuid,state[,reasons][,api_key]`), or `-` for
+    /// standard input.
+    pub input: PathBuf,
+    /// Field delimiter; detected among `,` `;` tab `|` when not given.
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+    /// Character encoding of the input, e.g. `windows-1252` or `latin1`. UTF-8 by default.
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// Reasons to send for rows whose `reasons` cell is empty (by default such rows send no
+    /// reasons, leaving the stored ones unchanged).
+    #[arg(long)]
+    pub reasons: Option<String>,
+    /// The longest `reasons` text accepted, in characters.
+    #[arg(long, default_value_t = 2000)]
+    pub max_reasons_len: usize,
+}
+
+/// `validate INPUT`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The input and how to read it.
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+/// `run INPUT`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The input and how to read it.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Validate and show what would be sent (key redacted), then stop; sends nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run against a sandbox started in this process with the bundled processes and key.
+    #[arg(long, conflicts_with_all = ["url", "api_key_file"])]
+    pub sandbox: bool,
+    /// Base URL of the API; `/customer/status` is appended.
+    #[arg(long, env = "TECALIS_URL")]
+    pub url: Option<String>,
+    /// Read the API key from this file (first line). Otherwise TECALIS_API_KEY is used.
+    #[arg(long)]
+    pub api_key_file: Option<PathBuf>,
+    /// Results CSV. Default: NAME.results.csv beside an input NAME.csv.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing results file.
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Continue a previous run: rows already `ok` in the results file are not sent again.
+    #[arg(long)]
+    pub resume: bool,
+    /// Send the valid rows even if some are invalid; those are recorded as `invalid`.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Requests per second across the run, retries included: `10`, `10/s`, `300/min`.
+    #[arg(long, default_value = "10", value_parser = parse_rate)]
+    pub rate: Rate,
+    /// Retries for transient failures (connection errors, timeouts, 408, 429, 5xx).
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Time limit for one request, e.g. `30s`, `1m`, `500ms`.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time limit for establishing a connection.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Allow plain http:// to a host that is not loopback.
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+    /// Stop after this many 401 answers in all (the rest is recorded `cancelled`).
+    #[arg(long)]
+    pub max_unauthorized: Option<u64>,
+    /// Send the first N valid rows one at a time first; stop unless all are `ok`.
+    #[arg(long)]
+    pub canary: Option<u64>,
+    /// Do not ask for confirmation.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    pub summary_json: Option<PathBuf>,
+    /// Progress bar on standard error: `auto` draws it when standard error is a terminal.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// `sandbox`.
+#[derive(Debug, Args, Clone)]
+pub struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Processes to serve (JSON list or CSV with `auth_uuid,api_key` and optional fields).
+    /// Default: the bundled samples.
+    #[arg(long)]
+    pub seed: Option<PathBuf>,
+    /// Create processes for unseen auth_uuids on first use instead of answering 401.
+    #[arg(long)]
+    pub accept_unknown: bool,
+    /// Serve the API under this path prefix, e.g. `/v1`.
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    /// Added latency for every answer, e.g. `100ms`.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub latency: Duration,
+    /// Random extra latency, up to this much, added to `--latency`.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub jitter: Duration,
+    /// Fraction (0..1) of requests answered with `--error-status`.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
+    pub error_rate: f64,
+    /// The status of injected errors.
+    #[arg(long, default_value_t = 503)]
+    pub error_status: u16,
+    /// Requests per second accepted; more are answered 429 with Retry-After.
+    #[arg(long)]
+    pub rate_limit: Option<u32>,
+    /// Fraction (0..1) of requests whose connection is reset without an answer.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
+    pub drop_rate: f64,
+    /// Fraction (0..1) of requests answered only after `--slow-delay`.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
+    pub slow_rate: f64,
+    /// How late a slow answer comes.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub slow_delay: Duration,
+    /// How many received requests are kept for `/_sandbox/requests` (oldest dropped first).
+    #[arg(long, default_value_t = 100_000)]
+    pub keep_requests: usize,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// When to draw the progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// When standard error is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never; log a line every few seconds instead.
+    Never,
+}
+
+/// A sending rate, as requests per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Requests per second (may be fractional, e.g. 30/min = 0.5).
+    pub per_second: f64,
+}
+
+impl Rate {
+    /// The time between two consecutive send slots.
+    pub fn period(&self) -> Duration {
+        Duration::from_secs_f64(1.0 / self.per_second)
+    }
+}
+
+/// Parses `10`, `10/s`, `10/sec`, `600/min`, `3600/h`.
+pub fn parse_rate(text: &str) -> Result<Rate, String> {
+    let text = text.trim();
+    let (number, unit) = match text.split_once('/') {
+        Some((n, u)) => (n.trim(), u.trim().to_ascii_lowercase()),
+        None => (text, "s".to_string()),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate: write e.g. 10, 10/s or 600/min"))?;
+    let seconds = match unit.as_str() {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        other => return Err(format!("unknown rate unit `{other}`: use /s, /min or /h")),
+    };
+    let per_second = value / seconds;
+    if !per_second.is_finite() || per_second <= 0.0 || per_second > 1_000_000.0 {
+        return Err(format!(
+            "rate `{text}` must be above 0 and at most 1000000/s"
+        ));
+    }
+    Ok(Rate { per_second })
+}
+
+/// Parses a human duration such as `30s`, `500ms`, `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 30s, 500ms or 2m"))
+}
+
+/// Parses a single-byte delimiter: `,` `;` `|`, or `tab` / `\t`.
+pub fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "comma" => Ok(b','),
+        "semicolon" => Ok(b';'),
+        "pipe" => Ok(b'|'),
+        t if t.len() == 1 && t.is_ascii() && t != "\"" && t != "\n" && t != "\r" => {
+            Ok(t.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "`{text}` is not a delimiter: use one character such as , ; | or the word tab"
+        )),
+    }
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number between 0 and 1"))?;
+    if (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("`{text}` must be between 0 and 1"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_every_unit() {
+        assert_eq!(parse_rate("10").unwrap().per_second, 10.0);
+        assert_eq!(parse_rate("10/s").unwrap().per_second, 10.0);
+        assert_eq!(parse_rate("600/min").unwrap().per_second, 10.0);
+        assert_eq!(parse_rate("3600/h").unwrap().per_second, 1.0);
+        assert_eq!(
+            parse_rate("30/min").unwrap().period(),
+            Duration::from_secs(2)
+        );
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("10/day").is_err());
+    }
+
+    #[test]
+    fn delimiters_parse() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        assert_eq!(parse_delimiter("\\t"), Ok(b'\t'));
+        assert!(parse_delimiter(";;").is_err());
+        assert!(parse_delimiter("\"").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

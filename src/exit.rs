@@ -1,0 +1,128 @@
+//! The process exit codes of SPEC.md, and how the outcomes of a run merge into one.
+
+use crate::report::Outcome;
+
+/// Every exit code the tool can return. The numbers are part of the contract: cron jobs and
+/// scripts branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Every row ended `ok` or `skipped` (validate / dry run: every row valid).
+    Success,
+    /// Fatal error: configuration, unreadable input, unwritable output, lock held.
+    Fatal,
+    /// Usage error, including a non-interactive run without `--yes`.
+    Usage,
+    /// The run finished, but some rows are `unauthorized`, `rejected`, `failed` or `invalid`.
+    RowsFailed,
+    /// The input is invalid; nothing was sent.
+    InvalidInput,
+    /// Stopped early because the credentials are evidently wrong (too many 401s).
+    WrongCredentials,
+    /// Interrupted by SIGINT or SIGTERM; in-flight requests finished, results flushed.
+    Interrupted,
+}
+
+impl ExitCode {
+    /// The number the process exits with.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::Fatal => 1,
+            ExitCode::Usage => 2,
+            ExitCode::RowsFailed => 3,
+            ExitCode::InvalidInput => 4,
+            ExitCode::WrongCredentials => 5,
+            ExitCode::Interrupted => 130,
+        }
+    }
+
+    /// How loudly a code speaks when two apply: an interruption hides everything else, a stop
+    /// for wrong credentials hides failed rows, and failed rows hide success.
+    fn rank(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::RowsFailed => 1,
+            ExitCode::InvalidInput => 2,
+            ExitCode::WrongCredentials => 3,
+            ExitCode::Interrupted => 4,
+            ExitCode::Usage => 5,
+            ExitCode::Fatal => 6,
+        }
+    }
+
+    /// The code that wins when both `self` and `other` apply.
+    pub fn merge(self, other: ExitCode) -> ExitCode {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The code a finished run's rows call for, before any early stop is taken into account.
+    pub fn for_outcome(outcome: Outcome) -> ExitCode {
+        match outcome {
+            Outcome::Ok | Outcome::Skipped | Outcome::DryRun => ExitCode::Success,
+            Outcome::Unauthorized
+            | Outcome::Rejected
+            | Outcome::Failed
+            | Outcome::Invalid
+            | Outcome::Cancelled => ExitCode::RowsFailed,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_the_spec() {
+        let codes: Vec<u8> = [
+            ExitCode::Success,
+            ExitCode::Fatal,
+            ExitCode::Usage,
+            ExitCode::RowsFailed,
+            ExitCode::InvalidInput,
+            ExitCode::WrongCredentials,
+            ExitCode::Interrupted,
+        ]
+        .iter()
+        .map(|c| c.code())
+        .collect();
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 130]);
+    }
+
+    #[test]
+    fn merging_keeps_the_most_serious() {
+        use ExitCode::*;
+        assert_eq!(Success.merge(RowsFailed), RowsFailed);
+        assert_eq!(RowsFailed.merge(Success), RowsFailed);
+        assert_eq!(RowsFailed.merge(WrongCredentials), WrongCredentials);
+        assert_eq!(WrongCredentials.merge(Interrupted), Interrupted);
+        assert_eq!(Interrupted.merge(RowsFailed), Interrupted);
+        assert_eq!(Success.merge(Success), Success);
+    }
+
+    #[test]
+    fn outcomes_map_to_codes() {
+        assert_eq!(ExitCode::for_outcome(Outcome::Ok), ExitCode::Success);
+        assert_eq!(ExitCode::for_outcome(Outcome::Skipped), ExitCode::Success);
+        assert_eq!(ExitCode::for_outcome(Outcome::DryRun), ExitCode::Success);
+        for bad in [
+            Outcome::Unauthorized,
+            Outcome::Rejected,
+            Outcome::Failed,
+            Outcome::Invalid,
+            Outcome::Cancelled,
+        ] {
+            assert_eq!(ExitCode::for_outcome(bad), ExitCode::RowsFailed, "{bad:?}");
+        }
+    }
+}

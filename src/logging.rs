@@ -1,0 +1,68 @@
+//! Log output on standard error: text or JSON, verbosity from `-v`/`--quiet`/`RUST_LOG`,
+//! colours only on a terminal and never with `NO_COLOR`.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::cli::{Cli, LogFormat};
+
+/// The filter used when `RUST_LOG` is not set. Only this crate gets more verbose with `-v`:
+/// the HTTP stack's own trace output is never switched on by our flags.
+fn default_filter(cli: &Cli) -> String {
+    let level = if cli.quiet {
+        "error"
+    } else {
+        match cli.verbose {
+            0 => "info",
+            1 => "debug",
+            _ => "trace",
+        }
+    };
+    format!("warn,tecalis_status={level}")
+}
+
+/// Whether colours may be used on standard error.
+pub fn colour_allowed() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Installs the global subscriber. With `progress`, log lines go through the progress bar's
+/// writer so that they do not tear the bar. Safe to call more than once (later calls do
+/// nothing).
+pub fn init(cli: &Cli, progress: bool) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(cli)));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match (cli.log_format, progress) {
+        (LogFormat::Json, _) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        (LogFormat::Text, false) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(colour_allowed())
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+        (LogFormat::Text, true) => {
+            let indicatif = tracing_indicatif::IndicatifLayer::new();
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(colour_allowed())
+                        .with_target(false)
+                        .with_writer(indicatif.get_stderr_writer()),
+                )
+                .with(indicatif)
+                .try_init()
+        }
+    };
+}
