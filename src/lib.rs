@@ -9,6 +9,8 @@ pub mod exit;
 pub mod input;
 pub mod logging;
 pub mod report;
+pub mod sandbox;
+pub mod signals;
 pub mod validate;
 
 use std::io::Write;
@@ -23,7 +25,10 @@ pub fn main(cli: Cli) -> ExitCode {
     logging::init(&cli, false);
     let result = match cli.command {
         Command::Validate(args) => validate_command(&args),
-        Command::Run(_) | Command::Sandbox(_) => {
+        Command::Sandbox(args) => runtime()
+            .and_then(|rt| rt.block_on(sandbox::serve(&args)))
+            .map(|()| ExitCode::Success),
+        Command::Run(_) => {
             eprintln!("error: not implemented yet");
             Ok(ExitCode::Fatal)
         }
@@ -35,6 +40,14 @@ pub fn main(cli: Cli) -> ExitCode {
             ExitCode::Fatal
         }
     }
+}
+
+/// The multi-threaded runtime that the network commands run on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
 }
 
 /// Prints an input error and gives the exit code it calls for.

@@ -1,0 +1,547 @@
+//! The sandbox: a local stand-in of `PATCH {url}/customer/status` with the vendor's
+//! semantics, fault injection for rehearsals, and `/_sandbox/` endpoints that expose what it
+//! received, so that tests can assert on the real requests.
+
+pub mod seed;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State as Shared};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use hyper_util::rt::TokioIo;
+use rand::Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use seed::{DEMO_API_KEY, Process};
+
+use crate::cli::SandboxArgs;
+
+/// How the sandbox behaves: its processes and its faults.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The processes it starts with.
+    pub processes: Vec<Process>,
+    /// Create processes for unseen auth_uuids instead of answering 401.
+    pub accept_unknown: bool,
+    /// A path prefix before `/customer/status`, e.g. `/v1`.
+    pub prefix: String,
+    /// Latency added to every answer.
+    pub latency: Duration,
+    /// Random extra latency, up to this much.
+    pub jitter: Duration,
+    /// Fraction of requests answered with `error_status`.
+    pub error_rate: f64,
+    /// Status of injected errors.
+    pub error_status: u16,
+    /// Requests per second accepted; beyond, 429 with `Retry-After`.
+    pub rate_limit: Option<u32>,
+    /// Fraction of requests whose connection is reset without an answer.
+    pub drop_rate: f64,
+    /// Fraction of requests answered only after `slow_delay`.
+    pub slow_rate: f64,
+    /// How late a slow answer comes.
+    pub slow_delay: Duration,
+    /// How many received requests are kept for inspection.
+    pub keep_requests: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            processes: seed::bundled(),
+            accept_unknown: false,
+            prefix: String::new(),
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            error_rate: 0.0,
+            error_status: 503,
+            rate_limit: None,
+            drop_rate: 0.0,
+            slow_rate: 0.0,
+            slow_delay: Duration::from_secs(3600),
+            keep_requests: 100_000,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The configuration the `sandbox` subcommand's flags describe.
+    pub fn from_args(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
+        let processes = match &args.seed {
+            Some(path) => seed::load(path)?,
+            None => seed::bundled(),
+        };
+        let prefix = args.prefix.trim_end_matches('/').to_string();
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            anyhow::bail!("--prefix must start with `/`, e.g. /v1");
+        }
+        if StatusCode::from_u16(args.error_status).is_err() {
+            anyhow::bail!("--error-status {} is not an HTTP status", args.error_status);
+        }
+        Ok(SandboxConfig {
+            processes,
+            accept_unknown: args.accept_unknown,
+            prefix,
+            latency: args.latency,
+            jitter: args.jitter,
+            error_rate: args.error_rate,
+            error_status: args.error_status,
+            rate_limit: args.rate_limit,
+            drop_rate: args.drop_rate,
+            slow_rate: args.slow_rate,
+            slow_delay: args.slow_delay,
+            keep_requests: args.keep_requests,
+        })
+    }
+}
+
+/// One request as the sandbox received it, with the key replaced by whether it matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct Received {
+    /// Order of arrival, from 1.
+    pub seq: u64,
+    /// Milliseconds since the sandbox started (or was reset).
+    pub at_ms: f64,
+    /// The body as JSON, without `api_key` (absent when the body was not JSON).
+    pub body: Option<Value>,
+    /// Whether the body had an `api_key` matching the process (`None` when not checked).
+    pub key_matched: Option<bool>,
+    /// The status answered; 0 when the connection was dropped without an answer.
+    pub status: u16,
+}
+
+/// The sandbox's counters.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Requests to the API endpoint.
+    pub requests: u64,
+    /// Requests being handled now.
+    pub in_flight: u64,
+    /// The most requests handled at once.
+    pub max_in_flight: u64,
+    /// Answers per status code.
+    pub by_status: std::collections::BTreeMap<u16, u64>,
+    /// Connections dropped on purpose.
+    pub dropped: u64,
+    /// Requests answered late on purpose.
+    pub slow: u64,
+}
+
+struct Inner {
+    processes: HashMap<Uuid, Process>,
+    received: VecDeque<Received>,
+    stats: Stats,
+    window: (u64, u32),
+    started: Instant,
+    seq: u64,
+}
+
+struct SandboxState {
+    config: SandboxConfig,
+    inner: Mutex<Inner>,
+    in_flight: AtomicU64,
+}
+
+impl SandboxState {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A poisoned lock only means a handler panicked mid-update; the data is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running sandbox: its address, and a handle to inspect and stop it.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<SandboxState>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("addr", &self.addr).finish()
+    }
+}
+
+/// Marks a connection to be dropped without an answer, from inside a handler.
+#[derive(Clone)]
+struct DropConnection(CancellationToken);
+
+impl Sandbox {
+    /// Binds `listen` (port 0 picks a free port) and serves until stopped.
+    pub async fn start(listen: &str, config: SandboxConfig) -> anyhow::Result<Sandbox> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let processes = config
+            .processes
+            .iter()
+            .map(|p| (p.auth_uuid, p.clone()))
+            .collect();
+        let state = Arc::new(SandboxState {
+            inner: Mutex::new(Inner {
+                processes,
+                received: VecDeque::new(),
+                stats: Stats::default(),
+                window: (0, 0),
+                started: Instant::now(),
+                seq: 0,
+            }),
+            in_flight: AtomicU64::new(0),
+            config,
+        });
+        let router = router(state.clone());
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(accept_loop(listener, router, stop.clone(), state.clone()));
+        Ok(Sandbox {
+            addr,
+            state,
+            stop,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give to `--url`.
+    pub fn url(&self) -> String {
+        format!("http://{}{}", self.addr, self.state.config.prefix)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.state.lock().stats.clone();
+        stats.in_flight = self.state.in_flight.load(Ordering::SeqCst);
+        stats
+    }
+
+    /// The requests received, oldest first (at most `keep_requests`).
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().received.iter().cloned().collect()
+    }
+
+    /// A process as it is now.
+    pub fn process(&self, auth_uuid: Uuid) -> Option<Process> {
+        self.state.lock().processes.get(&auth_uuid).cloned()
+    }
+
+    /// Stops accepting connections and waits for the accept loop to end.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    stop: CancellationToken,
+    state: Arc<SandboxState>,
+) {
+    let reset_on_drop = state.config.drop_rate > 0.0;
+    loop {
+        let stream = tokio::select! {
+            _ = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!("sandbox: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        if reset_on_drop {
+            // Closing with a zero linger sends a reset, as a crashed proxy would.
+            let _ = stream.set_zero_linger();
+        }
+        let router = router.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let kill = CancellationToken::new();
+            let marker = DropConnection(kill.clone());
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(marker.clone());
+                    tower::ServiceExt::oneshot(router.clone(), request)
+                },
+            );
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                _ = kill.cancelled() => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+    }
+}
+
+fn router(state: Arc<SandboxState>) -> Router {
+    let api = format!("{}/customer/status", state.config.prefix);
+    Router::new()
+        .route(&api, patch(update_status))
+        .route("/_sandbox/stats", get(get_stats))
+        .route("/_sandbox/requests", get(get_requests))
+        .route("/_sandbox/processes/{auth_uuid}", get(get_process))
+        .route("/_sandbox/reset", post(reset))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn vendor_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"internal_code": status.as_u16(), "message": message})),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    vendor_error(StatusCode::NOT_FOUND, "Not found")
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What the handler decided before doing any real work.
+enum Fault {
+    None,
+    RateLimited(u64),
+    Drop,
+    Error,
+    Slow,
+}
+
+async fn update_status(
+    Shared(state): Shared<Arc<SandboxState>>,
+    axum::Extension(drop_connection): axum::Extension<DropConnection>,
+    body: Bytes,
+) -> Response {
+    let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let _guard = InFlight(&state.in_flight);
+    let config = &state.config;
+    let fault = {
+        let mut rng = rand::rng();
+        let mut inner = state.lock();
+        inner.stats.requests += 1;
+        inner.stats.max_in_flight = inner.stats.max_in_flight.max(now_in_flight);
+        let elapsed = inner.started.elapsed();
+        let limited = config.rate_limit.and_then(|limit| {
+            let second = elapsed.as_secs();
+            if inner.window.0 != second {
+                inner.window = (second, 0);
+            }
+            inner.window.1 += 1;
+            (inner.window.1 > limit).then_some(1)
+        });
+        if let Some(retry_after) = limited {
+            Fault::RateLimited(retry_after)
+        } else if config.drop_rate > 0.0 && rng.random_bool(config.drop_rate) {
+            Fault::Drop
+        } else if config.error_rate > 0.0 && rng.random_bool(config.error_rate) {
+            Fault::Error
+        } else if config.slow_rate > 0.0 && rng.random_bool(config.slow_rate) {
+            Fault::Slow
+        } else {
+            Fault::None
+        }
+    };
+    let mut delay = config.latency;
+    if !config.jitter.is_zero() {
+        delay += config.jitter.mul_f64(rand::rng().random::<f64>());
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    match fault {
+        Fault::RateLimited(seconds) => {
+            record(&state, parsed, None, 429);
+            let mut response = vendor_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
+        }
+        Fault::Drop => {
+            record(&state, parsed, None, 0);
+            state.lock().stats.dropped += 1;
+            drop_connection.0.cancel();
+            return std::future::pending().await;
+        }
+        Fault::Error => {
+            record(&state, parsed, None, config.error_status);
+            let status = StatusCode::from_u16(config.error_status)
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return vendor_error(status, "Injected error");
+        }
+        Fault::Slow => {
+            state.lock().stats.slow += 1;
+            tokio::time::sleep(config.slow_delay).await;
+        }
+        Fault::None => {}
+    }
+    let (status, response, key_matched) = apply(&state, parsed.as_ref());
+    record(&state, parsed, key_matched, status.as_u16());
+    (status, axum::Json(response)).into_response()
+}
+
+/// The vendor's semantics: check the body, match key and process, update.
+fn apply(state: &SandboxState, body: Option<&Value>) -> (StatusCode, Value, Option<bool>) {
+    let bad = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"internal_code": 400, "message": message}),
+            None,
+        )
+    };
+    let Some(body) = body.and_then(Value::as_object) else {
+        return bad("Body must be a JSON object");
+    };
+    let text = |name: &str| body.get(name).and_then(Value::as_str);
+    let (Some(auth_uuid), Some(api_key), Some(state_text)) =
+        (text("auth_uuid"), text("api_key"), text("state"))
+    else {
+        return bad("auth_uuid, api_key and state are required strings");
+    };
+    if !matches!(state_text, "OK" | "KO" | "CANCELLED") {
+        return bad("state must be OK, KO or CANCELLED");
+    }
+    let reasons = match body.get("reasons") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return bad("reasons must be a string"),
+    };
+    let unauthorized = |matched| {
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"internal_code": 401, "message": "Not authorized"}),
+            Some(matched),
+        )
+    };
+    let Ok(uuid) = Uuid::try_parse(auth_uuid) else {
+        return unauthorized(false);
+    };
+    let mut inner = state.lock();
+    if !inner.processes.contains_key(&uuid) && state.config.accept_unknown {
+        inner.processes.insert(uuid, Process::new(uuid, api_key));
+    }
+    let Some(process) = inner.processes.get_mut(&uuid) else {
+        return unauthorized(false);
+    };
+    if process.api_key != api_key {
+        return unauthorized(false);
+    }
+    process.status = state_text.to_string();
+    if let Some(reasons) = reasons {
+        process.status_reasons = Some(reasons);
+    }
+    process.updated_at = seed::now_rfc3339();
+    let data = serde_json::to_value(&*process).unwrap_or(Value::Null);
+    (StatusCode::OK, json!({ "data": data }), Some(true))
+}
+
+fn record(state: &SandboxState, body: Option<Value>, key_matched: Option<bool>, status: u16) {
+    let body = body.map(|mut value| {
+        if let Some(object) = value.as_object_mut() {
+            object.remove("api_key");
+        }
+        value
+    });
+    let mut inner = state.lock();
+    *inner.stats.by_status.entry(status).or_default() += 1;
+    inner.seq += 1;
+    let entry = Received {
+        seq: inner.seq,
+        at_ms: inner.started.elapsed().as_secs_f64() * 1000.0,
+        body,
+        key_matched,
+        status,
+    };
+    if state.config.keep_requests > 0 {
+        if inner.received.len() >= state.config.keep_requests {
+            inner.received.pop_front();
+        }
+        inner.received.push_back(entry);
+    }
+}
+
+async fn get_stats(Shared(state): Shared<Arc<SandboxState>>) -> Response {
+    let mut stats = state.lock().stats.clone();
+    stats.in_flight = state.in_flight.load(Ordering::SeqCst);
+    axum::Json(stats).into_response()
+}
+
+async fn get_requests(Shared(state): Shared<Arc<SandboxState>>) -> Response {
+    let received: Vec<Received> = state.lock().received.iter().cloned().collect();
+    axum::Json(received).into_response()
+}
+
+async fn get_process(
+    Shared(state): Shared<Arc<SandboxState>>,
+    UrlPath(auth_uuid): UrlPath<String>,
+) -> Response {
+    let found = Uuid::try_parse(&auth_uuid)
+        .ok()
+        .and_then(|uuid| state.lock().processes.get(&uuid).cloned());
+    match found {
+        Some(process) => axum::Json(json!({ "data": process })).into_response(),
+        None => vendor_error(StatusCode::NOT_FOUND, "No such process"),
+    }
+}
+
+async fn reset(Shared(state): Shared<Arc<SandboxState>>) -> Response {
+    let mut inner = state.lock();
+    inner.received.clear();
+    inner.stats = Stats::default();
+    inner.seq = 0;
+    inner.started = Instant::now();
+    inner.window = (0, 0);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The `sandbox` subcommand: start, print the address first on standard output, serve until
+/// interrupted.
+pub async fn serve(args: &SandboxArgs) -> anyhow::Result<()> {
+    let config = SandboxConfig::from_args(args)?;
+    let count = config.processes.len();
+    let sandbox = Sandbox::start(&args.listen, config).await?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {}", sandbox.url())?;
+        out.flush()?;
+    }
+    tracing::info!(
+        "sandbox serving {count} processes; PATCH {}/customer/status, inspection under /_sandbox/",
+        sandbox.url()
+    );
+    crate::signals::interrupted().await;
+    sandbox.stop().await;
+    Ok(())
+}
