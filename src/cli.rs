@@ -123,6 +123,9 @@ pub struct RunArgs {
     /// Time limit for one request, e.g. `30s`, `1m`, `500ms`.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub max_retry_after: Duration,
     /// Time limit for establishing a connection.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,

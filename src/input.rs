@@ -249,7 +249,7 @@ impl Columns {
 
 /// A CSV reader positioned after the header.
 pub struct CsvInput {
-    reader: csv::Reader<BufReader<Box<dyn Read>>>,
+    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
     columns: Columns,
     delimiter: u8,
     file: String,
@@ -268,12 +268,12 @@ impl std::fmt::Debug for CsvInput {
 impl CsvInput {
     /// Reads the header from `raw` and prepares to read the records.
     pub fn new(
-        raw: Box<dyn Read>,
+        raw: Box<dyn Read + Send>,
         file: &str,
         options: &ReadOptions,
     ) -> Result<CsvInput, InputError> {
-        let limited: Box<dyn Read> = Box::new(LineLimit::new(raw, MAX_LINE_BYTES));
-        let decoded: Box<dyn Read> = match options.encoding {
+        let limited: Box<dyn Read + Send> = Box::new(LineLimit::new(raw, MAX_LINE_BYTES));
+        let decoded: Box<dyn Read + Send> = match options.encoding {
             None => limited,
             Some(encoding) => Box::new(
                 encoding_rs_io::DecodeReaderBytesBuilder::new()
@@ -494,10 +494,8 @@ pub fn detect_delimiter(head: &[u8]) -> u8 {
     for &byte in line {
         if byte == b'"' {
             quoted = !quoted;
-        } else if !quoted {
-            if let Some(i) = CANDIDATE_DELIMITERS.iter().position(|&d| d == byte) {
-                counts[i] += 1;
-            }
+        } else if !quoted && let Some(i) = CANDIDATE_DELIMITERS.iter().position(|&d| d == byte) {
+            counts[i] += 1;
         }
     }
     let mut best = 0;

@@ -1,0 +1,405 @@
+//! One HTTP attempt, and the classification of whatever came back (an answer, a timeout, a
+//! reset) into what the retry logic and the results file need.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::Url;
+use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::report::Remote;
+use crate::retry::{is_transient_status, parse_retry_after};
+
+/// The most bytes of an answer that are read; the rest is ignored. A real answer is a few
+/// kilobytes; this bounds memory per request whatever a broken server sends.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// How much of an unexpected body is quoted in the results' `error` column.
+const QUOTED_BODY_CHARS: usize = 200;
+
+/// The request body: the vendor's fields. `reasons` is omitted, not null, when there are
+/// none, so that the stored reasons stay as they are.
+#[derive(Debug, Serialize)]
+pub struct Body<'a> {
+    /// The process.
+    pub auth_uuid: &'a str,
+    /// The customer's key.
+    pub api_key: &'a str,
+    /// OK, KO or CANCELLED.
+    pub state: &'a str,
+    /// Stored in `status_reasons` when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<&'a str>,
+}
+
+/// What an attempt's result means for the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// 2xx: applied.
+    Ok,
+    /// 401: key and auth_uuid do not match. Final.
+    Unauthorized,
+    /// Another 4xx (or a redirect): refused. Final.
+    Rejected,
+    /// Worth retrying: connection errors, timeouts, 408, 429, 500, 502, 503, 504.
+    Transient,
+    /// A failure that retrying cannot fix (an untrusted certificate, a 501). Final.
+    Broken,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// What it means.
+    pub class: Class,
+    /// The HTTP status, if an answer came.
+    pub status: Option<u16>,
+    /// From sending to the end of the answer (or the failure).
+    pub latency: Duration,
+    /// The server's `Retry-After`, if any.
+    pub retry_after: Option<Duration>,
+    /// What went wrong, or a note on an `Ok`; empty otherwise.
+    pub message: String,
+    /// The process as returned in a 200.
+    pub remote: Option<Remote>,
+}
+
+/// The HTTP client of a run: one pooled `reqwest` client and the endpoint.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Url,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Builds the client: rustls, keep-alive pool, timeouts, no redirects (a PATCH must not
+    /// silently turn into something else), no proxy for loopback targets.
+    pub fn new(
+        endpoint: Url,
+        timeout: Duration,
+        connect_timeout: Duration,
+        pool: usize,
+    ) -> anyhow::Result<Client> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("tecalis-status/", env!("CARGO_PKG_VERSION")))
+            .timeout(timeout)
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(pool)
+            .tcp_nodelay(true);
+        if crate::config::is_loopback(&endpoint) {
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {}", error_chain(&e)))?;
+        Ok(Client {
+            http,
+            endpoint,
+            timeout,
+        })
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &Url {
+        &self.endpoint
+    }
+
+    /// Sends one PATCH with `body` and classifies what happens.
+    pub async fn send(&self, body: Vec<u8>) -> Attempt {
+        let started = Instant::now();
+        let sent = self
+            .http
+            .patch(self.endpoint.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return self.transport_failure(&error, started.elapsed()),
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (body, body_error) = read_capped(response).await;
+        let latency = started.elapsed();
+        let mut attempt = classify(status, &body, body_error.as_deref(), location.as_deref());
+        attempt.latency = latency;
+        attempt.retry_after = retry_after;
+        attempt
+    }
+
+    fn transport_failure(&self, error: &reqwest::Error, latency: Duration) -> Attempt {
+        let chain = error_chain(error);
+        let lower = chain.to_ascii_lowercase();
+        let (class, message) = if error.is_timeout() {
+            (
+                Class::Transient,
+                format!(
+                    "no answer within {}",
+                    humantime::format_duration(self.timeout)
+                ),
+            )
+        } else if lower.contains("certificate") || lower.contains("unknownissuer") {
+            (
+                Class::Broken,
+                format!(
+                    "TLS: the server's certificate is not trusted, so nothing was sent ({chain}); check --url or the system's CA certificates"
+                ),
+            )
+        } else if error.is_connect() {
+            (Class::Transient, format!("cannot connect: {chain}"))
+        } else {
+            (
+                Class::Transient,
+                format!("connection failed before an answer: {chain}"),
+            )
+        };
+        Attempt {
+            class,
+            status: None,
+            latency,
+            retry_after: None,
+            message,
+            remote: None,
+        }
+    }
+}
+
+/// Every message in an error's chain, without the URL (which adds nothing per row).
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        let text = match e.downcast_ref::<reqwest::Error>() {
+            Some(r) => {
+                let mut text = r.to_string();
+                if let Some(url) = r.url() {
+                    text = text.replace(&format!(" for url ({url})"), "");
+                }
+                text
+            }
+            None => e.to_string(),
+        };
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; an error while reading is returned beside what was read.
+async fn read_capped(mut response: reqwest::Response) -> (Vec<u8>, Option<String>) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_BODY_BYTES - body.len();
+                if chunk.len() >= room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return (
+                        body,
+                        Some(format!("answer longer than {MAX_BODY_BYTES} bytes, cut")),
+                    );
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return (body, None),
+            Err(e) => return (body, Some(format!("answer cut short: {}", error_chain(&e)))),
+        }
+    }
+}
+
+/// Classifies an answer by its status and body.
+pub fn classify(
+    status: u16,
+    body: &[u8],
+    body_error: Option<&str>,
+    location: Option<&str>,
+) -> Attempt {
+    let mut attempt = Attempt {
+        class: Class::Broken,
+        status: Some(status),
+        latency: Duration::ZERO,
+        retry_after: None,
+        message: String::new(),
+        remote: None,
+    };
+    if (200..300).contains(&status) {
+        attempt.class = Class::Ok;
+        match parse_remote(body) {
+            Ok(remote) => attempt.remote = Some(remote),
+            Err(why) => {
+                // The state was applied; only the echo is unreadable.
+                attempt.message = format!("applied, but the answer could not be read: {why}");
+            }
+        }
+        if let Some(error) = body_error {
+            attempt.message = format!("applied, but {error}");
+        }
+        return attempt;
+    }
+    attempt.class = match status {
+        401 => Class::Unauthorized,
+        s if is_transient_status(s) => Class::Transient,
+        300..=399 => Class::Rejected,
+        400..=499 => Class::Rejected,
+        _ => Class::Broken,
+    };
+    let mut message = format!("HTTP {status}: {}", describe_error_body(body));
+    if let (300..=399, Some(location)) = (status, location) {
+        message =
+            format!("HTTP {status}: redirected to {location}; point --url at the final address");
+    }
+    attempt.message = message;
+    attempt
+}
+
+/// The server's `{internal_code, message}`, or the first characters of another body.
+fn describe_error_body(body: &[u8]) -> String {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        let code = map.get("internal_code").map(value_text).unwrap_or_default();
+        let message = map
+            .get("message")
+            .or_else(|| map.get("error"))
+            .map(value_text)
+            .unwrap_or_default();
+        if !code.is_empty() || !message.is_empty() {
+            return match (code.is_empty(), message.is_empty()) {
+                (false, false) => format!("{message} (internal_code {code})"),
+                (true, _) => message,
+                (_, true) => format!("internal_code {code}"),
+            };
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return "no body".to_string();
+    }
+    let mut quoted: String = collapsed.chars().take(QUOTED_BODY_CHARS).collect();
+    if collapsed.chars().count() > QUOTED_BODY_CHARS {
+        quoted.push('…');
+    }
+    quoted
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads the fields the results file keeps from a 200's `{"data": {...}}`.
+fn parse_remote(body: &[u8]) -> Result<Remote, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
+    let Some(data) = value.get("data").filter(|d| d.is_object()) else {
+        return Err("no `data` object".to_string());
+    };
+    let field = |name: &str| data.get(name).map(value_text).unwrap_or_default();
+    Ok(Remote {
+        process_uuid: field("process_uuid"),
+        status: field("status"),
+        status_reasons: field("status_reasons"),
+        updated_at: field("updated_at"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_omit_absent_reasons() {
+        let body = Body {
+            auth_uuid: "u",
+            api_key: "k",
+            state: "OK",
+            reasons: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"auth_uuid":"u","api_key":"k","state":"OK"}"#
+        );
+        let body = Body {
+            reasons: Some("a \"b\""),
+            ..body
+        };
+        assert!(
+            serde_json::to_string(&body)
+                .unwrap()
+                .ends_with(r#""reasons":"a \"b\""}"#)
+        );
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        let ok = classify(200, br#"{"data":{"process_uuid":"p","status":"OK","status_reasons":null,"updated_at":"t","extra":[1]}}"#, None, None);
+        assert_eq!(ok.class, Class::Ok);
+        assert_eq!(
+            ok.remote.unwrap(),
+            Remote {
+                process_uuid: "p".into(),
+                status: "OK".into(),
+                status_reasons: "".into(),
+                updated_at: "t".into()
+            }
+        );
+        let unreadable = classify(200, b"<html>", None, None);
+        assert_eq!(unreadable.class, Class::Ok);
+        assert!(unreadable.message.starts_with("applied, but"));
+        let unauthorized = classify(
+            401,
+            br#"{"internal_code": 401, "message": "Not authorized"}"#,
+            None,
+            None,
+        );
+        assert_eq!(unauthorized.class, Class::Unauthorized);
+        assert_eq!(
+            unauthorized.message,
+            "HTTP 401: Not authorized (internal_code 401)"
+        );
+        assert_eq!(classify(422, b"", None, None).class, Class::Rejected);
+        assert_eq!(classify(422, b"", None, None).message, "HTTP 422: no body");
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(classify(s, b"", None, None).class, Class::Transient);
+        }
+        assert_eq!(classify(501, b"", None, None).class, Class::Broken);
+        let moved = classify(301, b"", None, Some("https://new.example.com/"));
+        assert_eq!(moved.class, Class::Rejected);
+        assert!(
+            moved
+                .message
+                .contains("redirected to https://new.example.com/")
+        );
+    }
+
+    #[test]
+    fn gateway_pages_are_quoted_briefly() {
+        let page = format!(
+            "<html>\n  <body><h1>502 Bad Gateway</h1>{}</body></html>",
+            "x".repeat(1000)
+        );
+        let attempt = classify(502, page.as_bytes(), None, None);
+        assert!(
+            attempt
+                .message
+                .starts_with("HTTP 502: <html> <body><h1>502 Bad Gateway</h1>")
+        );
+        assert!(attempt.message.chars().count() < 220);
+    }
+}

@@ -1,0 +1,295 @@
+//! Raw flags in, a validated plan out: the endpoint URL and its https rule, where the key
+//! comes from, the output file, and the sending limits.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::{ProgressMode, Rate, RunArgs};
+use crate::report::{self, ExistingFile};
+
+/// The path appended to the base URL.
+pub const ENDPOINT_PATH: &str = "customer/status";
+
+/// Where the default key came from, for messages (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// `TECALIS_API_KEY`.
+    Environment,
+    /// `--api-key-file PATH`.
+    File(PathBuf),
+    /// The built-in sandbox's demo key.
+    Sandbox,
+    /// No default key: every row must carry its own.
+    None,
+}
+
+/// Everything a run needs, checked.
+#[derive(Debug)]
+pub struct Plan {
+    /// The full endpoint, `{url}/customer/status`.
+    pub endpoint: Url,
+    /// The default key, for rows without their own.
+    pub key: Option<SecretString>,
+    /// Where the default key came from.
+    pub key_source: KeySource,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Requests per second, retries included.
+    pub rate: Rate,
+    /// Retries for transient failures.
+    pub retries: u32,
+    /// Time limit for one request.
+    pub timeout: Duration,
+    /// Time limit to connect.
+    pub connect_timeout: Duration,
+    /// Stop after this many 401s in all.
+    pub max_unauthorized: Option<u64>,
+    /// Send this many valid rows one at a time first.
+    pub canary: Option<u64>,
+    /// The results file.
+    pub output: PathBuf,
+    /// What to do if it exists.
+    pub existing: ExistingFile,
+    /// Where to write the JSON summary.
+    pub summary_json: Option<PathBuf>,
+    /// Stop after validation and show what would be sent.
+    pub dry_run: bool,
+    /// Send the valid rows even if some are invalid.
+    pub skip_invalid: bool,
+    /// Whether `--resume` was given.
+    pub resume: bool,
+    /// Draw a progress bar.
+    pub progress: bool,
+}
+
+/// Builds `{base}/customer/status` and applies the https rule: plain http is allowed only to
+/// a loopback host unless `allow_insecure_http`.
+pub fn endpoint(base: &str, allow_insecure_http: bool) -> anyhow::Result<Url> {
+    let base = base.trim();
+    let mut url = Url::parse(base).with_context(|| {
+        format!("the URL {base:?} is not valid: write it in full, e.g. https://api.example.com")
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            if !is_loopback(&url) && !allow_insecure_http {
+                bail!(
+                    "refusing plain http:// to {}: the API key would cross the network unencrypted; use https://, or pass --allow-insecure-http if you really mean it",
+                    url.host_str().unwrap_or("")
+                );
+            }
+        }
+        other => bail!("the URL scheme {other}:// is not supported: use https://"),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        bail!("the URL {base:?} has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        bail!(
+            "the URL must not carry credentials; the key goes in TECALIS_API_KEY or --api-key-file"
+        );
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{path}/{ENDPOINT_PATH}"));
+    Ok(url)
+}
+
+/// Whether the URL's host is this machine.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Reads the default key: `--api-key-file` (first line, trimmed) or `TECALIS_API_KEY`.
+pub fn load_key(api_key_file: Option<&Path>) -> anyhow::Result<(Option<SecretString>, KeySource)> {
+    if let Some(path) = api_key_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the key file {}", path.display()))?;
+        warn_if_readable_by_others(path);
+        let key = text.lines().next().unwrap_or("").trim().to_string();
+        if key.is_empty() {
+            bail!("the key file {} is empty", path.display());
+        }
+        return Ok((
+            Some(SecretString::from(key)),
+            KeySource::File(path.to_path_buf()),
+        ));
+    }
+    match std::env::var("TECALIS_API_KEY") {
+        Ok(key) if !key.trim().is_empty() => Ok((
+            Some(SecretString::from(key.trim().to_string())),
+            KeySource::Environment,
+        )),
+        _ => Ok((None, KeySource::None)),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the key file {} can be read by other users (mode {:o}); run: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
+
+/// Checks a key for characters that cannot be sent as they are (a pasted newline or a
+/// quote), without ever showing it.
+pub fn check_key(key: &SecretString) -> anyhow::Result<()> {
+    if key.expose_secret().chars().any(char::is_control) {
+        bail!("the API key contains control characters; check TECALIS_API_KEY or the key file");
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// Validates the run's flags. `sandbox_url` is the base URL of an in-process sandbox
+    /// (`run --sandbox`), which also supplies the demo key.
+    pub fn from_args(
+        args: &RunArgs,
+        input: &Path,
+        input_is_stdin: bool,
+        sandbox_url: Option<&str>,
+    ) -> anyhow::Result<Plan> {
+        let (endpoint, key, key_source) = match sandbox_url {
+            Some(url) => (
+                endpoint(url, false)?,
+                Some(SecretString::from(crate::sandbox::DEMO_API_KEY)),
+                KeySource::Sandbox,
+            ),
+            None => {
+                let Some(url) = args.url.as_deref() else {
+                    bail!(
+                        "no URL: set TECALIS_URL or pass --url (e.g. https://api.example.com), or try the built-in sandbox with --sandbox"
+                    );
+                };
+                let endpoint = endpoint(url, args.allow_insecure_http)?;
+                let (key, source) = load_key(args.api_key_file.as_deref())?;
+                (endpoint, key, source)
+            }
+        };
+        if let Some(key) = &key {
+            check_key(key)?;
+        }
+        let output = match &args.output {
+            Some(path) => path.clone(),
+            None if input_is_stdin => {
+                bail!("the input is standard input, so --output FILE is required")
+            }
+            None => report::default_output(input, args.dry_run),
+        };
+        let existing = if args.resume {
+            ExistingFile::Append
+        } else if args.force || (args.dry_run && args.output.is_none()) {
+            ExistingFile::Overwrite
+        } else {
+            ExistingFile::Refuse
+        };
+        if args.resume && args.dry_run {
+            bail!(
+                "--resume and --dry-run cannot be combined: a dry run writes its own preview file"
+            );
+        }
+        if args.canary == Some(0) {
+            bail!("--canary needs at least 1 row");
+        }
+        let progress = match args.progress {
+            ProgressMode::Never => false,
+            ProgressMode::Always => true,
+            ProgressMode::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        };
+        Ok(Plan {
+            endpoint,
+            key,
+            key_source,
+            concurrency: args.concurrency as usize,
+            rate: args.rate,
+            retries: args.retries,
+            timeout: args.timeout,
+            connect_timeout: args.connect_timeout,
+            max_unauthorized: args.max_unauthorized,
+            canary: args.canary,
+            output,
+            existing,
+            summary_json: args.summary_json.clone(),
+            dry_run: args.dry_run,
+            skip_invalid: args.skip_invalid,
+            resume: args.resume,
+            progress,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_path_is_appended_once() {
+        let e = |u| endpoint(u, false).unwrap().to_string();
+        assert_eq!(
+            e("https://api.example.com"),
+            "https://api.example.com/customer/status"
+        );
+        assert_eq!(
+            e("https://api.example.com/"),
+            "https://api.example.com/customer/status"
+        );
+        assert_eq!(
+            e("https://api.example.com/v1/"),
+            "https://api.example.com/v1/customer/status"
+        );
+        assert_eq!(
+            e("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1/customer/status"
+        );
+        assert_eq!(
+            e("http://localhost:1"),
+            "http://localhost:1/customer/status"
+        );
+        assert_eq!(e("http://[::1]:1"), "http://[::1]:1/customer/status");
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        let err = endpoint("http://api.example.com", false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--allow-insecure-http"), "{err}");
+        assert!(endpoint("http://api.example.com", true).is_ok());
+        assert!(endpoint("http://127.0.0.2:9", false).is_ok());
+        assert!(endpoint("ftp://api.example.com", true).is_err());
+        assert!(endpoint("api.example.com", false).is_err());
+        assert!(endpoint("https://user:pw@api.example.com", false).is_err());
+    }
+
+    #[test]
+    fn keys_with_control_characters_are_refused_without_showing_them() {
+        let err = check_key(&SecretString::from("abc\ndef"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("abc"));
+        assert!(check_key(&SecretString::from("9d3c8a52-6f0e")).is_ok());
+    }
+}
