@@ -76,6 +76,14 @@ pub enum InputError {
         /// 1-based position of the second.
         second: usize,
     },
+    /// The file holds NUL bytes: it is not text.
+    #[error(
+        "{file}: this is not a text file (it holds NUL bytes); give the CSV file of corrections"
+    )]
+    Binary {
+        /// The input as the user named it.
+        file: String,
+    },
     /// The header is not valid UTF-8.
     #[error(
         "{file}:1: the header is not valid UTF-8; if the file was saved by a spreadsheet on Windows, run again with --encoding windows-1252"
@@ -272,18 +280,29 @@ impl CsvInput {
         file: &str,
         options: &ReadOptions,
     ) -> Result<CsvInput, InputError> {
-        let limited: Box<dyn Read + Send> = Box::new(LineLimit::new(raw, MAX_LINE_BYTES));
-        let decoded: Box<dyn Read + Send> = match options.encoding {
-            None => limited,
-            Some(encoding) => Box::new(
+        let mut limited = BufReader::new(LineLimit::new(raw, MAX_LINE_BYTES));
+        let read_err = |e: io::Error| map_io_error(e, file, 1);
+        let start = limited.fill_buf().map_err(read_err)?;
+        // A UTF-16 file (Excel's "Unicode text") announces itself with a BOM: decode it
+        // without asking for --encoding.
+        let utf16 = start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF");
+        let decoded: Box<dyn Read + Send> = if options.encoding.is_some() || utf16 {
+            Box::new(
                 encoding_rs_io::DecodeReaderBytesBuilder::new()
-                    .encoding(Some(encoding))
+                    .encoding(options.encoding)
+                    .bom_sniffing(true)
                     .build(limited),
-            ),
+            )
+        } else {
+            Box::new(limited)
         };
         let mut buffered = BufReader::with_capacity(64 * 1024, decoded);
-        let read_err = |e: io::Error| map_io_error(e, file, 1);
         let head = buffered.fill_buf().map_err(read_err)?;
+        if head[..head.len().min(8192)].contains(&0) {
+            return Err(InputError::Binary {
+                file: file.to_string(),
+            });
+        }
         let bom = head.starts_with(b"\xEF\xBB\xBF");
         let delimiter = match options.delimiter {
             Some(d) => d,
@@ -656,6 +675,22 @@ mod tests {
             matches!(err, InputError::LineTooLong { line: 2, .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn utf16_with_a_bom_is_decoded_and_binary_is_refused() {
+        let text = "auth_uuid\tstate\r\na\tOK\r\n";
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+        let mut input = open(&bytes).unwrap();
+        assert_eq!(input.delimiter(), b'\t');
+        let mut record = csv::ByteRecord::new();
+        assert_eq!(input.next_record(&mut record).unwrap(), Some(2));
+        assert_eq!(&record[0], b"a");
+        assert!(matches!(
+            open(b"auth_uuid,state\n\0\0\x01"),
+            Err(InputError::Binary { .. })
+        ));
     }
 
     #[test]
