@@ -10,7 +10,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{ProgressMode, Rate, RunArgs};
-use crate::report::{self, ExistingFile};
+use crate::report::{self, ExistingFile, RunKind};
 
 /// The path appended to the base URL.
 pub const ENDPOINT_PATH: &str = "customer/status";
@@ -197,11 +197,22 @@ impl Plan {
             None if input_is_stdin => {
                 bail!("the input is standard input, so --output FILE is required")
             }
-            None => report::default_output(input, args.dry_run),
+            None => report::default_output(
+                input,
+                if args.dry_run {
+                    RunKind::DryRun
+                } else if args.sandbox {
+                    RunKind::Sandbox
+                } else {
+                    RunKind::Real
+                },
+            ),
         };
         let existing = if args.resume {
             ExistingFile::Append
-        } else if args.force || (args.dry_run && args.output.is_none()) {
+        } else if args.force || ((args.dry_run || args.sandbox) && args.output.is_none()) {
+            // Previews and rehearsals have their own default files, which hold nothing that
+            // was applied to real processes.
             ExistingFile::Overwrite
         } else {
             ExistingFile::Refuse

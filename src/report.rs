@@ -157,14 +157,25 @@ pub fn restore_cell(cell: &str) -> &str {
     cell.strip_prefix('\'').unwrap_or(cell)
 }
 
+/// The kind of run, for the default results file name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// A real run: `NAME.results.csv`.
+    Real,
+    /// A dry run: `NAME.dry-run.csv`, so that a preview never blocks the real run.
+    DryRun,
+    /// A run against the built-in sandbox: `NAME.sandbox-results.csv`, a rehearsal that
+    /// never blocks the real run either.
+    Sandbox,
+}
+
 /// The results file name used when `--output` is not given: `NAME.results.csv` beside an
-/// input `NAME.csv` (`NAME.dry-run.csv` for a dry run, so that a preview never blocks the
-/// real run).
-pub fn default_output(input: &Path, dry_run: bool) -> PathBuf {
-    let suffix = if dry_run {
-        "dry-run.csv"
-    } else {
-        "results.csv"
+/// input `NAME.csv`, or the dry-run and sandbox variants of [`RunKind`].
+pub fn default_output(input: &Path, kind: RunKind) -> PathBuf {
+    let suffix = match kind {
+        RunKind::Real => "results.csv",
+        RunKind::DryRun => "dry-run.csv",
+        RunKind::Sandbox => "sandbox-results.csv",
     };
     let is_csv = input
         .extension()
@@ -364,16 +375,20 @@ mod tests {
     #[test]
     fn default_names_sit_beside_the_input() {
         assert_eq!(
-            default_output(Path::new("dir/fix.csv"), false),
+            default_output(Path::new("dir/fix.csv"), RunKind::Real),
             PathBuf::from("dir/fix.results.csv")
         );
         assert_eq!(
-            default_output(Path::new("fix.CSV"), true),
+            default_output(Path::new("fix.CSV"), RunKind::DryRun),
             PathBuf::from("fix.dry-run.csv")
         );
         assert_eq!(
-            default_output(Path::new("fix.txt"), false),
+            default_output(Path::new("fix.txt"), RunKind::Real),
             PathBuf::from("fix.txt.results.csv")
+        );
+        assert_eq!(
+            default_output(Path::new("fix.csv"), RunKind::Sandbox),
+            PathBuf::from("fix.sandbox-results.csv")
         );
     }
 
