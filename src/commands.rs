@@ -301,13 +301,15 @@ async fn run_async(
         );
     }
     let signal_stop = stop.clone();
+    let mut signals =
+        crate::signals::Signals::listen().context("cannot install the signal handlers")?;
     let signals = tokio::spawn(async move {
-        crate::signals::interrupted().await;
+        signals.recv().await;
         signal_stop.stop(StopReason::Interrupted);
         eprintln!(
             "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once"
         );
-        crate::signals::interrupted().await;
+        signals.recv().await;
         eprintln!(
             "interrupted again: quitting now; every finished row is already in the results file"
         );
@@ -373,7 +375,8 @@ async fn run_async(
     ) || tally.count(Outcome::Failed) > 0
     {
         eprintln!(
-            "To send the rows that did not end ok, run the same command again with --resume."
+            "To send the rows that did not end ok (rows already ok are not sent again), run:\n  {}",
+            resume_command(std::env::args_os())
         );
     }
     if let Some(path) = &plan.summary_json {
@@ -394,6 +397,39 @@ async fn run_async(
         sandbox.stop().await;
     }
     Ok(exit)
+}
+
+/// The command line that resumes this run: the same arguments, without `--force` (which
+/// would start over) and with `--resume`. It never holds the key: no flag takes one.
+fn resume_command(args: impl Iterator<Item = std::ffi::OsString>) -> String {
+    let mut words: Vec<String> = args
+        .map(|a| a.to_string_lossy().into_owned())
+        .filter(|a| a != "--force")
+        .collect();
+    if !words.iter().any(|w| w == "--resume") {
+        words.push("--resume".into());
+    }
+    if let Some(program) = words.first_mut() {
+        *program = "tecalis-status".into();
+    }
+    words
+        .iter()
+        .map(|w| shell_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 fn describe_key_source(source: &KeySource) -> String {
@@ -502,6 +538,29 @@ fn confirm(yes: bool, plan: &Plan, scan: &Scan) -> Confirmation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resume_command_repeats_the_run_with_resume() {
+        let args = [
+            "/usr/bin/tecalis-status",
+            "run",
+            "my file.csv",
+            "--force",
+            "--reasons",
+            "it's",
+            "--yes",
+        ]
+        .into_iter()
+        .map(std::ffi::OsString::from);
+        assert_eq!(
+            resume_command(args),
+            "tecalis-status run 'my file.csv' --reasons 'it'\\''s' --yes --resume"
+        );
+        let again = ["x", "run", "a.csv", "--resume"]
+            .into_iter()
+            .map(std::ffi::OsString::from);
+        assert_eq!(resume_command(again), "tecalis-status run a.csv --resume");
+    }
 
     #[test]
     fn fingerprints_change_with_content() {

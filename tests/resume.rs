@@ -1,0 +1,384 @@
+//! Interrupting and repeating a run: SIGINT then `--resume`, `kill -9` then `--resume`, the
+//! lock on the results file, the canary, and a corrected input resuming only what changed.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{KEY, TestServer, Workdir, bundled_uuids, csv_input, fresh_uuids};
+
+/// Polls until the results file holds at least `rows` data lines; panics after 20 s.
+fn wait_for_rows(dir: &Workdir, name: &str, rows: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let lines = std::fs::read_to_string(dir.path(name))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > rows {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never reached {rows} rows"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The final outcome of each auth_uuid: the last line wins.
+fn final_outcomes(dir: &Workdir, name: &str) -> HashMap<String, String> {
+    dir.results(name)
+        .into_iter()
+        .map(|r| (r["auth_uuid"].clone(), r["outcome"].clone()))
+        .collect()
+}
+
+/// How many requests the sandbox received for each auth_uuid.
+fn sends_per_uuid(server: &TestServer) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for r in server.received() {
+        let uuid = r.body.unwrap()["auth_uuid"].as_str().unwrap().to_string();
+        *counts.entry(uuid).or_default() += 1;
+    }
+    counts
+}
+
+fn slow_server() -> TestServer {
+    TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.latency = Duration::from_millis(100);
+    })
+}
+
+fn slow_input(dir: &Workdir, rows: usize) -> Vec<String> {
+    let uuids = fresh_uuids(rows);
+    let rows: Vec<(&str, &str, &str)> =
+        uuids.iter().map(|u| (u.as_str(), "KO", "motivo")).collect();
+    dir.write("in.csv", csv_input(&rows));
+    uuids
+}
+
+fn run_args(url: &str) -> Vec<String> {
+    [
+        "run",
+        "in.csv",
+        "--url",
+        url,
+        "--yes",
+        "--concurrency",
+        "2",
+        "--rate",
+        "1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn sigint_finishes_in_flight_rows_and_resume_completes_the_job() {
+    let dir = Workdir::new();
+    let server = slow_server();
+    let uuids = slow_input(&dir, 40);
+    let url = server.url();
+    let args = run_args(&url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = dir.cmd(&args).env("TECALIS_API_KEY", KEY).spawn();
+    wait_for_rows(&dir, "in.results.csv", 4);
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by a signal"), "{stderr}");
+    assert!(
+        stderr.contains("--resume"),
+        "the resume command is printed: {stderr}"
+    );
+    let first = final_outcomes(&dir, "in.results.csv");
+    assert_eq!(
+        first.len(),
+        40,
+        "every row is recorded, the unsent ones cancelled"
+    );
+    let ok_before: Vec<&String> = first
+        .iter()
+        .filter(|(_, o)| *o == "ok")
+        .map(|(u, _)| u)
+        .collect();
+    assert!(!ok_before.is_empty() && ok_before.len() < 40);
+    assert!(first.values().any(|o| o == "cancelled"));
+    // Every request that reached the server before the stop was answered and recorded ok.
+    assert_eq!(server.received().len(), ok_before.len());
+
+    let mut again = args.clone();
+    again.push("--resume");
+    dir.cmd(&again)
+        .env("TECALIS_API_KEY", KEY)
+        .expect(0)
+        .stderr_has("skipped");
+    let last = final_outcomes(&dir, "in.results.csv");
+    for uuid in &uuids {
+        assert!(
+            matches!(last[uuid].as_str(), "ok" | "skipped"),
+            "{uuid}: {}",
+            last[uuid]
+        );
+    }
+    let sends = sends_per_uuid(&server);
+    for uuid in &uuids {
+        assert_eq!(sends.get(uuid), Some(&1), "{uuid} sent exactly once in all");
+    }
+}
+
+#[test]
+fn kill_9_then_resume_sends_again_only_what_was_in_flight() {
+    let dir = Workdir::new();
+    let server = slow_server();
+    let uuids = slow_input(&dir, 30);
+    let url = server.url();
+    let args = run_args(&url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = dir.cmd(&args).env("TECALIS_API_KEY", KEY).spawn();
+    wait_for_rows(&dir, "in.results.csv", 5);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ok_before: Vec<String> = final_outcomes(&dir, "in.results.csv")
+        .into_iter()
+        .filter(|(_, o)| o == "ok")
+        .map(|(u, _)| u)
+        .collect();
+    assert!(ok_before.len() >= 5);
+
+    let mut again = args.clone();
+    again.push("--resume");
+    dir.cmd(&again).env("TECALIS_API_KEY", KEY).expect(0);
+    let sends = sends_per_uuid(&server);
+    for uuid in &ok_before {
+        assert_eq!(
+            sends[uuid], 1,
+            "{uuid} was recorded ok before the kill and must not be sent again"
+        );
+    }
+    let twice = uuids
+        .iter()
+        .filter(|u| sends.get(*u).copied().unwrap_or(0) > 1)
+        .count();
+    assert!(
+        twice <= 2,
+        "only rows in flight at the kill (concurrency 2) may be sent twice; {twice} were"
+    );
+    let last = final_outcomes(&dir, "in.results.csv");
+    assert!(
+        uuids
+            .iter()
+            .all(|u| matches!(last[u].as_str(), "ok" | "skipped"))
+    );
+}
+
+#[test]
+fn a_second_run_on_a_locked_results_file_refuses() {
+    let dir = Workdir::new();
+    let server = slow_server();
+    slow_input(&dir, 20);
+    let url = server.url();
+    let args = run_args(&url);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = dir.cmd(&args).env("TECALIS_API_KEY", KEY).spawn();
+    wait_for_rows(&dir, "in.results.csv", 1);
+    let before = server.stats().requests;
+    let mut second = args.clone();
+    second.push("--resume");
+    dir.cmd(&second)
+        .env("TECALIS_API_KEY", KEY)
+        .expect(1)
+        .stderr_has("is locked by another run");
+    let mut forced = args.clone();
+    forced.push("--force");
+    dir.cmd(&forced)
+        .env("TECALIS_API_KEY", KEY)
+        .expect(1)
+        .stderr_has("is locked by another run");
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    // The refused runs sent nothing: every request is accounted for by the first run's rows.
+    let recorded_ok = dir
+        .results("in.results.csv")
+        .iter()
+        .filter(|r| r["outcome"] == "ok")
+        .count() as u64;
+    assert_eq!(server.stats().requests, recorded_ok);
+    assert!(server.stats().requests >= before);
+}
+
+#[test]
+fn the_canary_stops_on_a_401() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    let (mine, theirs) = bundled_uuids();
+    let rows = [
+        (mine[0].as_str(), "OK", ""),
+        (theirs[0].as_str(), "OK", ""),
+        (mine[1].as_str(), "OK", ""),
+        (mine[2].as_str(), "OK", ""),
+        (mine[3].as_str(), "KO", ""),
+    ];
+    dir.write("in.csv", csv_input(&rows));
+    let url = server.url();
+    let out = dir
+        .cmd(&[
+            "run", "in.csv", "--url", &url, "--yes", "--rate", "1000", "--canary", "3",
+        ])
+        .env("TECALIS_API_KEY", KEY)
+        .expect(3);
+    out.stderr_has("a canary row did not end ok");
+    assert_eq!(
+        server.stats().requests,
+        2,
+        "one at a time: nothing after the failed canary"
+    );
+    let outcomes: Vec<String> = dir
+        .results("in.results.csv")
+        .into_iter()
+        .map(|r| r["outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["ok", "unauthorized", "cancelled", "cancelled", "cancelled"]
+    );
+}
+
+#[test]
+fn a_passing_canary_lets_the_rest_run() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.latency = Duration::from_millis(30);
+    });
+    let uuids = fresh_uuids(12);
+    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
+    dir.write("in.csv", csv_input(&rows));
+    let url = server.url();
+    dir.cmd(&[
+        "run",
+        "in.csv",
+        "--url",
+        &url,
+        "--yes",
+        "--rate",
+        "1000",
+        "--concurrency",
+        "4",
+        "--canary",
+        "3",
+    ])
+    .env("TECALIS_API_KEY", KEY)
+    .expect(0);
+    let received = server.received();
+    assert_eq!(received.len(), 12);
+    // The canaries went one at a time: each arrived after the previous one was answered.
+    for pair in received[..3].windows(2) {
+        assert!(pair[1].at_ms >= pair[0].at_ms + 30.0, "{pair:?}");
+    }
+}
+
+#[test]
+fn a_corrected_input_resumes_only_what_changed_or_failed() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    dir.sample("corrections.csv");
+    let url = server.url();
+    let base = [
+        "run",
+        "corrections.csv",
+        "--url",
+        url.as_str(),
+        "--yes",
+        "--rate",
+        "1000",
+    ];
+    dir.cmd(&base).env("TECALIS_API_KEY", KEY).expect(3);
+    assert_eq!(server.stats().requests, 12);
+    // Correct the file: new reasons for line 3; the three 401 rows stay (still not ok).
+    let corrected = dir.read("corrections.csv").replace(
+        "\"Documento ilegible, por favor repita la captura\"",
+        "Documento ilegible (segundo intento)",
+    );
+    dir.write("corrections.csv", corrected);
+    let mut resume = base.to_vec();
+    resume.push("--resume");
+    let out = dir.cmd(&resume).env("TECALIS_API_KEY", KEY).expect(3);
+    out.stderr_has("skipped");
+    let received = server.received();
+    let resent: Vec<String> = received[12..]
+        .iter()
+        .map(|r| {
+            r.body.clone().unwrap()["auth_uuid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        resent.len(),
+        4,
+        "the changed row and the three 401s: {resent:?}"
+    );
+    assert!(resent.contains(&"0193a1b2-c7a5-70ee-9531-985d5d9dc9f8".to_string()));
+    let last = final_outcomes(&dir, "corrections.results.csv");
+    assert_eq!(last.values().filter(|o| *o == "skipped").count(), 8);
+    assert_eq!(last["0193a1b2-c7a5-70ee-9531-985d5d9dc9f8"], "ok");
+}
+
+#[test]
+fn a_second_sigint_quits_at_once() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.slow_rate = 1.0;
+        c.slow_delay = Duration::from_secs(3600);
+    });
+    slow_input(&dir, 3);
+    let url = server.url();
+    let child = dir
+        .cmd(&[
+            "run",
+            "in.csv",
+            "--url",
+            &url,
+            "--yes",
+            "--timeout",
+            "1h",
+            "--concurrency",
+            "1",
+        ])
+        .env("TECALIS_API_KEY", KEY)
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.stats().slow == 0 {
+        assert!(Instant::now() < deadline, "the first request never arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "INT");
+    // The first SIGINT waits for the request in flight (an hour); the second quits.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut child = child;
+    loop {
+        signal(&child, "INT");
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(130));
+            break;
+        }
+        assert!(Instant::now() < deadline, "a second SIGINT did not quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
