@@ -64,7 +64,7 @@ fn scan_input(source: &Source, options: &ReadOptions, rules: &Rules) -> Result<S
     for problem in &scan.problems {
         let _ = writeln!(out, "{}", problem.render(file));
     }
-    if scan.rows > 0 {
+    if scan.rows > 0 && !crate::logging::quiet() {
         let _ = writeln!(out, "{file}: {}", scan_counts(&scan));
     }
     Ok(scan)
@@ -105,7 +105,9 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     };
     let file = source.display();
     if scan.rows == 0 {
-        eprintln!("{file}: the header is fine and there are no rows: nothing to do");
+        if !crate::logging::quiet() {
+            eprintln!("{file}: the header is fine and there are no rows: nothing to do");
+        }
         return Ok(ExitCode::Success);
     }
     if scan.invalid() > 0 {
@@ -116,7 +118,9 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::InvalidInput)
     } else {
-        eprintln!("{file}: every row is valid");
+        if !crate::logging::quiet() {
+            eprintln!("{file}: every row is valid");
+        }
         Ok(ExitCode::Success)
     }
 }
@@ -200,7 +204,11 @@ async fn run_async(
     };
     let file = source.display();
     if scan.rows == 0 {
-        eprintln!("{file}: the header is fine and there are no rows: nothing to do, nothing sent");
+        if !crate::logging::quiet() {
+            eprintln!(
+                "{file}: the header is fine and there are no rows: nothing to do, nothing sent"
+            );
+        }
         return Ok(ExitCode::Success);
     }
     if scan.invalid() > 0 && !plan.skip_invalid && !plan.dry_run {
@@ -328,6 +336,7 @@ async fn run_async(
         scan.rows,
         plan.max_unauthorized,
         collector_span,
+        progress,
     );
     let (tx, rx) = mpsc::channel::<Item>(1024);
     let validator = scan.validator.clone().expect("the scan sets the validator");

@@ -2,6 +2,7 @@
 //! colours only on a terminal and never with `NO_COLOR`.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -24,6 +25,14 @@ fn default_filter(cli: &Cli) -> String {
     format!("warn,tecalis_status={level}")
 }
 
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Whether `--quiet` was given: informational lines are left out; problems, errors and the
+/// final summary are not.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
 /// Whether colours may be used on standard error.
 pub fn colour_allowed() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -33,6 +42,7 @@ pub fn colour_allowed() -> bool {
 /// writer so that they do not tear the bar. Safe to call more than once (later calls do
 /// nothing).
 pub fn init(cli: &Cli, progress: bool) {
+    QUIET.store(cli.quiet, Ordering::Relaxed);
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(cli)));
     let registry = tracing_subscriber::registry().with(filter);

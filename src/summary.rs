@@ -203,6 +203,7 @@ pub struct Collector {
     answered_all_unauthorized: bool,
     max_unauthorized: Option<u64>,
     span: tracing::Span,
+    progress_bar: bool,
     previews: usize,
 }
 
@@ -222,6 +223,7 @@ impl Collector {
         total: u64,
         max_unauthorized: Option<u64>,
         span: tracing::Span,
+        progress_bar: bool,
     ) -> Collector {
         Collector {
             writer,
@@ -242,6 +244,7 @@ impl Collector {
             answered_all_unauthorized: true,
             max_unauthorized,
             span,
+            progress_bar,
             previews: 0,
         }
     }
@@ -274,7 +277,7 @@ impl Collector {
                     result.error.clone(),
                 ));
             }
-            Outcome::DryRun if self.previews < PREVIEWS => {
+            Outcome::DryRun if self.previews < PREVIEWS && !crate::logging::quiet() => {
                 self.previews += 1;
                 let mut body = json!({
                     "auth_uuid": result.row.auth_uuid,
@@ -303,8 +306,11 @@ impl Collector {
         Ok(())
     }
 
-    /// A log line with the progress so far (for runs without a progress bar).
+    /// A log line with the progress so far, for runs without a progress bar (cron logs).
     pub fn log_progress(&self) {
+        if self.progress_bar {
+            return;
+        }
         let elapsed = self.started.elapsed().as_secs_f64();
         let rate = self.tally.rows as f64 / elapsed.max(0.001);
         let left = self.total.saturating_sub(self.tally.rows);
