@@ -476,18 +476,22 @@ impl Scan {
 pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     let columns = input.columns().clone();
     let mut scan = Scan::default();
-    // (uuid, line, state index + 1 when the row is otherwise valid, 0 when not)
-    let mut seen: Vec<(u128, u64, u8)> = Vec::new();
+    // (uuid as two words, line | tag << 56) where the tag is the state index + 1 when the
+    // row is otherwise valid, 0 when not: 24 bytes a row (a u128 would align to 32).
+    let mut seen: Vec<([u64; 2], u64)> = Vec::new();
+    let key = |uuid: Uuid| {
+        let (hi, lo) = uuid.as_u64_pair();
+        [hi, lo]
+    };
+    const TAG_SHIFT: u32 = 56;
+    const LINE_MASK: u64 = (1 << TAG_SHIFT) - 1;
     let mut record = csv::ByteRecord::new();
     while let Some(line) = input.next_record(&mut record)? {
         scan.rows += 1;
         match check_record(&columns, &record, line, rules) {
             Checked::Valid(row, request) => {
-                seen.push((
-                    request.uuid.as_u128(),
-                    line,
-                    request.state.index() as u8 + 1,
-                ));
+                let tag = request.state.index() as u64 + 1;
+                seen.push((key(request.uuid), (line & LINE_MASK) | (tag << TAG_SHIFT)));
                 scan.valid += 1;
                 scan.per_state[request.state.index()] += 1;
                 if row.api_key.is_none() {
@@ -496,7 +500,7 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
             }
             Checked::Invalid(row, problems) => {
                 if let Some(uuid) = parse_canonical_uuid(&row.auth_uuid) {
-                    seen.push((uuid.as_u128(), line, 0));
+                    seen.push((key(uuid), line & LINE_MASK));
                 }
                 scan.problems.extend(problems);
             }
@@ -505,14 +509,16 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     seen.sort_unstable();
     let mut duplicates = Vec::new();
     for group in seen.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-        let uuid = Uuid::from_u128(group[0].0);
-        for (i, (_, line, state)) in group.iter().enumerate() {
-            let other = if i == 0 { group[1].1 } else { group[0].1 };
-            duplicates.push((*line, other, uuid));
-            if *state > 0 {
+        let uuid = Uuid::from_u64_pair(group[0].0[0], group[0].0[1]);
+        for (i, (_, tagged)) in group.iter().enumerate() {
+            let line = tagged & LINE_MASK;
+            let state = tagged >> TAG_SHIFT;
+            let other = if i == 0 { group[1].1 } else { group[0].1 } & LINE_MASK;
+            duplicates.push((line, other, uuid));
+            if state > 0 {
                 // It passed every other rule, so it was counted valid.
                 scan.valid -= 1;
-                scan.per_state[(*state - 1) as usize] -= 1;
+                scan.per_state[(state - 1) as usize] -= 1;
             }
         }
     }
