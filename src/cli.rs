@@ -192,6 +192,19 @@ pub struct SandboxArgs {
     /// How many received requests are kept for `/_sandbox/requests` (oldest dropped first).
     #[arg(long, default_value_t = 100_000)]
     pub keep_requests: usize,
+    /// Answer the first N requests for each auth_uuid with `--error-status` (e.g. 503 then 200).
+    #[arg(long, default_value_t = 0)]
+    pub fail_first: u32,
+    /// `Retry-After` on injected 429 and 503 answers: seconds (`2`), `date:N` for an HTTP date
+    /// N seconds ahead, or any text. Default: `1` on 429s from `--rate-limit` only.
+    #[arg(long)]
+    pub retry_after: Option<String>,
+    /// Body of injected errors.
+    #[arg(long, value_enum, default_value_t = crate::sandbox::ErrorBody::Json)]
+    pub error_body: crate::sandbox::ErrorBody,
+    /// Body of 200 answers: the vendor's, malformed JSON, 8 MiB, or none.
+    #[arg(long, value_enum, default_value_t = crate::sandbox::OkBody::Normal)]
+    pub ok_body: crate::sandbox::OkBody,
 }
 
 /// Log line format.

@@ -55,6 +55,39 @@ pub struct SandboxConfig {
     pub slow_delay: Duration,
     /// How many received requests are kept for inspection.
     pub keep_requests: usize,
+    /// The first N requests for each auth_uuid are answered with `error_status`.
+    pub fail_first: u32,
+    /// `Retry-After` on injected 429 and 503 answers: seconds (`"2"`), `"date:N"` for an
+    /// HTTP date N seconds ahead, or any text sent as it is. `None`: `1` on 429s only.
+    pub retry_after: Option<String>,
+    /// The body of injected errors.
+    pub error_body: ErrorBody,
+    /// The body of 200 answers.
+    pub ok_body: OkBody,
+}
+
+/// The body of an injected error answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ErrorBody {
+    /// The vendor's `{internal_code, message}`.
+    Json,
+    /// A gateway's HTML error page.
+    Html,
+    /// No body at all.
+    Empty,
+}
+
+/// The body of a 200 answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OkBody {
+    /// `{"data": {...}}` as the vendor sends it.
+    Normal,
+    /// Not JSON: the state was applied but the answer cannot be read.
+    Malformed,
+    /// A valid start followed by 8 MiB of padding: clients must cap what they read.
+    Huge,
+    /// No body.
+    Empty,
 }
 
 impl Default for SandboxConfig {
@@ -72,6 +105,10 @@ impl Default for SandboxConfig {
             slow_rate: 0.0,
             slow_delay: Duration::from_secs(3600),
             keep_requests: 100_000,
+            fail_first: 0,
+            retry_after: None,
+            error_body: ErrorBody::Json,
+            ok_body: OkBody::Normal,
         }
     }
 }
@@ -103,6 +140,10 @@ impl SandboxConfig {
             slow_rate: args.slow_rate,
             slow_delay: args.slow_delay,
             keep_requests: args.keep_requests,
+            fail_first: args.fail_first,
+            retry_after: args.retry_after.clone(),
+            error_body: args.error_body,
+            ok_body: args.ok_body,
         })
     }
 }
@@ -146,6 +187,7 @@ struct Inner {
     window: (u64, u32),
     started: Instant,
     seq: u64,
+    seen: HashMap<Uuid, u32>,
 }
 
 struct SandboxState {
@@ -199,6 +241,7 @@ impl Sandbox {
                 window: (0, 0),
                 started: Instant::now(),
                 seq: 0,
+                seen: HashMap::new(),
             }),
             in_flight: AtomicU64::new(0),
             config,
@@ -345,6 +388,12 @@ async fn update_status(
     let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&state.in_flight);
     let config = &state.config;
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let body_uuid = parsed
+        .as_ref()
+        .and_then(|v| v.get("auth_uuid"))
+        .and_then(Value::as_str)
+        .and_then(|u| Uuid::try_parse(u).ok());
     let fault = {
         let mut rng = rand::rng();
         let mut inner = state.lock();
@@ -359,8 +408,16 @@ async fn update_status(
             inner.window.1 += 1;
             (inner.window.1 > limit).then_some(1)
         });
+        let failing_first = config.fail_first > 0
+            && body_uuid.is_some_and(|uuid| {
+                let count = inner.seen.entry(uuid).or_default();
+                *count += 1;
+                *count <= config.fail_first
+            });
         if let Some(retry_after) = limited {
             Fault::RateLimited(retry_after)
+        } else if failing_first {
+            Fault::Error
         } else if config.drop_rate > 0.0 && rng.random_bool(config.drop_rate) {
             Fault::Drop
         } else if config.error_rate > 0.0 && rng.random_bool(config.error_rate) {
@@ -378,14 +435,13 @@ async fn update_status(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     match fault {
         Fault::RateLimited(seconds) => {
             record(&state, parsed, None, 429);
             let mut response = vendor_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            let value = retry_after_value(config.retry_after.as_deref())
+                .unwrap_or_else(|| HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, value);
             return response;
         }
         Fault::Drop => {
@@ -398,7 +454,13 @@ async fn update_status(
             record(&state, parsed, None, config.error_status);
             let status = StatusCode::from_u16(config.error_status)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            return vendor_error(status, "Injected error");
+            let mut response = injected_error(status, config.error_body);
+            if matches!(status.as_u16(), 429 | 503)
+                && let Some(value) = retry_after_value(config.retry_after.as_deref())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
         }
         Fault::Slow => {
             state.lock().stats.slow += 1;
@@ -408,7 +470,57 @@ async fn update_status(
     }
     let (status, response, key_matched) = apply(&state, parsed.as_ref());
     record(&state, parsed, key_matched, status.as_u16());
+    if status == StatusCode::OK {
+        return ok_answer(response, config.ok_body);
+    }
     (status, axum::Json(response)).into_response()
+}
+
+/// A 200 answer with the configured body.
+fn ok_answer(response: Value, body: OkBody) -> Response {
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    match body {
+        OkBody::Normal => (StatusCode::OK, axum::Json(response)).into_response(),
+        OkBody::Malformed => {
+            (StatusCode::OK, json, "{\"data\": {\"status\": \"OK\", ").into_response()
+        }
+        OkBody::Empty => StatusCode::OK.into_response(),
+        OkBody::Huge => {
+            let mut text = response.to_string();
+            text.pop();
+            text.push_str(",\"padding\":\"");
+            text.push_str(&"x".repeat(8 << 20));
+            text.push_str("\"}");
+            (StatusCode::OK, json, text).into_response()
+        }
+    }
+}
+
+/// An injected error answer with the configured body.
+fn injected_error(status: StatusCode, body: ErrorBody) -> Response {
+    match body {
+        ErrorBody::Json => vendor_error(status, "Injected error"),
+        ErrorBody::Empty => status.into_response(),
+        ErrorBody::Html => {
+            let code = status.as_u16();
+            let reason = status.canonical_reason().unwrap_or("Error");
+            let page = format!(
+                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            );
+            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+        }
+    }
+}
+
+/// The `Retry-After` header for `--retry-after`: seconds, `date:N`, or literal text.
+fn retry_after_value(spec: Option<&str>) -> Option<HeaderValue> {
+    let spec = spec?;
+    if let Some(ahead) = spec.strip_prefix("date:") {
+        let seconds: u64 = ahead.trim().parse().ok()?;
+        let date = std::time::SystemTime::now() + Duration::from_secs(seconds);
+        return HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok();
+    }
+    HeaderValue::from_str(spec).ok()
 }
 
 /// The vendor's semantics: check the body, match key and process, update.
@@ -522,6 +634,7 @@ async fn reset(Shared(state): Shared<Arc<SandboxState>>) -> Response {
     inner.seq = 0;
     inner.started = Instant::now();
     inner.window = (0, 0);
+    inner.seen.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
