@@ -95,7 +95,7 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         Ok(settings) => settings,
         Err(e) => return Ok(input_failure(e)),
     };
-    let source = match Source::open(&args.input.input) {
+    let source = match Source::open_once(&args.input.input) {
         Ok(source) => source,
         Err(e) => return Ok(input_failure(e)),
     };

@@ -164,12 +164,31 @@ impl ReadOptions {
 pub struct Source {
     path: PathBuf,
     display: String,
+    stdin: bool,
     _spool: Option<tempfile::TempPath>,
 }
 
 impl Source {
     /// A file on disk, or `-` for standard input (spooled).
     pub fn open(path: &Path) -> Result<Source, InputError> {
+        Source::open_with(path, true)
+    }
+
+    /// Like [`Source::open`], but standard input is read directly, once, without a copy
+    /// (for `validate`, which reads the input a single time).
+    pub fn open_once(path: &Path) -> Result<Source, InputError> {
+        Source::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, spool_stdin: bool) -> Result<Source, InputError> {
+        if path.as_os_str() == "-" && !spool_stdin {
+            return Ok(Source {
+                path: path.to_path_buf(),
+                display: "<stdin>".to_string(),
+                stdin: true,
+                _spool: None,
+            });
+        }
         if path.as_os_str() == "-" {
             let display = "<stdin>".to_string();
             let unreadable = |source| InputError::Unreadable {
@@ -182,6 +201,7 @@ impl Source {
             return Ok(Source {
                 path: temp.to_path_buf(),
                 display,
+                stdin: true,
                 _spool: Some(temp),
             });
         }
@@ -194,6 +214,7 @@ impl Source {
             Ok(_) => Ok(Source {
                 path: path.to_path_buf(),
                 display,
+                stdin: false,
                 _spool: None,
             }),
             Err(source) => Err(InputError::Unreadable {
@@ -215,11 +236,15 @@ impl Source {
 
     /// Whether the input came from standard input.
     pub fn is_stdin(&self) -> bool {
-        self._spool.is_some()
+        self.stdin
     }
 
-    /// Opens a fresh reader over the whole input.
+    /// Opens a fresh reader over the whole input (standard input that was not spooled can
+    /// be read only once).
     pub fn reader(&self, options: &ReadOptions) -> Result<CsvInput, InputError> {
+        if self.stdin && self._spool.is_none() {
+            return CsvInput::new(Box::new(io::stdin()), &self.display, options);
+        }
         let file = File::open(&self.path).map_err(|source| InputError::Unreadable {
             file: self.display.clone(),
             source,
