@@ -5,7 +5,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{KEY, TestServer, Workdir, csv_input, fresh_uuids};
 use tecalis_status::sandbox::{ErrorBody, OkBody, SandboxConfig};
