@@ -144,9 +144,13 @@ pub struct RunArgs {
     /// Also write the summary as JSON to this file.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
-    /// Progress bar on standard error: `auto` draws it when standard error is a terminal.
+    /// Progress bar on standard error: `auto` draws it on a terminal unless `--quiet` or JSON
+    /// logs; `always` on a terminal even then; `never` logs progress lines instead.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
+    /// Without a progress bar, log a progress line this often (e.g. for cron logs).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub log_every: Duration,
 }
 
 /// `sandbox`.
@@ -219,11 +223,11 @@ pub enum LogFormat {
 /// When to draw the progress bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {
-    /// When standard error is a terminal.
+    /// On a terminal, unless `--quiet` or `--log-format json`.
     Auto,
-    /// Always.
+    /// On a terminal, even with `--quiet` or `--log-format json`.
     Always,
-    /// Never; log a line every few seconds instead.
+    /// Never; log a progress line every `--log-every` instead.
     Never,
 }
 

@@ -343,7 +343,15 @@ async fn run_async(
     let feeder = tokio::task::spawn_blocking(move || feed(reader, validator, done, tx));
     let outcome = {
         let _entered = span.enter();
-        runner::run(sender, rx, &mut collector, plan.concurrency, plan.canary).await
+        runner::run(
+            sender,
+            rx,
+            &mut collector,
+            plan.concurrency,
+            plan.canary,
+            args.log_every,
+        )
+        .await
     };
     signals.abort();
     drop(span);
@@ -452,7 +460,7 @@ fn describe_key_source(source: &KeySource) -> String {
 
 fn progress_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} rows, {per_sec}, ETA {eta} · {msg}",
+        "{bar:30} {pos}/{len} rows · {msg} · {per_sec} · ETA {eta}",
     )
     .expect("the template is valid")
 }

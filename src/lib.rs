@@ -26,14 +26,14 @@ use crate::exit::ExitCode;
 /// Runs the command line and returns the exit code; prints every error itself.
 pub fn main(cli: Cli) -> ExitCode {
     let progress = match &cli.command {
+        // A bar needs a terminal: escape codes would garble a log file.
         Command::Run(args) => {
-            !cli.quiet
-                && cli.log_format == LogFormat::Text
-                && !args.dry_run
+            !args.dry_run
+                && std::io::IsTerminal::is_terminal(&std::io::stderr())
                 && match args.progress {
                     ProgressMode::Never => false,
                     ProgressMode::Always => true,
-                    ProgressMode::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                    ProgressMode::Auto => !cli.quiet && cli.log_format == LogFormat::Text,
                 }
         }
         _ => false,

@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -45,34 +47,29 @@ pub fn init(cli: &Cli, progress: bool) {
     QUIET.store(cli.quiet, Ordering::Relaxed);
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(cli)));
-    let registry = tracing_subscriber::registry().with(filter);
-    let _ = match (cli.log_format, progress) {
-        (LogFormat::Json, _) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        (LogFormat::Text, false) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_ansi(colour_allowed())
-                    .with_target(false)
-                    .with_writer(std::io::stderr),
-            )
-            .try_init(),
-        (LogFormat::Text, true) => {
-            let indicatif = tracing_indicatif::IndicatifLayer::new();
-            registry
-                .with(
-                    tracing_subscriber::fmt::layer()
-                        .with_ansi(colour_allowed())
-                        .with_target(false)
-                        .with_writer(indicatif.get_stderr_writer()),
-                )
-                .with(indicatif)
-                .try_init()
-        }
+    let (writer, indicatif) = if progress {
+        let layer = tracing_indicatif::IndicatifLayer::new();
+        let writer = BoxMakeWriter::new(layer.get_stderr_writer());
+        // Only spans that ask for a bar (the run) get one.
+        let layer = layer.with_filter(tracing_indicatif::filter::IndicatifFilter::new(false));
+        (writer, Some(layer))
+    } else {
+        (BoxMakeWriter::new(std::io::stderr), None)
     };
+    let fmt = match cli.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(colour_allowed())
+            .with_target(false)
+            .with_writer(writer)
+            .boxed(),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(indicatif)
+        .try_init();
 }

@@ -304,6 +304,7 @@ pub async fn run(
     collector: &mut Collector,
     concurrency: usize,
     canary: Option<u64>,
+    log_every: Duration,
 ) -> anyhow::Result<()> {
     if let Some(canary) = canary {
         let mut sent = 0;
@@ -337,7 +338,7 @@ pub async fn run(
         })
         .buffer_unordered(concurrency);
     tokio::pin!(results);
-    let mut tick = tokio::time::interval(crate::summary::LOG_EVERY);
+    let mut tick = tokio::time::interval(log_every.max(Duration::from_millis(10)));
     tick.tick().await;
     loop {
         tokio::select! {

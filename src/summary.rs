@@ -13,9 +13,6 @@ use crate::exit::ExitCode;
 use crate::report::{Outcome, ResultsWriter, RowResult};
 use crate::runner::{Stop, StopReason, WRONG_KEY_ANSWERS};
 
-/// How often a log line reports progress when no bar is drawn.
-pub const LOG_EVERY: Duration = Duration::from_secs(5);
-
 /// How many 401s the summary lists by line and auth_uuid.
 const EXAMPLES: usize = 5;
 
@@ -299,7 +296,7 @@ impl Collector {
             }
         }
         self.span.pb_inc(1);
-        if t.rows.is_multiple_of(64) || t.rows == self.total {
+        if t.rows < 64 || t.rows.is_multiple_of(64) || t.rows == self.total {
             let line = t.counts_line();
             self.span.pb_set_message(&line);
         }
