@@ -50,6 +50,45 @@ pub enum Command {
         tecalis-status sandbox --listen 127.0.0.1:0 --latency 100ms --error-rate 0.05\n  \
         tecalis-status sandbox --rate-limit 50 --accept-unknown")]
     Sandbox(SandboxArgs),
+    /// Read a results file and print the final outcome of the job; export what did not end ok.
+    #[command(
+        after_help = "The last line for an auth_uuid is its final outcome (a results file \
+        holds one line per row and run after --resume).\n\nExamples:\n  \
+        tecalis-status report corrections.results.csv\n  \
+        tecalis-status report corrections.results.csv --export-failed retry.csv\n\n\
+        Exit codes: 0 every row ended ok or skipped, 3 some did not, 1 the file cannot be read."
+    )]
+    Report(ReportArgs),
+    /// Print shell completions to standard output.
+    #[command(
+        after_help = "Examples:\n  tecalis-status completions bash > /etc/bash_completion.d/tecalis-status\n  \
+        tecalis-status completions zsh > \"${fpath[1]}/_tecalis-status\"\n  \
+        tecalis-status completions fish > ~/.config/fish/completions/tecalis-status.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    #[command(
+        after_help = "Example:\n  tecalis-status man > /usr/local/share/man/man1/tecalis-status.1"
+    )]
+    Man,
+}
+
+/// `report RESULTS`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results file written by `run`.
+    pub results: PathBuf,
+    /// Write the rows whose final outcome is not `ok`/`skipped` to this file, in the input
+    /// format (auth_uuid,state,reasons and the extra columns), ready to correct and run again.
+    #[arg(long)]
+    pub export_failed: Option<PathBuf>,
+    /// Overwrite the export file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// How the input file is read and checked; shared by `validate` and `run`.

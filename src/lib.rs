@@ -14,6 +14,7 @@ pub mod logging;
 pub mod report;
 pub mod resume;
 pub mod retry;
+pub mod review;
 pub mod runner;
 pub mod sandbox;
 pub mod signals;
@@ -42,6 +43,24 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => commands::validate(args),
         Command::Run(args) => commands::run(args, progress),
+        Command::Report(args) => review::report(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(
+                *shell,
+                &mut command,
+                "tecalis-status",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::Success)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map(|()| ExitCode::Success)
+                .map_err(anyhow::Error::from)
+        }
         Command::Sandbox(args) => commands::runtime()
             .and_then(|rt| rt.block_on(sandbox::serve(args)))
             .map(|()| ExitCode::Success),
