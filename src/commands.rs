@@ -41,6 +41,18 @@ fn input_failure(error: InputError) -> ExitCode {
     }
 }
 
+/// The input, how to read it and the rules to check it by, from the command line. Standard
+/// input is spooled when the input will be read twice (`spool`).
+fn open_input(args: &InputArgs, spool: bool) -> Result<(Source, ReadOptions, Rules), InputError> {
+    let (options, rules) = input_settings(args)?;
+    let source = if spool {
+        Source::open(&args.input)?
+    } else {
+        Source::open_once(&args.input)?
+    };
+    Ok((source, options, rules))
+}
+
 /// The reading options and validation rules from the command line.
 fn input_settings(args: &InputArgs) -> Result<(ReadOptions, Rules), InputError> {
     let options = ReadOptions::new(args.delimiter, args.encoding.as_deref())?;
@@ -91,16 +103,10 @@ fn per_state(scan: &Scan) -> String {
 
 /// `validate INPUT`: every problem, the counts, exit 0 or 4.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let (options, rules) = match input_settings(&args.input) {
-        Ok(settings) => settings,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let source = match Source::open_once(&args.input.input) {
-        Ok(source) => source,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let scan = match scan_input(&source, &options, &rules) {
-        Ok(scan) => scan,
+    let scanned = open_input(&args.input, false)
+        .and_then(|(source, options, rules)| Ok((scan_input(&source, &options, &rules)?, source)));
+    let (scan, source) = match scanned {
+        Ok(scanned) => scanned,
         Err(e) => return Ok(input_failure(e)),
     };
     let file = source.display();
@@ -164,12 +170,8 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         eprintln!("error: the input is standard input, so --output FILE is required");
         return Ok(ExitCode::Usage);
     }
-    let (options, rules) = match input_settings(&args.input) {
-        Ok(settings) => settings,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let source = match Source::open(&args.input.input) {
-        Ok(source) => source,
+    let (source, options, rules) = match open_input(&args.input, true) {
+        Ok(opened) => opened,
         Err(e) => return Ok(input_failure(e)),
     };
     runtime()?.block_on(run_async(args, progress, source, options, rules))

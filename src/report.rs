@@ -337,6 +337,17 @@ fn ensure_ends_with_newline(file: &mut File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Checks that a header is a results file's: the fixed columns first.
+pub fn check_results_header(header: &[String], file: &Path) -> anyhow::Result<()> {
+    if header.len() < RESULT_COLUMNS.len() || header[..RESULT_COLUMNS.len()] != RESULT_COLUMNS {
+        bail!(
+            "{} is not a results file of tecalis-status (its header differs); give the file that `run` wrote",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 /// The header row: the fixed columns, then the extra input columns (renamed `input_NAME`
 /// where a name clashes with a fixed one).
 pub fn result_header(extras: &[String]) -> Vec<String> {

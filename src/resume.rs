@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use uuid::Uuid;
 
-use crate::report::{Outcome, RESULT_COLUMNS, restore_cell};
+use crate::report::{Outcome, check_results_header, restore_cell};
 use crate::validate::{Request, parse_canonical_uuid};
 
 /// The rows already done in a previous run: auth_uuid → fingerprint of what was applied.
@@ -85,13 +85,7 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
         if first {
             first = false;
             done.header = record.iter().map(str::to_string).collect();
-            if done.header.len() < RESULT_COLUMNS.len()
-                || done.header[..RESULT_COLUMNS.len()] != RESULT_COLUMNS
-            {
-                bail!(
-                    "{shown} is not a results file of tecalis-status (its header differs); choose another --output"
-                );
-            }
+            check_results_header(&done.header, path)?;
             continue;
         }
         if record.len() != done.header.len() {
@@ -125,6 +119,7 @@ fn uuid_key(uuid: Uuid) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::RESULT_COLUMNS;
     use crate::validate::State;
 
     const U1: &str = "01900000-0000-7000-8000-000000000001";

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
-use crate::report::{Outcome, RESULT_COLUMNS, restore_cell};
+use crate::report::{Outcome, RESULT_COLUMNS, check_results_header, restore_cell};
 use crate::validate::parse_canonical_uuid;
 
 /// How many 401s and failures the report lists by line.
@@ -42,9 +42,7 @@ fn open(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)
         .iter()
         .map(str::to_string)
         .collect();
-    if header.len() < RESULT_COLUMNS.len() || header[..RESULT_COLUMNS.len()] != RESULT_COLUMNS {
-        bail!("{shown} is not a results file of tecalis-status (its header differs)");
-    }
+    check_results_header(&header, path)?;
     Ok((reader, header))
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{KEY, TestServer, Workdir, csv_input, fresh_uuids};
+use common::{KEY, TestServer, Workdir};
 use tecalis_status::sandbox::{ErrorBody, OkBody, SandboxConfig};
 
 /// Runs `n` fresh rows against `url` with `extra` flags; returns the output and the results.
@@ -20,9 +20,7 @@ fn run_rows(
     Vec<std::collections::HashMap<String, String>>,
 ) {
     let dir = Workdir::new();
-    let uuids = fresh_uuids(n);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", n, "OK", "");
     let mut args = vec!["run", "in.csv", "--url", url, "--yes", "--rate", "1000"];
     args.extend_from_slice(extra);
     let out = dir.cmd(&args).env("TECALIS_API_KEY", KEY).expect(code);

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{KEY, TestServer, Workdir, bundled_uuids, csv_input, fresh_uuids};
+use common::{KEY, TestServer, Workdir, bundled_uuids, csv_input};
 
 /// Polls until the results file holds at least `rows` data lines; panics after 20 s.
 fn wait_for_rows(dir: &Workdir, name: &str, rows: usize) {
@@ -60,11 +60,7 @@ fn slow_server() -> TestServer {
 }
 
 fn slow_input(dir: &Workdir, rows: usize) -> Vec<String> {
-    let uuids = fresh_uuids(rows);
-    let rows: Vec<(&str, &str, &str)> =
-        uuids.iter().map(|u| (u.as_str(), "KO", "motivo")).collect();
-    dir.write("in.csv", csv_input(&rows));
-    uuids
+    dir.write_fresh("in.csv", rows, "KO", "motivo")
 }
 
 fn run_args(url: &str) -> Vec<String> {
@@ -264,9 +260,7 @@ fn a_passing_canary_lets_the_rest_run() {
         c.accept_unknown = true;
         c.latency = Duration::from_millis(30);
     });
-    let uuids = fresh_uuids(12);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", 12, "OK", "");
     let url = server.url();
     dir.cmd(&[
         "run",

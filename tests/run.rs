@@ -234,9 +234,7 @@ fn in_flight_never_exceeds_the_concurrency() {
         c.accept_unknown = true;
         c.latency = Duration::from_millis(40);
     });
-    let uuids = fresh_uuids(40);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", 40, "OK", "");
     run(&dir, &server, "in.csv", &["--concurrency", "3"]).expect_code(0);
     let stats = server.stats();
     assert_eq!(stats.requests, 40);
@@ -251,9 +249,7 @@ fn in_flight_never_exceeds_the_concurrency() {
 fn no_second_holds_more_than_the_rate() {
     let dir = Workdir::new();
     let server = TestServer::start(|c| c.accept_unknown = true);
-    let uuids = fresh_uuids(30);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "KO", "x")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", 30, "KO", "x");
     let url = server.url();
     dir.cmd(&[
         "run",
@@ -290,9 +286,7 @@ fn transient_errors_are_retried_and_counted() {
         c.error_rate = 1.0;
         c.error_status = 503;
     });
-    let uuids = fresh_uuids(3);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", 3, "OK", "");
     let out = run(&dir, &server, "in.csv", &["--retries", "2"]).expect_code(3);
     assert_eq!(
         server.stats().requests,
@@ -345,9 +339,7 @@ fn retry_after_pauses_the_whole_run() {
         c.accept_unknown = true;
         c.rate_limit = Some(3);
     });
-    let uuids = fresh_uuids(8);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", 8, "OK", "");
     let out = run(
         &dir,
         &server,
@@ -456,12 +448,7 @@ fn max_unauthorized_stops_the_run() {
 fn all_ok_exits_0() {
     let dir = Workdir::new();
     let server = TestServer::start(|c| c.accept_unknown = true);
-    let uuids = fresh_uuids(5);
-    let rows: Vec<(&str, &str, &str)> = uuids
-        .iter()
-        .map(|u| (u.as_str(), "CANCELLED", "r"))
-        .collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", 5, "CANCELLED", "r");
     run(&dir, &server, "in.csv", &[]).expect_code(0);
     assert_eq!(server.stats().requests, 5);
 }

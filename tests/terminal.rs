@@ -5,12 +5,31 @@ mod common;
 
 use std::process::Command;
 
-use common::{KEY, TestServer, Workdir, csv_input, fresh_uuids};
+use common::{KEY, TestServer, Workdir};
 
 fn input(dir: &Workdir, n: usize) {
-    let uuids = fresh_uuids(n);
-    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
-    dir.write("in.csv", csv_input(&rows));
+    dir.write_fresh("in.csv", n, "OK", "");
+}
+
+/// Runs the binary with `args` under a pseudo-terminal; returns its exit code and the screen.
+fn under_pty(dir: &Workdir, args: &str, no_color: bool) -> (Option<i32>, String) {
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_tecalis-status"));
+    let mut script = Command::new("script");
+    script
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .current_dir(dir.path(""))
+        .env("TECALIS_API_KEY", KEY)
+        .env_remove("RUST_LOG");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    } else {
+        script.env_remove("NO_COLOR");
+    }
+    let out = script.output().expect("util-linux script runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -18,21 +37,12 @@ fn a_terminal_gets_a_progress_bar() {
     let dir = Workdir::new();
     let server = TestServer::start(|c| c.accept_unknown = true);
     input(&dir, 120);
-    let command = format!(
-        "{} run in.csv --url {} --yes --rate 200 --concurrency 4",
-        env!("CARGO_BIN_EXE_tecalis-status"),
+    let args = format!(
+        "run in.csv --url {} --yes --rate 200 --concurrency 4",
         server.url()
     );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .current_dir(dir.path(""))
-        .env("TECALIS_API_KEY", KEY)
-        .env_remove("NO_COLOR")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("util-linux script runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{screen}");
+    let (code, screen) = under_pty(&dir, &args, false);
+    assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("/120 rows"), "no bar drawn:\n{screen}");
     assert!(screen.contains("ETA"), "{screen}");
     assert!(
@@ -77,19 +87,12 @@ fn progress_never_logs_lines_even_on_a_terminal() {
     let dir = Workdir::new();
     let server = TestServer::start(|c| c.accept_unknown = true);
     input(&dir, 40);
-    let command = format!(
-        "{} run in.csv --url {} --yes --rate 100 --progress never --log-every 100ms",
-        env!("CARGO_BIN_EXE_tecalis-status"),
+    let args = format!(
+        "run in.csv --url {} --yes --rate 100 --progress never --log-every 100ms",
         server.url()
     );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .current_dir(dir.path(""))
-        .env("TECALIS_API_KEY", KEY)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("util-linux script runs");
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let (code, screen) = under_pty(&dir, &args, true);
+    assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("progress: "), "{screen}");
     assert!(!screen.contains("ETA"), "{screen}");
     assert!(

@@ -122,6 +122,16 @@ impl Workdir {
         }
     }
 
+    /// Writes an input `name` of `n` fresh rows (see [`fresh_uuids`]) with `state` and
+    /// `reasons`; returns their auth_uuids.
+    pub fn write_fresh(&self, name: &str, n: usize, state: &str, reasons: &str) -> Vec<String> {
+        let uuids = fresh_uuids(n);
+        let rows: Vec<(&str, &str, &str)> =
+            uuids.iter().map(|u| (u.as_str(), state, reasons)).collect();
+        self.write(name, csv_input(&rows));
+        uuids
+    }
+
     /// Copies a bundled sample into the directory.
     pub fn sample(&self, name: &str) -> PathBuf {
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
