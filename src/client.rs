@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::report::Remote;
@@ -304,18 +304,34 @@ fn value_text(value: &Value) -> String {
     }
 }
 
+/// The part of a 200's `{"data": {...}}` that the results file keeps. Every other field (the
+/// person's data, the operations, whatever the vendor adds) is skipped without being built.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    data: Option<Data>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Data {
+    process_uuid: Option<Value>,
+    status: Option<Value>,
+    status_reasons: Option<Value>,
+    updated_at: Option<Value>,
+}
+
 /// Reads the fields the results file keeps from a 200's `{"data": {...}}`.
 fn parse_remote(body: &[u8]) -> Result<Remote, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON ({e})"))?;
-    let Some(data) = value.get("data").filter(|d| d.is_object()) else {
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|e| format!("not the expected JSON ({e})"))?;
+    let Some(data) = envelope.data else {
         return Err("no `data` object".to_string());
     };
-    let field = |name: &str| data.get(name).map(value_text).unwrap_or_default();
+    let text = |value: Option<Value>| value.as_ref().map(value_text).unwrap_or_default();
     Ok(Remote {
-        process_uuid: field("process_uuid"),
-        status: field("status"),
-        status_reasons: field("status_reasons"),
-        updated_at: field("updated_at"),
+        process_uuid: text(data.process_uuid),
+        status: text(data.status),
+        status_reasons: text(data.status_reasons),
+        updated_at: text(data.updated_at),
     })
 }
 

@@ -7,7 +7,6 @@ use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
 use crate::cli::{InputArgs, RunArgs, ValidateArgs};
@@ -174,7 +173,11 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         Ok(opened) => opened,
         Err(e) => return Ok(input_failure(e)),
     };
-    runtime()?.block_on(run_async(args, progress, source, options, rules))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run_async(args, progress, source, options, rules))
 }
 
 async fn run_async(
@@ -340,14 +343,13 @@ async fn run_async(
         collector_span,
         progress,
     );
-    let (tx, rx) = mpsc::channel::<Item>(1024);
     let validator = scan.validator.clone().expect("the scan sets the validator");
-    let feeder = tokio::task::spawn_blocking(move || feed(reader, validator, done, tx));
+    let mut feed = Feed::new(reader, validator, done);
     let outcome = {
         let _entered = span.enter();
         runner::run(
             sender,
-            rx,
+            futures::stream::iter(&mut feed),
             &mut collector,
             plan.concurrency,
             plan.canary,
@@ -358,12 +360,8 @@ async fn run_async(
     signals.abort();
     drop(span);
     outcome?;
-    match feeder.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            bail!("reading {file} a second time failed, after the rows above were recorded: {e}")
-        }
-        Err(e) => bail!("the input reader stopped: {e}"),
+    if let Some(e) = feed.error.take() {
+        bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
     let (tally, results) = collector.finish();
     eprint!("{}", tally.render(&results));
@@ -468,46 +466,70 @@ fn progress_style() -> indicatif::ProgressStyle {
 }
 
 /// The second pass over the input: every row validated again (with the duplicates found by
-/// the scan) and handed to the runner in order, so memory does not grow with the file.
-fn feed(
-    mut reader: crate::input::CsvInput,
+/// the scan) and handed to the runner in order, so memory does not grow with the file. It
+/// runs on the runner's own thread: reading a buffered file costs less than handing rows
+/// between threads.
+struct Feed {
+    reader: crate::input::CsvInput,
+    columns: crate::input::Columns,
     validator: Validator,
     done: Done,
-    tx: mpsc::Sender<Item>,
-) -> Result<(), InputError> {
-    let columns = reader.columns().clone();
-    let mut record = csv::ByteRecord::new();
-    while let Some(line) = reader.next_record(&mut record)? {
-        let item = match validator.check(&columns, &record, line) {
-            Checked::Valid(row, request) => {
-                if done.contains(&request) {
-                    Item::Done(Box::new(RowResult::unsent(
-                        row,
-                        Outcome::Skipped,
-                        "ok in a previous run".into(),
-                    )))
-                } else {
-                    Item::Send(row, request)
-                }
-            }
-            Checked::Invalid(row, problems) => {
-                let error = problems
-                    .iter()
-                    .map(|p| match &p.column {
-                        Some(c) => format!("{c}: {}", p.problem),
-                        None => p.problem.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Item::Done(Box::new(RowResult::unsent(row, Outcome::Invalid, error)))
-            }
-        };
-        if tx.blocking_send(item).is_err() {
-            // The runner is gone (a fatal error); it reports why.
-            return Ok(());
+    record: csv::ByteRecord,
+    /// Why reading stopped early, if it did.
+    error: Option<InputError>,
+}
+
+impl Feed {
+    fn new(reader: crate::input::CsvInput, validator: Validator, done: Done) -> Feed {
+        Feed {
+            columns: reader.columns().clone(),
+            reader,
+            validator,
+            done,
+            record: csv::ByteRecord::new(),
+            error: None,
         }
     }
-    Ok(())
+}
+
+impl Iterator for Feed {
+    type Item = Item;
+
+    fn next(&mut self) -> Option<Item> {
+        let line = match self.reader.next_record(&mut self.record) {
+            Ok(line) => line?,
+            Err(e) => {
+                self.error = Some(e);
+                return None;
+            }
+        };
+        Some(
+            match self.validator.check(&self.columns, &self.record, line) {
+                Checked::Valid(row, request) => {
+                    if self.done.contains(&request) {
+                        Item::Done(Box::new(RowResult::unsent(
+                            row,
+                            Outcome::Skipped,
+                            "ok in a previous run".into(),
+                        )))
+                    } else {
+                        Item::Send(row, request)
+                    }
+                }
+                Checked::Invalid(row, problems) => {
+                    let error = problems
+                        .iter()
+                        .map(|p| match &p.column {
+                            Some(c) => format!("{c}: {}", p.problem),
+                            None => p.problem.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    Item::Done(Box::new(RowResult::unsent(row, Outcome::Invalid, error)))
+                }
+            },
+        )
+    }
 }
 
 /// Whether the user agreed to send.

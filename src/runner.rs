@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::Rate;
@@ -300,7 +299,7 @@ fn finish(row: Row, attempt: Attempt, attempts: u32) -> RowResult {
 /// writing the results.
 pub async fn run(
     sender: Arc<Sender>,
-    mut items: mpsc::Receiver<Item>,
+    mut items: impl futures::Stream<Item = Item> + Unpin,
     collector: &mut Collector,
     concurrency: usize,
     canary: Option<u64>,
@@ -309,7 +308,7 @@ pub async fn run(
     if let Some(canary) = canary {
         let mut sent = 0;
         while sent < canary {
-            let Some(item) = items.recv().await else {
+            let Some(item) = items.next().await else {
                 return Ok(());
             };
             let result = match item {
@@ -326,7 +325,7 @@ pub async fn run(
             collector.record(result)?;
         }
     }
-    let results = tokio_stream_from(items)
+    let results = items
         .map(|item| {
             let sender = sender.clone();
             async move {
@@ -349,9 +348,4 @@ pub async fn run(
             _ = tick.tick() => collector.log_progress(),
         }
     }
-}
-
-/// The receiver as a stream, in the order the reader produced the rows.
-fn tokio_stream_from(mut items: mpsc::Receiver<Item>) -> impl futures::Stream<Item = Item> {
-    futures::stream::poll_fn(move |cx| items.poll_recv(cx))
 }
