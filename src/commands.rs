@@ -224,7 +224,7 @@ async fn run_async(
         );
         return Ok(ExitCode::InvalidInput);
     }
-    if scan.rows_without_key > 0 && plan.key.is_none() && !plan.dry_run {
+    if scan.rows_without_key > 0 && plan.key.is_none() {
         bail!(
             "no API key: set TECALIS_API_KEY or pass --api-key-file PATH (or fill the api_key column of every row)"
         );

@@ -1,6 +1,7 @@
 //! The results CSV: its columns, the outcome of each row, spreadsheet-safe cells, and the
 //! writer that the collector alone uses, flushing each row as it finishes.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -281,28 +282,35 @@ impl ResultsWriter {
     /// interrupted run loses nothing that finished.
     pub fn write(&mut self, result: &RowResult) -> anyhow::Result<()> {
         let r = result;
-        let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-        let remote = r.remote.clone().unwrap_or_default();
-        let finished = humantime::format_rfc3339_millis(r.finished_at).to_string();
-        let mut record: Vec<String> = vec![
-            r.row.line.to_string(),
-            neutralise(&r.row.auth_uuid).into_owned(),
-            neutralise(&r.row.state).into_owned(),
-            neutralise(&r.row.reasons).into_owned(),
-            r.outcome.as_str().to_string(),
-            number(r.http_status.map(u64::from)),
-            r.attempts.to_string(),
-            number(r.latency_ms),
-            neutralise(&r.error).into_owned(),
-            neutralise(&remote.process_uuid).into_owned(),
-            neutralise(&remote.status).into_owned(),
-            neutralise(&remote.status_reasons).into_owned(),
-            neutralise(&remote.updated_at).into_owned(),
-            finished,
+        let empty = Remote::default();
+        let remote = r.remote.as_ref().unwrap_or(&empty);
+        let mut numbers = [
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
         ];
-        record.extend(r.row.extras.iter().map(|e| neutralise(e).into_owned()));
+        let [line, status, attempts, latency] = &mut numbers;
+        let finished = humantime::format_rfc3339_millis(r.finished_at).to_string();
+        let fixed: [Cow<'_, str>; 14] = [
+            Cow::Borrowed(line.format(r.row.line)),
+            neutralise(&r.row.auth_uuid),
+            neutralise(&r.row.state),
+            neutralise(&r.row.reasons),
+            Cow::Borrowed(r.outcome.as_str()),
+            Cow::Borrowed(r.http_status.map(|s| status.format(s)).unwrap_or("")),
+            Cow::Borrowed(attempts.format(r.attempts)),
+            Cow::Borrowed(r.latency_ms.map(|ms| latency.format(ms)).unwrap_or("")),
+            neutralise(&r.error),
+            neutralise(&remote.process_uuid),
+            neutralise(&remote.status),
+            neutralise(&remote.status_reasons),
+            neutralise(&remote.updated_at),
+            Cow::Owned(finished),
+        ];
+        let extras: Vec<Cow<'_, str>> = r.row.extras.iter().map(|e| neutralise(e)).collect();
         self.writer
-            .write_record(&record)
+            .write_record(fixed.iter().chain(extras.iter()).map(|c| c.as_bytes()))
             .and_then(|_| self.writer.flush().map_err(csv::Error::from))
             .with_context(|| format!("cannot write the results file {}", self.path.display()))?;
         self.rows += 1;

@@ -189,6 +189,33 @@ mod tests {
     }
 
     #[test]
+    fn a_csv_seed_reads_keys_and_optional_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed.csv");
+        std::fs::write(
+            &path,
+            "auth_uuid,api_key,name,status_reasons\n01930000-0000-7000-8000-000000000001,k1,ANA,previo\n01930000-0000-7000-8000-000000000002,k2,,\n",
+        )
+        .unwrap();
+        let processes = load(&path).unwrap();
+        assert_eq!(processes.len(), 2);
+        assert_eq!(
+            (processes[0].api_key.as_str(), processes[0].name.as_str()),
+            ("k1", "ANA")
+        );
+        assert_eq!(processes[0].status_reasons.as_deref(), Some("previo"));
+        assert_eq!(processes[1].status_reasons, None);
+        std::fs::write(
+            &path,
+            "auth_uuid,name\n01930000-0000-7000-8000-000000000001,x\n",
+        )
+        .unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("api_key"));
+        std::fs::write(&path, "[{\"auth_uuid\": \"nope\", \"api_key\": \"k\"}]").unwrap();
+        assert!(load(&path).is_err());
+    }
+
+    #[test]
     fn the_key_is_never_serialised() {
         let json = serde_json::to_string(&bundled()[0]).unwrap();
         assert!(!json.contains("api_key"));
