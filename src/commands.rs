@@ -460,7 +460,7 @@ fn describe_key_source(source: &KeySource) -> String {
 
 fn progress_style() -> indicatif::ProgressStyle {
     indicatif::ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} rows · {msg} · {per_sec} · ETA {eta}",
+        "{bar:30} {pos}/{len} rows · {msg} · {elapsed} · ETA {eta}",
     )
     .expect("the template is valid")
 }
@@ -572,7 +572,10 @@ fn confirm(yes: bool, plan: &Plan, scan: &Scan) -> Confirmation {
     if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
         Confirmation::Go
     } else {
-        Confirmation::Refused("not confirmed: nothing was sent".into())
+        Confirmation::Refused(format!(
+            "not confirmed (the answer was {:?}, not yes): nothing was sent",
+            answer.trim()
+        ))
     }
 }
 

@@ -3,7 +3,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
 
 use common::{KEY, TestServer, Workdir};
 
@@ -13,6 +14,16 @@ fn input(dir: &Workdir, n: usize) {
 
 /// Runs the binary with `args` under a pseudo-terminal; returns its exit code and the screen.
 fn under_pty(dir: &Workdir, args: &str, no_color: bool) -> (Option<i32>, String) {
+    typed_under_pty(dir, args, no_color, "")
+}
+
+/// Like [`under_pty`], with `typed` typed at the terminal.
+fn typed_under_pty(
+    dir: &Workdir,
+    args: &str,
+    no_color: bool,
+    typed: &str,
+) -> (Option<i32>, String) {
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_tecalis-status"));
     let mut script = Command::new("script");
     script
@@ -25,11 +36,24 @@ fn under_pty(dir: &Workdir, args: &str, no_color: bool) -> (Option<i32>, String)
     } else {
         script.env_remove("NO_COLOR");
     }
-    let out = script.output().expect("util-linux script runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    script.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = script.spawn().expect("util-linux script runs");
+    // Keep the keyboard open until the program ends: `script` may take the end of its input
+    // for the terminal closing.
+    let mut keyboard = child.stdin.take().expect("piped");
+    keyboard.write_all(typed.as_bytes()).expect("typing");
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        stdout.read_to_end(&mut screen).map(|_| screen)
+    });
+    let status = child.wait().expect("util-linux script runs");
+    drop(keyboard);
+    let screen = reader
+        .join()
+        .expect("the reader ends")
+        .expect("the screen is readable");
+    (status.code(), String::from_utf8_lossy(&screen).into_owned())
 }
 
 #[test]
@@ -99,4 +123,33 @@ fn progress_never_logs_lines_even_on_a_terminal() {
         !screen.contains('\u{1b}'),
         "NO_COLOR: no colour codes either:\n{screen}"
     );
+}
+
+#[test]
+fn an_interactive_run_asks_before_sending() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    input(&dir, 3);
+    let args = format!("run in.csv --url {} --rate 100", server.url());
+    let (code, screen) = typed_under_pty(&dir, &args, true, "no\n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "About to send 3 PATCH request(s) to {}/customer/status",
+            server.url()
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("states: OK 3, KO 0, CANCELLED 0"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("not confirmed (the answer was \"no\", not yes): nothing was sent"),
+        "{screen}"
+    );
+    assert_eq!(server.stats().requests, 0);
+    let (code, screen) = typed_under_pty(&dir, &args, true, "yes\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(server.stats().requests, 3);
 }
