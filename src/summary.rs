@@ -39,6 +39,19 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// No rows yet.
+    pub fn empty() -> Tally {
+        Tally {
+            counts: [0; 8],
+            rows: 0,
+            unauthorized: Vec::new(),
+            failures: Vec::new(),
+            stopped: None,
+            elapsed: Duration::ZERO,
+            latency: Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds"),
+        }
+    }
+
     /// Rows with this outcome.
     pub fn count(&self, outcome: Outcome) -> u64 {
         self.counts[outcome.index()]
@@ -224,16 +237,7 @@ impl Collector {
     ) -> Collector {
         Collector {
             writer,
-            tally: Tally {
-                counts: [0; 8],
-                rows: 0,
-                unauthorized: Vec::new(),
-                failures: Vec::new(),
-                stopped: None,
-                elapsed: Duration::ZERO,
-                latency: Histogram::new_with_bounds(1, 3_600_000, 3)
-                    .expect("valid histogram bounds"),
-            },
+            tally: Tally::empty(),
             stop,
             started: Instant::now(),
             total,

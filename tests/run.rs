@@ -525,3 +525,15 @@ fn missing_key_is_a_configuration_error() {
         .stderr_has("TECALIS_API_KEY");
     assert_eq!(server.stats().requests, 0);
 }
+
+#[test]
+fn the_json_summary_is_written_even_when_nothing_is_sent() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    dir.sample("with-problems.csv");
+    run(&dir, &server, "with-problems.csv", &["--summary-json", "s.json"]).expect_code(4);
+    let summary: Value = serde_json::from_str(&dir.read("s.json")).unwrap();
+    assert_eq!(summary["exit_code"], 4);
+    assert_eq!(summary["rows"], 0);
+    assert_eq!(summary["input_sha256"].as_str().unwrap().len(), 64);
+}

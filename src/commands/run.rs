@@ -1,7 +1,8 @@
-//! The `validate` and `run` commands: the data flow from the input file to the summary.
+//! `run INPUT`: validate everything, check the plan, confirm, then send every row through the
+//! runner into the results file, and summarise.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -9,126 +10,19 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
-use crate::cli::{InputArgs, RunArgs, ValidateArgs};
+use super::{input_failure, open_input, per_state, scan_input};
+use crate::cli::RunArgs;
 use crate::client::Client;
 use crate::config::{KeySource, Plan};
 use crate::exit::ExitCode;
-use crate::input::{InputError, ReadOptions, Source};
-use crate::report::{Outcome, ResultsWriter, RowResult, result_header};
+use crate::input::{CsvInput, InputError, ReadOptions, Source};
+use crate::report::{Outcome, RESULT_COLUMNS, ResultsWriter, RowResult, result_header};
 use crate::resume::{Done, read_done};
 use crate::retry::RetryPolicy;
 use crate::runner::{self, Item, Sender, Stop, StopReason};
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::summary::{Audit, Collector, summary_json};
-use crate::validate::{Checked, Rules, Scan, State, Validator};
-
-/// The multi-threaded runtime that the network commands run on.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// Prints an input error and gives the exit code it calls for.
-fn input_failure(error: InputError) -> ExitCode {
-    eprintln!("error: {error}");
-    if error.is_invalid_input() {
-        ExitCode::InvalidInput
-    } else {
-        ExitCode::Fatal
-    }
-}
-
-/// The input, how to read it and the rules to check it by, from the command line. Standard
-/// input is spooled when the input will be read twice (`spool`).
-fn open_input(args: &InputArgs, spool: bool) -> Result<(Source, ReadOptions, Rules), InputError> {
-    let (options, rules) = input_settings(args)?;
-    let source = if spool {
-        Source::open(&args.input)?
-    } else {
-        Source::open_once(&args.input)?
-    };
-    Ok((source, options, rules))
-}
-
-/// The reading options and validation rules from the command line.
-fn input_settings(args: &InputArgs) -> Result<(ReadOptions, Rules), InputError> {
-    let options = ReadOptions::new(args.delimiter, args.encoding.as_deref())?;
-    let rules = Rules {
-        default_reasons: args
-            .reasons
-            .as_ref()
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty()),
-        max_reasons_len: args.max_reasons_len,
-    };
-    Ok((options, rules))
-}
-
-/// Opens the input and scans every row; prints each problem and the counts.
-fn scan_input(source: &Source, options: &ReadOptions, rules: &Rules) -> Result<Scan, InputError> {
-    let mut reader = source.reader(options)?;
-    let scan = crate::validate::scan(&mut reader, rules)?;
-    let file = source.display();
-    let mut out = std::io::stderr().lock();
-    for problem in &scan.problems {
-        let _ = writeln!(out, "{}", problem.render(file));
-    }
-    if scan.rows > 0 && !crate::logging::quiet() {
-        let _ = writeln!(out, "{file}: {}", scan_counts(&scan));
-    }
-    Ok(scan)
-}
-
-/// One line of counts: rows, valid, invalid, per state.
-fn scan_counts(scan: &Scan) -> String {
-    format!(
-        "{} rows: {} valid ({}), {} invalid",
-        scan.rows,
-        scan.valid,
-        per_state(scan),
-        scan.invalid()
-    )
-}
-
-fn per_state(scan: &Scan) -> String {
-    State::ALL
-        .iter()
-        .map(|s| format!("{s} {}", scan.per_state[s.index()]))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `validate INPUT`: every problem, the counts, exit 0 or 4.
-pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let scanned = open_input(&args.input, false)
-        .and_then(|(source, options, rules)| Ok((scan_input(&source, &options, &rules)?, source)));
-    let (scan, source) = match scanned {
-        Ok(scanned) => scanned,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let file = source.display();
-    if scan.rows == 0 {
-        if !crate::logging::quiet() {
-            eprintln!("{file}: the header is fine and there are no rows: nothing to do");
-        }
-        return Ok(ExitCode::Success);
-    }
-    if scan.invalid() > 0 {
-        eprintln!(
-            "{file}: {} problem(s) in {} row(s); fix them, or let `run --skip-invalid` record those rows as invalid and send the rest",
-            scan.problems.len(),
-            scan.invalid()
-        );
-        Ok(ExitCode::InvalidInput)
-    } else {
-        if !crate::logging::quiet() {
-            eprintln!("{file}: every row is valid");
-        }
-        Ok(ExitCode::Success)
-    }
-}
+use crate::summary::{Audit, Collector, Tally, summary_json};
+use crate::validate::{Checked, Scan, Validator};
 
 /// What identifies the input's content, for the audit and to notice a file that changes
 /// between validation and sending.
@@ -173,6 +67,8 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         Ok(opened) => opened,
         Err(e) => return Ok(input_failure(e)),
     };
+    // One thread: handing each row between threads cost more than the work on the row
+    // (measured in BENCHMARKS.md).
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -185,7 +81,7 @@ async fn run_async(
     progress: bool,
     source: Source,
     options: ReadOptions,
-    rules: Rules,
+    rules: crate::validate::Rules,
 ) -> anyhow::Result<ExitCode> {
     let sandbox = if args.sandbox {
         let sandbox = Sandbox::start("127.0.0.1:0", SandboxConfig::default()).await?;
@@ -194,49 +90,34 @@ async fn run_async(
     } else {
         None
     };
+    let sandbox_url = sandbox.as_ref().map(|s| s.url());
     let plan = Plan::from_args(
         args,
         source.path(),
         source.is_stdin(),
-        sandbox.as_ref().map(|s| s.url()).as_deref(),
+        sandbox_url.as_deref(),
     )?;
-    let started_at = SystemTime::now();
+    let audit = Audit {
+        input: source.display().to_string(),
+        input_sha256: String::new(),
+        url: plan.endpoint.to_string(),
+        results: plan.output.clone(),
+        dry_run: plan.dry_run,
+        started_at: SystemTime::now(),
+    };
     let before =
         fingerprint(source.path()).with_context(|| format!("cannot read {}", source.display()))?;
+    let audit = Audit {
+        input_sha256: before.sha256.clone(),
+        ..audit
+    };
     let scan = match scan_input(&source, &options, &rules) {
         Ok(scan) => scan,
         Err(e) => return Ok(input_failure(e)),
     };
-    let file = source.display();
-    if scan.rows == 0 {
-        if !crate::logging::quiet() {
-            eprintln!(
-                "{file}: the header is fine and there are no rows: nothing to do, nothing sent"
-            );
-        }
-        return Ok(ExitCode::Success);
-    }
-    if scan.invalid() > 0 && !plan.skip_invalid && !plan.dry_run {
-        eprintln!(
-            "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
-            scan.invalid(),
-            scan.valid
-        );
-        return Ok(ExitCode::InvalidInput);
-    }
-    if scan.rows_without_key > 0 && plan.key.is_none() {
-        bail!(
-            "no API key: set TECALIS_API_KEY or pass --api-key-file PATH (or fill the api_key column of every row)"
-        );
-    }
-    if !plan.dry_run && scan.valid > 0 {
-        match confirm(args.yes, &plan, &scan) {
-            Confirmation::Go => {}
-            Confirmation::Refused(message) => {
-                eprintln!("{message}");
-                return Ok(ExitCode::Usage);
-            }
-        }
+    if let Some(code) = check_before_sending(args, &plan, &scan, source.display())? {
+        write_summary_json(&plan, &Tally::empty(), &audit, code)?;
+        return Ok(code);
     }
     let done = if plan.resume {
         read_done(&plan.output)?
@@ -246,25 +127,86 @@ async fn run_async(
     let reader = source
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let header = result_header(
-        &reader
-            .columns()
-            .extras
-            .iter()
-            .map(|(_, n)| n.clone())
-            .collect::<Vec<_>>(),
+    let writer = open_results(&plan, &reader, &done)?;
+    let after =
+        fingerprint(source.path()).with_context(|| format!("cannot read {}", source.display()))?;
+    if after != before {
+        bail!(
+            "{} changed while it was being validated; nothing was sent. Run again on a file that is not being written",
+            source.display()
+        );
+    }
+    let feed = Feed::new(
+        reader,
+        scan.validator.clone().expect("the scan sets the validator"),
+        done,
     );
+    let (tally, results) =
+        send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
+    let exit = report_end(&plan, &scan, &tally, &results);
+    write_summary_json(&plan, &tally, &audit, exit)?;
+    if let Some(sandbox) = sandbox {
+        sandbox.stop().await;
+    }
+    Ok(exit)
+}
+
+/// Everything that stops a run before anything is sent: nothing to do, invalid rows, no key,
+/// no confirmation. `Some(code)` to stop with.
+fn check_before_sending(
+    args: &RunArgs,
+    plan: &Plan,
+    scan: &Scan,
+    file: &str,
+) -> anyhow::Result<Option<ExitCode>> {
+    if scan.rows == 0 {
+        if !crate::logging::quiet() {
+            eprintln!(
+                "{file}: the header is fine and there are no rows: nothing to do, nothing sent"
+            );
+        }
+        return Ok(Some(ExitCode::Success));
+    }
+    if scan.invalid() > 0 && !plan.skip_invalid && !plan.dry_run {
+        eprintln!(
+            "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
+            scan.invalid(),
+            scan.valid
+        );
+        return Ok(Some(ExitCode::InvalidInput));
+    }
+    if scan.rows_without_key > 0 && plan.key.is_none() {
+        bail!(
+            "no API key: set TECALIS_API_KEY or pass --api-key-file PATH (or fill the api_key column of every row)"
+        );
+    }
+    if !plan.dry_run
+        && scan.valid > 0
+        && let Confirmation::Refused(message) = confirm(args.yes, plan, scan)
+    {
+        eprintln!("{message}");
+        return Ok(Some(ExitCode::Usage));
+    }
+    Ok(None)
+}
+
+/// Opens (and locks) the results file, checking that appending keeps its columns.
+fn open_results(plan: &Plan, reader: &CsvInput, done: &Done) -> anyhow::Result<ResultsWriter> {
+    let extras: Vec<String> = reader
+        .columns()
+        .extras
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect();
+    let header = result_header(&extras);
     if !done.header.is_empty() && done.header != header {
         bail!(
             "{} has other columns than this input would write (the extra input columns differ); write to a new --output",
             plan.output.display()
         );
     }
-    let writer = ResultsWriter::create(
-        &plan.output,
-        plan.existing,
-        &header[crate::report::RESULT_COLUMNS.len()..],
-    )?;
+    let writer =
+        ResultsWriter::create(&plan.output, plan.existing, &header[RESULT_COLUMNS.len()..])?;
     if plan.resume && !done.is_empty() {
         tracing::info!(
             "resuming: {} row(s) already ok in {} are skipped",
@@ -272,24 +214,29 @@ async fn run_async(
             plan.output.display()
         );
     }
-    let after =
-        fingerprint(source.path()).with_context(|| format!("cannot read {}", source.display()))?;
-    if after != before {
-        bail!(
-            "{file} changed while it was being validated; nothing was sent. Run again on a file that is not being written"
-        );
-    }
+    Ok(writer)
+}
 
+/// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
+/// and the collector, until every row is recorded.
+async fn send(
+    args: &RunArgs,
+    plan: &Plan,
+    scan: &Scan,
+    mut feed: Feed,
+    writer: ResultsWriter,
+    progress: bool,
+    file: &str,
+) -> anyhow::Result<(Tally, PathBuf)> {
     let stop = Arc::new(Stop::default());
-    let client = if plan.dry_run {
-        None
-    } else {
-        Some(Client::new(
+    let client = match plan.dry_run {
+        true => None,
+        false => Some(Client::new(
             plan.endpoint.clone(),
             plan.timeout,
             plan.connect_timeout,
             plan.concurrency,
-        )?)
+        )?),
     };
     let policy = RetryPolicy {
         retries: plan.retries,
@@ -313,43 +260,26 @@ async fn run_async(
             plan.rate.per_second
         );
     }
-    let signal_stop = stop.clone();
-    let mut signals =
-        crate::signals::Signals::listen().context("cannot install the signal handlers")?;
-    let signals = tokio::spawn(async move {
-        signals.recv().await;
-        signal_stop.stop(StopReason::Interrupted);
-        eprintln!(
-            "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once"
-        );
-        signals.recv().await;
-        eprintln!(
-            "interrupted again: quitting now; every finished row is already in the results file"
-        );
-        std::process::exit(ExitCode::Interrupted.code().into());
-    });
-
+    let signals = handle_signals(stop.clone())?;
     let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
     if progress {
         span.pb_set_style(&progress_style());
         span.pb_set_length(scan.rows);
     }
-    let collector_span = span.clone();
     let mut collector = Collector::new(
         writer,
-        stop.clone(),
+        stop,
         scan.rows,
         plan.max_unauthorized,
-        collector_span,
+        span.clone(),
         progress,
     );
-    let validator = scan.validator.clone().expect("the scan sets the validator");
-    let mut feed = Feed::new(reader, validator, done);
     let outcome = {
         let _entered = span.enter();
+        let items = futures::stream::iter(&mut feed);
         runner::run(
             sender,
-            futures::stream::iter(&mut feed),
+            items,
             &mut collector,
             plan.concurrency,
             plan.canary,
@@ -363,57 +293,71 @@ async fn run_async(
     if let Some(e) = feed.error.take() {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
-    let (tally, results) = collector.finish();
-    eprint!("{}", tally.render(&results));
-    let mut exit = tally.exit_code();
+    Ok(collector.finish())
+}
+
+/// SIGINT/SIGTERM stop the run cleanly; a second one quits at once (every finished row is
+/// already flushed).
+fn handle_signals(stop: Arc<Stop>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut signals =
+        crate::signals::Signals::listen().context("cannot install the signal handlers")?;
+    Ok(tokio::spawn(async move {
+        signals.recv().await;
+        stop.stop(StopReason::Interrupted);
+        eprintln!(
+            "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once"
+        );
+        signals.recv().await;
+        eprintln!(
+            "interrupted again: quitting now; every finished row is already in the results file"
+        );
+        std::process::exit(ExitCode::Interrupted.code().into());
+    }))
+}
+
+/// Prints the summary and what to do next; returns the exit code.
+fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCode {
+    eprint!("{}", tally.render(results));
     if plan.dry_run {
+        let invalid = scan.invalid() > 0;
         eprintln!(
             "Dry run: nothing was sent. {}",
-            if scan.invalid() > 0 {
+            if invalid {
                 "Fix the invalid rows before the real run."
             } else {
                 "Every row is valid."
             }
         );
-        exit = if scan.invalid() > 0 {
+        return if invalid {
             ExitCode::InvalidInput
         } else {
             ExitCode::Success
         };
     }
-    if matches!(
-        tally.stopped,
-        Some(
-            StopReason::Interrupted
-                | StopReason::WrongKey
-                | StopReason::TooManyUnauthorized
-                | StopReason::CanaryFailed
-        )
-    ) || tally.count(Outcome::Failed) > 0
-    {
+    let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
+    if resumable {
         eprintln!(
             "To send the rows that did not end ok (rows already ok are not sent again), run:\n  {}",
             resume_command(std::env::args_os())
         );
     }
-    if let Some(path) = &plan.summary_json {
-        let audit = Audit {
-            input: file.to_string(),
-            input_sha256: before.sha256.clone(),
-            url: plan.endpoint.to_string(),
-            results: results.clone(),
-            dry_run: plan.dry_run,
-            started_at,
-        };
-        let json = serde_json::to_string_pretty(&summary_json(&tally, &audit, exit))
-            .expect("JSON values serialise");
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write the summary {}", path.display()))?;
-    }
-    if let Some(sandbox) = sandbox {
-        sandbox.stop().await;
-    }
-    Ok(exit)
+    tally.exit_code()
+}
+
+/// Writes `--summary-json`, if asked, also when the run stopped before sending.
+fn write_summary_json(
+    plan: &Plan,
+    tally: &Tally,
+    audit: &Audit,
+    exit: ExitCode,
+) -> anyhow::Result<()> {
+    let Some(path) = &plan.summary_json else {
+        return Ok(());
+    };
+    let json = serde_json::to_string_pretty(&summary_json(tally, audit, exit))
+        .expect("JSON values serialise");
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("cannot write the summary {}", path.display()))
 }
 
 /// The command line that resumes this run: the same arguments, without `--force` (which

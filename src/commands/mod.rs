@@ -1,0 +1,130 @@
+//! The commands that read an input file: `validate`, and `run` (in `run.rs`): the data flow
+//! from the input file to the summary.
+
+mod run;
+
+use std::io::Write;
+
+use anyhow::Context;
+
+pub use run::run;
+
+use crate::cli::{InputArgs, ValidateArgs};
+use crate::exit::ExitCode;
+use crate::input::{InputError, ReadOptions, Source};
+use crate::validate::{Rules, Scan, State};
+
+/// The multi-threaded runtime that the sandbox serves on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Prints an input error and gives the exit code it calls for.
+pub(crate) fn input_failure(error: InputError) -> ExitCode {
+    eprintln!("error: {error}");
+    if error.is_invalid_input() {
+        ExitCode::InvalidInput
+    } else {
+        ExitCode::Fatal
+    }
+}
+
+/// The input, how to read it and the rules to check it by, from the command line. Standard
+/// input is spooled when the input will be read twice (`spool`).
+pub(crate) fn open_input(
+    args: &InputArgs,
+    spool: bool,
+) -> Result<(Source, ReadOptions, Rules), InputError> {
+    let (options, rules) = input_settings(args)?;
+    let source = if spool {
+        Source::open(&args.input)?
+    } else {
+        Source::open_once(&args.input)?
+    };
+    Ok((source, options, rules))
+}
+
+/// The reading options and validation rules from the command line.
+fn input_settings(args: &InputArgs) -> Result<(ReadOptions, Rules), InputError> {
+    let options = ReadOptions::new(args.delimiter, args.encoding.as_deref())?;
+    let rules = Rules {
+        default_reasons: args
+            .reasons
+            .as_ref()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty()),
+        max_reasons_len: args.max_reasons_len,
+    };
+    Ok((options, rules))
+}
+
+/// Opens the input and scans every row; prints each problem and the counts.
+pub(crate) fn scan_input(
+    source: &Source,
+    options: &ReadOptions,
+    rules: &Rules,
+) -> Result<Scan, InputError> {
+    let mut reader = source.reader(options)?;
+    let scan = crate::validate::scan(&mut reader, rules)?;
+    let file = source.display();
+    let mut out = std::io::stderr().lock();
+    for problem in &scan.problems {
+        let _ = writeln!(out, "{}", problem.render(file));
+    }
+    if scan.rows > 0 && !crate::logging::quiet() {
+        let _ = writeln!(out, "{file}: {}", scan_counts(&scan));
+    }
+    Ok(scan)
+}
+
+/// One line of counts: rows, valid, invalid, per state.
+fn scan_counts(scan: &Scan) -> String {
+    format!(
+        "{} rows: {} valid ({}), {} invalid",
+        scan.rows,
+        scan.valid,
+        per_state(scan),
+        scan.invalid()
+    )
+}
+
+pub(crate) fn per_state(scan: &Scan) -> String {
+    State::ALL
+        .iter()
+        .map(|s| format!("{s} {}", scan.per_state[s.index()]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `validate INPUT`: every problem, the counts, exit 0 or 4.
+pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let scanned = open_input(&args.input, false)
+        .and_then(|(source, options, rules)| Ok((scan_input(&source, &options, &rules)?, source)));
+    let (scan, source) = match scanned {
+        Ok(scanned) => scanned,
+        Err(e) => return Ok(input_failure(e)),
+    };
+    let file = source.display();
+    if scan.rows == 0 {
+        if !crate::logging::quiet() {
+            eprintln!("{file}: the header is fine and there are no rows: nothing to do");
+        }
+        return Ok(ExitCode::Success);
+    }
+    if scan.invalid() > 0 {
+        eprintln!(
+            "{file}: {} problem(s) in {} row(s); fix them, or let `run --skip-invalid` record those rows as invalid and send the rest",
+            scan.problems.len(),
+            scan.invalid()
+        );
+        Ok(ExitCode::InvalidInput)
+    } else {
+        if !crate::logging::quiet() {
+            eprintln!("{file}: every row is valid");
+        }
+        Ok(ExitCode::Success)
+    }
+}
