@@ -531,7 +531,13 @@ fn the_json_summary_is_written_even_when_nothing_is_sent() {
     let dir = Workdir::new();
     let server = TestServer::start(|_| {});
     dir.sample("with-problems.csv");
-    run(&dir, &server, "with-problems.csv", &["--summary-json", "s.json"]).expect_code(4);
+    run(
+        &dir,
+        &server,
+        "with-problems.csv",
+        &["--summary-json", "s.json"],
+    )
+    .expect_code(4);
     let summary: Value = serde_json::from_str(&dir.read("s.json")).unwrap();
     assert_eq!(summary["exit_code"], 4);
     assert_eq!(summary["rows"], 0);

@@ -1,0 +1,319 @@
+//! The sandbox's HTTP side: the router, the vendor's semantics for `PATCH /customer/status`,
+//! the injected faults, and the `/_sandbox/` inspection endpoints.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State as Shared};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use rand::Rng;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{DropConnection, ErrorBody, OkBody, Process, Received, SandboxState, Stats, seed};
+
+/// The routes: the API under the configured prefix, inspection under `/_sandbox/`.
+pub(super) fn router(state: Arc<SandboxState>) -> Router {
+    let api = format!("{}/customer/status", state.config.prefix);
+    Router::new()
+        .route(&api, patch(update_status))
+        .route("/_sandbox/stats", get(get_stats))
+        .route("/_sandbox/requests", get(get_requests))
+        .route("/_sandbox/processes/{auth_uuid}", get(get_process))
+        .route("/_sandbox/reset", post(reset))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+fn vendor_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"internal_code": status.as_u16(), "message": message})),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    vendor_error(StatusCode::NOT_FOUND, "Not found")
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What the handler decided before doing any real work.
+enum Fault {
+    None,
+    RateLimited(u64),
+    Drop,
+    Error,
+    Slow,
+}
+
+async fn update_status(
+    Shared(state): Shared<Arc<SandboxState>>,
+    axum::Extension(drop_connection): axum::Extension<DropConnection>,
+    body: Bytes,
+) -> Response {
+    let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let _guard = InFlight(&state.in_flight);
+    let config = &state.config;
+    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+    let body_uuid = parsed
+        .as_ref()
+        .and_then(|v| v.get("auth_uuid"))
+        .and_then(Value::as_str)
+        .and_then(|u| Uuid::try_parse(u).ok());
+    let fault = {
+        let mut rng = rand::rng();
+        let mut inner = state.lock();
+        inner.stats.requests += 1;
+        inner.stats.max_in_flight = inner.stats.max_in_flight.max(now_in_flight);
+        let elapsed = inner.started.elapsed();
+        let limited = config.rate_limit.and_then(|limit| {
+            let second = elapsed.as_secs();
+            if inner.window.0 != second {
+                inner.window = (second, 0);
+            }
+            inner.window.1 += 1;
+            (inner.window.1 > limit).then_some(1)
+        });
+        let failing_first = config.fail_first > 0
+            && body_uuid.is_some_and(|uuid| {
+                let count = inner.seen.entry(uuid).or_default();
+                *count += 1;
+                *count <= config.fail_first
+            });
+        if let Some(retry_after) = limited {
+            Fault::RateLimited(retry_after)
+        } else if failing_first {
+            Fault::Error
+        } else if config.drop_rate > 0.0 && rng.random_bool(config.drop_rate) {
+            Fault::Drop
+        } else if config.error_rate > 0.0 && rng.random_bool(config.error_rate) {
+            Fault::Error
+        } else if config.slow_rate > 0.0 && rng.random_bool(config.slow_rate) {
+            Fault::Slow
+        } else {
+            Fault::None
+        }
+    };
+    let mut delay = config.latency;
+    if !config.jitter.is_zero() {
+        delay += config.jitter.mul_f64(rand::rng().random::<f64>());
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match fault {
+        Fault::RateLimited(seconds) => {
+            record(&state, parsed, None, 429);
+            let mut response = vendor_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+            let value = retry_after_value(config.retry_after.as_deref())
+                .unwrap_or_else(|| HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+            return response;
+        }
+        Fault::Drop => {
+            record(&state, parsed, None, 0);
+            state.lock().stats.dropped += 1;
+            drop_connection.0.cancel();
+            return std::future::pending().await;
+        }
+        Fault::Error => {
+            record(&state, parsed, None, config.error_status);
+            let status = StatusCode::from_u16(config.error_status)
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut response = injected_error(status, config.error_body);
+            if matches!(status.as_u16(), 429 | 503)
+                && let Some(value) = retry_after_value(config.retry_after.as_deref())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Fault::Slow => {
+            state.lock().stats.slow += 1;
+            tokio::time::sleep(config.slow_delay).await;
+        }
+        Fault::None => {}
+    }
+    let (status, response, key_matched) = apply(&state, parsed.as_ref());
+    record(&state, parsed, key_matched, status.as_u16());
+    if status == StatusCode::OK {
+        return ok_answer(response, config.ok_body);
+    }
+    (status, axum::Json(response)).into_response()
+}
+
+/// A 200 answer with the configured body.
+fn ok_answer(response: Value, body: OkBody) -> Response {
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    match body {
+        OkBody::Normal => (StatusCode::OK, axum::Json(response)).into_response(),
+        OkBody::Malformed => {
+            (StatusCode::OK, json, "{\"data\": {\"status\": \"OK\", ").into_response()
+        }
+        OkBody::Empty => StatusCode::OK.into_response(),
+        OkBody::Huge => {
+            let mut text = response.to_string();
+            text.pop();
+            text.push_str(",\"padding\":\"");
+            text.push_str(&"x".repeat(8 << 20));
+            text.push_str("\"}");
+            (StatusCode::OK, json, text).into_response()
+        }
+    }
+}
+
+/// An injected error answer with the configured body.
+fn injected_error(status: StatusCode, body: ErrorBody) -> Response {
+    match body {
+        ErrorBody::Json => vendor_error(status, "Injected error"),
+        ErrorBody::Empty => status.into_response(),
+        ErrorBody::Html => {
+            let code = status.as_u16();
+            let reason = status.canonical_reason().unwrap_or("Error");
+            let page = format!(
+                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+            );
+            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
+        }
+    }
+}
+
+/// The `Retry-After` header for `--retry-after`: seconds, `date:N`, or literal text.
+fn retry_after_value(spec: Option<&str>) -> Option<HeaderValue> {
+    let spec = spec?;
+    if let Some(ahead) = spec.strip_prefix("date:") {
+        let seconds: u64 = ahead.trim().parse().ok()?;
+        let date = std::time::SystemTime::now() + Duration::from_secs(seconds);
+        return HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok();
+    }
+    HeaderValue::from_str(spec).ok()
+}
+
+/// The vendor's semantics: check the body, match key and process, update.
+fn apply(state: &SandboxState, body: Option<&Value>) -> (StatusCode, Value, Option<bool>) {
+    let bad = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"internal_code": 400, "message": message}),
+            None,
+        )
+    };
+    let Some(body) = body.and_then(Value::as_object) else {
+        return bad("Body must be a JSON object");
+    };
+    let text = |name: &str| body.get(name).and_then(Value::as_str);
+    let (Some(auth_uuid), Some(api_key), Some(state_text)) =
+        (text("auth_uuid"), text("api_key"), text("state"))
+    else {
+        return bad("auth_uuid, api_key and state are required strings");
+    };
+    if !matches!(state_text, "OK" | "KO" | "CANCELLED") {
+        return bad("state must be OK, KO or CANCELLED");
+    }
+    let reasons = match body.get("reasons") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return bad("reasons must be a string"),
+    };
+    let unauthorized = |matched| {
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"internal_code": 401, "message": "Not authorized"}),
+            Some(matched),
+        )
+    };
+    let Ok(uuid) = Uuid::try_parse(auth_uuid) else {
+        return unauthorized(false);
+    };
+    let mut inner = state.lock();
+    if !inner.processes.contains_key(&uuid) && state.config.accept_unknown {
+        inner.processes.insert(uuid, Process::new(uuid, api_key));
+    }
+    let Some(process) = inner.processes.get_mut(&uuid) else {
+        return unauthorized(false);
+    };
+    if process.api_key != api_key {
+        return unauthorized(false);
+    }
+    process.status = state_text.to_string();
+    if let Some(reasons) = reasons {
+        process.status_reasons = Some(reasons);
+    }
+    process.updated_at = seed::now_rfc3339();
+    let data = serde_json::to_value(&*process).unwrap_or(Value::Null);
+    (StatusCode::OK, json!({ "data": data }), Some(true))
+}
+
+fn record(state: &SandboxState, body: Option<Value>, key_matched: Option<bool>, status: u16) {
+    let body = body.map(|mut value| {
+        if let Some(object) = value.as_object_mut() {
+            object.remove("api_key");
+        }
+        value
+    });
+    let mut inner = state.lock();
+    *inner.stats.by_status.entry(status).or_default() += 1;
+    inner.seq += 1;
+    let entry = Received {
+        seq: inner.seq,
+        at_ms: inner.started.elapsed().as_secs_f64() * 1000.0,
+        body,
+        key_matched,
+        status,
+    };
+    if state.config.keep_requests > 0 {
+        if inner.received.len() >= state.config.keep_requests {
+            inner.received.pop_front();
+        }
+        inner.received.push_back(entry);
+    }
+}
+
+async fn get_stats(Shared(state): Shared<Arc<SandboxState>>) -> Response {
+    let mut stats = state.lock().stats.clone();
+    stats.in_flight = state.in_flight.load(Ordering::SeqCst);
+    axum::Json(stats).into_response()
+}
+
+async fn get_requests(Shared(state): Shared<Arc<SandboxState>>) -> Response {
+    let received: Vec<Received> = state.lock().received.iter().cloned().collect();
+    axum::Json(received).into_response()
+}
+
+async fn get_process(
+    Shared(state): Shared<Arc<SandboxState>>,
+    UrlPath(auth_uuid): UrlPath<String>,
+) -> Response {
+    let found = Uuid::try_parse(&auth_uuid)
+        .ok()
+        .and_then(|uuid| state.lock().processes.get(&uuid).cloned());
+    match found {
+        Some(process) => axum::Json(json!({ "data": process })).into_response(),
+        None => vendor_error(StatusCode::NOT_FOUND, "No such process"),
+    }
+}
+
+async fn reset(Shared(state): Shared<Arc<SandboxState>>) -> Response {
+    let mut inner = state.lock();
+    inner.received.clear();
+    inner.stats = Stats::default();
+    inner.seq = 0;
+    inner.started = Instant::now();
+    inner.window = (0, 0);
+    inner.seen.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
