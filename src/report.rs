@@ -281,6 +281,20 @@ impl ResultsWriter {
     /// Writes one finished row and flushes it to the operating system, so that an
     /// interrupted run loses nothing that finished.
     pub fn write(&mut self, result: &RowResult) -> anyhow::Result<()> {
+        self.write_unflushed(result)?;
+        self.flush()
+    }
+
+    /// Flushes the rows written so far to the operating system.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.writer
+            .flush()
+            .with_context(|| format!("cannot write the results file {}", self.path.display()))
+    }
+
+    /// Writes one finished row into the buffer; [`ResultsWriter::flush`] must follow before
+    /// the run waits for anything.
+    pub fn write_unflushed(&mut self, result: &RowResult) -> anyhow::Result<()> {
         let r = result;
         let empty = Remote::default();
         let remote = r.remote.as_ref().unwrap_or(&empty);
@@ -311,7 +325,6 @@ impl ResultsWriter {
         let extras: Vec<Cow<'_, str>> = r.row.extras.iter().map(|e| neutralise(e)).collect();
         self.writer
             .write_record(fixed.iter().chain(extras.iter()).map(|c| c.as_bytes()))
-            .and_then(|_| self.writer.flush().map_err(csv::Error::from))
             .with_context(|| format!("cannot write the results file {}", self.path.display()))?;
         self.rows += 1;
         Ok(())

@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,9 @@ use crate::report::{Outcome, RowResult};
 use crate::retry::RetryPolicy;
 use crate::summary::Collector;
 use crate::validate::{Request, Row};
+
+/// The most finished rows written in one go.
+const BATCH: usize = 256;
 
 /// How many first answers, all 401, mean that the key is evidently wrong.
 pub const WRONG_KEY_ANSWERS: u64 = 10;
@@ -342,7 +345,26 @@ pub async fn run(
     loop {
         tokio::select! {
             next = results.next() => match next {
-                Some(result) => collector.record(result)?,
+                Some(result) => {
+                    collector.record_unflushed(result)?;
+                    // Rows that finished at the same moment share one write; every row
+                    // that finished is flushed before the run waits for anything again.
+                    let mut finished = true;
+                    for _ in 0..BATCH {
+                        match results.next().now_or_never() {
+                            Some(Some(result)) => collector.record_unflushed(result)?,
+                            Some(None) => {
+                                finished = false;
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                    collector.flush()?;
+                    if !finished {
+                        return Ok(());
+                    }
+                }
                 None => return Ok(()),
             },
             _ = tick.tick() => collector.log_progress(),

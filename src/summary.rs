@@ -252,7 +252,19 @@ impl Collector {
 
     /// Writes and counts one finished row.
     pub fn record(&mut self, result: RowResult) -> anyhow::Result<()> {
-        self.writer.write(&result)?;
+        self.record_unflushed(result)?;
+        self.flush()
+    }
+
+    /// Flushes the rows recorded so far to the results file.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.writer.flush()
+    }
+
+    /// Records one finished row without flushing; [`Collector::flush`] must follow before the
+    /// run waits for anything.
+    pub fn record_unflushed(&mut self, result: RowResult) -> anyhow::Result<()> {
+        self.writer.write_unflushed(&result)?;
         let t = &mut self.tally;
         t.rows += 1;
         t.counts[result.outcome.index()] += 1;
