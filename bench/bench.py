@@ -192,11 +192,14 @@ def median_min_max(values, fmt="{:.0f}"):
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
-def repeat(fn, *args, runs=RUNS):
-    results = []
+def side_by_side(tools, runs=RUNS):
+    """Runs every tool once per round, round after round, so that a slow moment of the machine
+    falls on all of them alike. `tools`: name -> (function, arguments)."""
+    results = {name: [] for name in tools}
     for _ in range(runs):
-        SANDBOX.reset()
-        results.append(fn(*args))
+        for name, (fn, args) in tools.items():
+            SANDBOX.reset()
+            results[name].append(fn(*args))
     return results
 
 
@@ -247,19 +250,19 @@ def main():
 
     say("## 1. Unthrottled, fast server, concurrency 64")
     say()
-    say(f"Rows per second (median of {RUNS}, min–max) and CPU seconds of the client per 10,000 rows. "
+    say(f"Rows per second (median of {RUNS} rounds, each running every tool once, min–max) and CPU seconds of the client per 10,000 rows. "
         f"`xargs` and GNU parallel start one curl process per row, so they get {spawn_rows:,} rows instead of {big:,}.")
     say()
     say("| tool | rows | rows/s | vs oha | CPU s / 10k rows |")
     say("|---|---|---|---|---|")
     with Sandbox() as SANDBOX:
-        runs = {
-            "oha (one fixed body, no results: the HTTP ceiling)": repeat(oha, big, 64),
-            "**tecalis-status**": repeat(ours, big, 64),
-            "curl -Z --parallel-max 64": repeat(curl_parallel, big, 64),
-            "xargs -P 64 curl": repeat(xargs_curl, spawn_rows, 64),
-            "GNU parallel -j 64 curl": repeat(gnu_parallel, spawn_rows, 64),
-        }
+        runs = side_by_side({
+            "oha (one fixed body, no results: the HTTP ceiling)": (oha, (big, 64)),
+            "**tecalis-status**": (ours, (big, 64)),
+            "curl -Z --parallel-max 64": (curl_parallel, (big, 64)),
+            "xargs -P 64 curl": (xargs_curl, (spawn_rows, 64)),
+            "GNU parallel -j 64 curl": (gnu_parallel, (spawn_rows, 64)),
+        })
     ceiling = statistics.median(rate_of(r) for r in runs["oha (one fixed body, no results: the HTTP ceiling)"])
     TARGETS["s1"] = statistics.median(rate_of(r) for r in runs["**tecalis-status**"]) / ceiling
     TARGETS["s1_best_peer"] = max(statistics.median(rate_of(r) for r in results) for name, results in runs.items()
@@ -278,13 +281,13 @@ def main():
     say("|---|---|---|---|")
     rows2 = 2_000 if QUICK else 5_000
     with Sandbox("--latency", "100ms") as SANDBOX:
-        runs = {
-            "oha": repeat(oha, rows2, 50),
-            "**tecalis-status**": repeat(ours, rows2, 50),
-            "curl -Z --parallel-max 50": repeat(curl_parallel, rows2, 50),
-            "xargs -P 50 curl": repeat(xargs_curl, rows2, 50),
-            "GNU parallel -j 50 curl": repeat(gnu_parallel, rows2, 50),
-        }
+        runs = side_by_side({
+            "oha": (oha, (rows2, 50)),
+            "**tecalis-status**": (ours, (rows2, 50)),
+            "curl -Z --parallel-max 50": (curl_parallel, (rows2, 50)),
+            "xargs -P 50 curl": (xargs_curl, (rows2, 50)),
+            "GNU parallel -j 50 curl": (gnu_parallel, (rows2, 50)),
+        })
     for name, results in runs.items():
         rates = [rate_of(r) for r in results]
         fractions = [r / 500 for r in rates]
