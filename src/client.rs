@@ -108,7 +108,7 @@ impl Client {
     }
 
     /// Sends one PATCH with `body` and classifies what happens.
-    pub async fn send(&self, body: Vec<u8>) -> Attempt {
+    pub async fn send(&self, body: bytes::Bytes) -> Attempt {
         let started = Instant::now();
         let sent = self
             .http

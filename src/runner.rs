@@ -202,13 +202,14 @@ impl Sender {
         let Some(key) = row.api_key.as_ref().or(self.key.as_ref()) else {
             return RowResult::unsent(row, Outcome::Failed, "no API key for this row".into());
         };
-        let body = serde_json::to_vec(&Body {
+        let body: bytes::Bytes = serde_json::to_vec(&Body {
             auth_uuid: &row.auth_uuid,
             api_key: key.expose_secret(),
             state: request.state.as_str(),
             reasons: request.reasons.as_deref(),
         })
-        .expect("a struct of strings always serialises");
+        .expect("a struct of strings always serialises")
+        .into();
         let mut attempts = 0u32;
         let mut last: Option<Attempt> = None;
         loop {

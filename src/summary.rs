@@ -311,10 +311,12 @@ impl Collector {
                 self.stop.stop(StopReason::WrongKey);
             }
         }
-        self.span.pb_inc(1);
-        if t.rows < 64 || t.rows.is_multiple_of(64) || t.rows == self.total {
-            let line = t.counts_line();
-            self.span.pb_set_message(&line);
+        if self.progress_bar {
+            self.span.pb_inc(1);
+            if t.rows < 64 || t.rows.is_multiple_of(64) || t.rows == self.total {
+                let line = t.counts_line();
+                self.span.pb_set_message(&line);
+            }
         }
         Ok(())
     }
