@@ -95,7 +95,7 @@ impl Default for Rules {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
     /// The row has a different number of fields than the header.
-    #[error("{found} fields where the header has {expected}{hint}")]
+    #[error("{} where the header has {expected}{hint}", count_fields(*found))]
     FieldCount {
         /// Fields in the row.
         found: usize,
@@ -156,6 +156,15 @@ pub enum Problem {
         /// Another line with it.
         second: u64,
     },
+}
+
+/// "1 field", "4 fields".
+fn count_fields(n: usize) -> String {
+    if n == 1 {
+        "1 field".to_string()
+    } else {
+        format!("{n} fields")
+    }
 }
 
 /// A problem and where it is.
