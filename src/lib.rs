@@ -4,6 +4,8 @@
 //! The data flow is input → validate (every row, every problem, before any request) →
 //! plan → runner → report. [`main`] is the whole program behind the thin binary.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod client;
 pub mod commands;
