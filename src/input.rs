@@ -472,6 +472,8 @@ fn parse_header(
                 }
                 positions[slot] = Some(index);
             }
+            // An unnamed column (a spreadsheet's trailing `;;`) is not carried through.
+            None if name.is_empty() => {}
             None => extras.push((index, name.clone())),
         }
     }

@@ -93,6 +93,16 @@ fn accepted_variants_are_valid() {
             vec!["--delimiter", ";"],
         ),
         (
+            "short.csv",
+            format!("auth_uuid,state,reasons,ticket\n{U1},OK\n{U2},KO,motivo\n").into_bytes(),
+            vec![],
+        ),
+        (
+            "excel-trailing.csv",
+            format!("auth_uuid;state;reasons;;\r\n{U1};OK;;;\r\n").into_bytes(),
+            vec![],
+        ),
+        (
             "uppercase-uuid.csv",
             format!("auth_uuid,state\n{}\tOK\n", U1.to_uppercase())
                 .replace('\t', ",")
