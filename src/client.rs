@@ -102,11 +102,6 @@ impl Client {
         })
     }
 
-    /// The endpoint requests go to.
-    pub fn endpoint(&self) -> &Url {
-        &self.endpoint
-    }
-
     /// Sends one PATCH with `body` and classifies what happens.
     pub async fn send(&self, body: bytes::Bytes) -> Attempt {
         let started = Instant::now();

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cli::{ProgressMode, Rate, RunArgs};
+use crate::cli::{Rate, RunArgs};
 use crate::report::{self, ExistingFile, RunKind};
 
 /// The path appended to the base URL.
@@ -63,8 +63,6 @@ pub struct Plan {
     pub skip_invalid: bool,
     /// Whether `--resume` was given.
     pub resume: bool,
-    /// Draw a progress bar.
-    pub progress: bool,
 }
 
 /// Builds `{base}/customer/status` and applies the https rule: plain http is allowed only to
@@ -225,11 +223,6 @@ impl Plan {
         if args.canary == Some(0) {
             bail!("--canary needs at least 1 row");
         }
-        let progress = match args.progress {
-            ProgressMode::Never => false,
-            ProgressMode::Always => true,
-            ProgressMode::Auto => std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        };
         Ok(Plan {
             endpoint,
             key,
@@ -247,7 +240,6 @@ impl Plan {
             dry_run: args.dry_run,
             skip_invalid: args.skip_invalid,
             resume: args.resume,
-            progress,
         })
     }
 }

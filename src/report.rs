@@ -207,7 +207,6 @@ pub enum ExistingFile {
 pub struct ResultsWriter {
     writer: csv::Writer<File>,
     path: PathBuf,
-    rows: u64,
 }
 
 impl std::fmt::Debug for ResultsWriter {
@@ -274,7 +273,6 @@ impl ResultsWriter {
         Ok(ResultsWriter {
             writer,
             path: path.to_path_buf(),
-            rows: 0,
         })
     }
 
@@ -326,18 +324,12 @@ impl ResultsWriter {
         self.writer
             .write_record(fixed.iter().chain(extras.iter()).map(|c| c.as_bytes()))
             .with_context(|| format!("cannot write the results file {}", self.path.display()))?;
-        self.rows += 1;
         Ok(())
     }
 
     /// Where the results go.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Rows written by this run.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 }
 

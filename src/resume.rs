@@ -1,4 +1,4 @@
-//! Reading an existing results file, for `--resume` (and anything else that needs the final
+//! Reading results files, for `--resume` and `report` (everything that needs the final
 //! outcome of each row). The rule every reader follows: a results file may hold several lines
 //! for one auth_uuid (one per run); the **last** line for an auth_uuid is its final outcome.
 
@@ -7,7 +7,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::Path;
 
 use anyhow::Context;
-use uuid::Uuid;
 
 use crate::report::{Outcome, check_results_header, restore_cell};
 use crate::validate::{Request, parse_canonical_uuid};
@@ -15,7 +14,7 @@ use crate::validate::{Request, parse_canonical_uuid};
 /// The rows already done in a previous run: auth_uuid → fingerprint of what was applied.
 #[derive(Debug, Default)]
 pub struct Done {
-    applied: HashMap<u128, u64>,
+    applied: HashMap<RowKey, u64>,
     /// The header of the existing file, to check that appending keeps the same columns.
     pub header: Vec<String>,
     /// Lines read that were not whole (a crash mid-write), ignored.
@@ -35,12 +34,14 @@ impl Done {
     /// Whether `request` was already applied exactly (same auth_uuid, state and reasons) and
     /// its last outcome was `ok` (or `skipped`, which means ok in an earlier run).
     pub fn contains(&self, request: &Request) -> bool {
-        self.applied.get(&request.uuid.as_u128()).is_some_and(|f| {
-            *f == fingerprint(
-                request.state.as_str(),
-                request.reasons.as_deref().unwrap_or(""),
-            )
-        })
+        self.applied
+            .get(&RowKey::Uuid(request.uuid.as_u128()))
+            .is_some_and(|f| {
+                *f == fingerprint(
+                    request.state.as_str(),
+                    request.reasons.as_deref().unwrap_or(""),
+                )
+            })
     }
 
     /// Rows known to be done.
@@ -54,19 +55,53 @@ impl Done {
     }
 }
 
-/// Reads a results file; a missing file means nothing is done yet.
-pub fn read_done(path: &Path) -> anyhow::Result<Done> {
+/// What identifies a row across runs: its auth_uuid, or its input line when it has none (an
+/// invalid row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowKey {
+    /// The row's auth_uuid.
+    Uuid(u128),
+    /// The row's input line.
+    Line(u64),
+}
+
+impl RowKey {
+    /// The key of a results line.
+    pub fn of(record: &csv::StringRecord) -> RowKey {
+        match parse_canonical_uuid(restore_cell(&record[1])) {
+            Some(uuid) => RowKey::Uuid(uuid.as_u128()),
+            None => RowKey::Line(record[0].parse().unwrap_or(0)),
+        }
+    }
+}
+
+/// What reading a results file found besides its lines.
+#[derive(Debug, Default)]
+pub struct ResultsFile {
+    /// Its header.
+    pub header: Vec<String>,
+    /// Whole lines read.
+    pub lines: u64,
+    /// Lines that were not whole (a run killed while writing), skipped.
+    pub torn: u64,
+}
+
+/// Reads a results file line by line, after checking its header, and hands each whole line
+/// (its 1-based number among the whole lines, the record and its outcome) to `each`. A torn
+/// line is counted and skipped. Every reader of results files goes through here, so that
+/// they all see the same lines.
+pub fn read_lines(
+    path: &Path,
+    mut each: impl FnMut(u64, &csv::StringRecord, Outcome) -> anyhow::Result<()>,
+) -> anyhow::Result<ResultsFile> {
     let shown = path.display();
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Done::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the results file {shown}")),
-    };
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the results file {shown}"))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(std::io::BufReader::new(file));
-    let mut done = Done::default();
+    let mut found = ResultsFile::default();
     let mut record = csv::StringRecord::new();
     let mut first = true;
     loop {
@@ -75,7 +110,7 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
             Ok(true) => {}
             // A torn last line can be cut inside a multi-byte character.
             Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                done.torn_lines += 1;
+                found.torn += 1;
                 continue;
             }
             Err(e) => {
@@ -84,36 +119,45 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
         }
         if first {
             first = false;
-            done.header = record.iter().map(str::to_string).collect();
-            check_results_header(&done.header, path)?;
+            found.header = record.iter().map(str::to_string).collect();
+            check_results_header(&found.header, path)?;
             continue;
         }
-        if record.len() != done.header.len() {
-            done.torn_lines += 1;
-            continue;
-        }
-        let Some(uuid) = parse_canonical_uuid(restore_cell(&record[1])) else {
-            continue;
-        };
-        let key = uuid_key(uuid);
-        match Outcome::parse(&record[4]) {
-            Some(Outcome::Ok | Outcome::Skipped) => {
-                done.applied.insert(
-                    key,
-                    fingerprint(restore_cell(&record[2]), restore_cell(&record[3])),
-                );
+        let outcome = Outcome::parse(record.get(4).unwrap_or(""));
+        match outcome {
+            Some(outcome) if record.len() == found.header.len() => {
+                found.lines += 1;
+                each(found.lines, &record, outcome)?;
             }
-            Some(_) => {
-                done.applied.remove(&key);
-            }
-            None => done.torn_lines += 1,
+            _ => found.torn += 1,
         }
     }
-    Ok(done)
+    Ok(found)
 }
 
-fn uuid_key(uuid: Uuid) -> u128 {
-    uuid.as_u128()
+/// Reads what a results file says is done; a missing file means nothing is done yet.
+pub fn read_done(path: &Path) -> anyhow::Result<Done> {
+    if !path.exists() {
+        return Ok(Done::default());
+    }
+    let mut applied = HashMap::new();
+    let file = read_lines(path, |_, record, outcome| {
+        let key = RowKey::of(record);
+        if matches!(outcome, Outcome::Ok | Outcome::Skipped) {
+            applied.insert(
+                key,
+                fingerprint(restore_cell(&record[2]), restore_cell(&record[3])),
+            );
+        } else {
+            applied.remove(&key);
+        }
+        Ok(())
+    })?;
+    Ok(Done {
+        applied,
+        header: file.header,
+        torn_lines: file.torn,
+    })
 }
 
 #[cfg(test)]
@@ -121,6 +165,7 @@ mod tests {
     use super::*;
     use crate::report::RESULT_COLUMNS;
     use crate::validate::State;
+    use uuid::Uuid;
 
     const U1: &str = "01900000-0000-7000-8000-000000000001";
     const U2: &str = "01900000-0000-7000-8000-000000000002";

@@ -9,95 +9,37 @@ use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
-use crate::report::{Outcome, RESULT_COLUMNS, check_results_header, restore_cell};
-use crate::validate::parse_canonical_uuid;
+use crate::report::{Outcome, RESULT_COLUMNS, restore_cell};
+use crate::resume::{RowKey, read_lines};
+use crate::summary::count_lines;
 
 /// How many 401s and failures the report lists by line.
 const LISTED: usize = 20;
-
-/// What identifies a row across runs: its auth_uuid, or its input line when it has none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum RowKey {
-    Uuid(u128),
-    Line(u64),
-}
-
-fn row_key(record: &csv::StringRecord) -> RowKey {
-    match parse_canonical_uuid(restore_cell(&record[1])) {
-        Some(uuid) => RowKey::Uuid(uuid.as_u128()),
-        None => RowKey::Line(record[0].parse().unwrap_or(0)),
-    }
-}
-
-/// Opens a results file and checks its header.
-fn open(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
-    let shown = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("cannot read {shown}"))?;
-    let header: Vec<String> = reader
-        .headers()
-        .with_context(|| format!("cannot read {shown}"))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    check_results_header(&header, path)?;
-    Ok((reader, header))
-}
 
 /// Runs `report`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let path = &args.results;
     // First pass: where the last line of each row is. Memory: one entry per row, not the
     // rows themselves.
-    let (mut reader, header) = open(path)?;
     let mut last: HashMap<RowKey, u64> = HashMap::new();
-    let mut record = csv::StringRecord::new();
-    let mut index = 0u64;
-    let mut torn = 0u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(_) => {
-                torn += 1;
-                continue;
-            }
-        }
-        index += 1;
-        if record.len() != header.len() || Outcome::parse(&record[4]).is_none() {
-            torn += 1;
-            continue;
-        }
-        last.insert(row_key(&record), index);
-    }
-    let lines = index;
+    let file = read_lines(path, |n, record, _| {
+        last.insert(RowKey::of(record), n);
+        Ok(())
+    })?;
 
     // Second pass: count the final lines, list the problems, export what did not end ok.
     let mut export = match &args.export_failed {
-        Some(target) => Some(export_writer(target, &header, args.force)?),
+        Some(target) => Some(export_writer(target, &file.header, args.force)?),
         None => None,
     };
-    let (mut reader, _) = open(path)?;
     let mut counts = [0u64; 8];
     let mut unauthorized = Vec::new();
     let mut failures = Vec::new();
     let mut exported = 0u64;
-    let mut index = 0u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(_) => continue,
+    read_lines(path, |n, record, outcome| {
+        if last.get(&RowKey::of(record)) != Some(&n) {
+            return Ok(());
         }
-        index += 1;
-        if last.get(&row_key(&record)) != Some(&index) || record.len() != header.len() {
-            continue;
-        }
-        let Some(outcome) = Outcome::parse(&record[4]) else {
-            continue;
-        };
         counts[outcome.index()] += 1;
         let line = &record[0];
         let uuid = restore_cell(&record[1]);
@@ -125,25 +67,20 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 .context("cannot write the export")?;
             exported += 1;
         }
-    }
+        Ok(())
+    })?;
     if let Some(mut writer) = export {
         writer.flush().context("cannot write the export")?;
     }
+    let lines = file.lines + file.torn;
+    let torn = file.torn;
 
     let rows: u64 = counts.iter().sum();
     let mut out = format!(
         "{}: {rows} rows (final outcome of each, from {lines} lines)\n",
         path.display()
     );
-    for outcome in Outcome::ALL {
-        if counts[outcome.index()] > 0 {
-            out.push_str(&format!(
-                "  {:<13}{:>9}\n",
-                outcome.as_str(),
-                counts[outcome.index()]
-            ));
-        }
-    }
+    out.push_str(&count_lines(&counts));
     list(
         &mut out,
         "401 Not authorized (the key does not match these processes):",

@@ -24,8 +24,6 @@ const PREVIEWS: usize = 3;
 pub struct Tally {
     /// Rows per outcome, indexed by [`Outcome::index`].
     pub counts: [u64; 8],
-    /// Rows recorded.
-    pub rows: u64,
     /// The first few 401 rows: line and auth_uuid.
     pub unauthorized: Vec<(u64, String)>,
     /// The first few rows that were rejected or failed: line, auth_uuid, error.
@@ -43,13 +41,17 @@ impl Tally {
     pub fn empty() -> Tally {
         Tally {
             counts: [0; 8],
-            rows: 0,
             unauthorized: Vec::new(),
             failures: Vec::new(),
             stopped: None,
             elapsed: Duration::ZERO,
             latency: Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds"),
         }
+    }
+
+    /// Rows recorded.
+    pub fn rows(&self) -> u64 {
+        self.counts.iter().sum()
     }
 
     /// Rows with this outcome.
@@ -97,20 +99,17 @@ impl Tally {
         let mut out = String::new();
         let seconds = self.elapsed.as_secs_f64();
         let rate = if seconds > 0.0 {
-            self.rows as f64 / seconds
+            self.rows() as f64 / seconds
         } else {
             0.0
         };
         out.push_str(&format!(
             "Summary: {} rows in {:.1}s ({:.1} rows/s)\n",
-            self.rows, seconds, rate
+            self.rows(),
+            seconds,
+            rate
         ));
-        for outcome in Outcome::ALL {
-            let n = self.count(outcome);
-            if n > 0 {
-                out.push_str(&format!("  {:<13}{n:>9}\n", outcome.as_str()));
-            }
-        }
+        out.push_str(&count_lines(&self.counts));
         if let (Some(p50), Some(p95), Some(p99)) = (
             self.percentile(0.5),
             self.percentile(0.95),
@@ -151,6 +150,15 @@ impl Tally {
     }
 }
 
+/// One line per outcome that happened: `  ok           9`, aligned, as summaries print them.
+pub fn count_lines(counts: &[u64; 8]) -> String {
+    Outcome::ALL
+        .iter()
+        .filter(|o| counts[o.index()] > 0)
+        .map(|o| format!("  {:<13}{:>9}\n", o.as_str(), counts[o.index()]))
+        .collect()
+}
+
 /// What an audit needs beside the counts.
 #[derive(Debug, Clone)]
 pub struct Audit {
@@ -186,8 +194,8 @@ pub fn summary_json(tally: &Tally, audit: &Audit, exit: ExitCode) -> Value {
         "started_at": humantime::format_rfc3339_millis(audit.started_at).to_string(),
         "finished_at": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         "elapsed_seconds": seconds,
-        "rows": tally.rows,
-        "rows_per_second": if seconds > 0.0 { tally.rows as f64 / seconds } else { 0.0 },
+        "rows": tally.rows(),
+        "rows_per_second": if seconds > 0.0 { tally.rows() as f64 / seconds } else { 0.0 },
         "counts": counts,
         "latency_ms": {
             "p50": tally.percentile(0.5),
@@ -266,7 +274,6 @@ impl Collector {
     pub fn record_unflushed(&mut self, result: RowResult) -> anyhow::Result<()> {
         self.writer.write_unflushed(&result)?;
         let t = &mut self.tally;
-        t.rows += 1;
         t.counts[result.outcome.index()] += 1;
         if let Some(ms) = result.latency_ms {
             let _ = t.latency.record(ms.clamp(1, 3_600_000));
@@ -313,7 +320,8 @@ impl Collector {
         }
         if self.progress_bar {
             self.span.pb_inc(1);
-            if t.rows < 64 || t.rows.is_multiple_of(64) || t.rows == self.total {
+            let rows = t.rows();
+            if rows < 64 || rows.is_multiple_of(64) || rows == self.total {
                 let line = t.counts_line();
                 self.span.pb_set_message(&line);
             }
@@ -327,8 +335,8 @@ impl Collector {
             return;
         }
         let elapsed = self.started.elapsed().as_secs_f64();
-        let rate = self.tally.rows as f64 / elapsed.max(0.001);
-        let left = self.total.saturating_sub(self.tally.rows);
+        let rate = self.tally.rows() as f64 / elapsed.max(0.001);
+        let left = self.total.saturating_sub(self.tally.rows());
         let eta = if rate > 0.0 {
             format!("{:.0}s", left as f64 / rate)
         } else {
@@ -336,7 +344,7 @@ impl Collector {
         };
         tracing::info!(
             "progress: {}/{} rows ({}), {:.1} rows/s, about {eta} left",
-            self.tally.rows,
+            self.tally.rows(),
             self.total,
             self.tally.counts_line(),
             rate
@@ -362,7 +370,6 @@ mod tests {
         }
         Tally {
             counts,
-            rows: counts.iter().sum(),
             unauthorized: vec![],
             failures: vec![],
             stopped,

@@ -225,15 +225,6 @@ pub enum Checked {
     Invalid(Row, Vec<RowProblem>),
 }
 
-impl Checked {
-    /// The row, valid or not.
-    pub fn row(&self) -> &Row {
-        match self {
-            Checked::Valid(row, _) | Checked::Invalid(row, _) => row,
-        }
-    }
-}
-
 /// Decodes a cell as UTF-8, or says which byte is wrong.
 fn cell_text(bytes: &[u8]) -> Result<&str, Problem> {
     std::str::from_utf8(bytes).map_err(|e| Problem::NotUtf8 {

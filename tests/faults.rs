@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{KEY, TestServer, Workdir};
+use common::{TestServer, Workdir};
 use tecalis_status::sandbox::{ErrorBody, OkBody, SandboxConfig};
 
 /// Runs `n` fresh rows against `url` with `extra` flags; returns the output and the results.
@@ -21,9 +21,9 @@ fn run_rows(
 ) {
     let dir = Workdir::new();
     dir.write_fresh("in.csv", n, "OK", "");
-    let mut args = vec!["run", "in.csv", "--url", url, "--yes", "--rate", "1000"];
-    args.extend_from_slice(extra);
-    let out = dir.cmd(&args).env("TECALIS_API_KEY", KEY).expect(code);
+    let out = dir
+        .run_at(url, "in.csv", &[&["--rate", "1000"], extra].concat())
+        .expect(code);
     let results = dir.results("in.results.csv");
     (out, results)
 }

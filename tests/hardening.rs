@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{KEY, TestServer, Workdir, fresh_uuids};
+use common::{TestServer, Workdir, fresh_uuids};
 
 #[test]
 fn the_key_appears_nowhere_at_any_verbosity() {
@@ -86,14 +86,7 @@ fn a_dry_run_shows_no_key_either() {
     let dir = Workdir::new();
     dir.sample("corrections.csv");
     let out = dir
-        .cmd(&[
-            "run",
-            "corrections.csv",
-            "--dry-run",
-            "--url",
-            "https://api.invalid",
-            "-vv",
-        ])
+        .dry_run("corrections.csv", &["-vv"])
         .env("TECALIS_API_KEY", "dry-secret-0123")
         .env("RUST_LOG", "trace")
         .expect(0);
@@ -111,9 +104,7 @@ fn formulas_from_the_input_and_the_server_are_neutralised() {
     );
     dir.write("in.csv", input);
     let url = server.url();
-    dir.cmd(&["run", "in.csv", "--url", &url, "--yes", "--rate", "1000"])
-        .env("TECALIS_API_KEY", KEY)
-        .expect(0);
+    dir.run_at(&url, "in.csv", &["--rate", "1000"]).expect(0);
     let bodies: Vec<String> = server
         .received()
         .iter()

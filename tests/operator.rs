@@ -64,30 +64,11 @@ fn report_follows_the_last_line_and_exports_what_failed() {
     dir.sample("corrections-excel-es.csv");
     dir.sample("corrections.csv");
     let url = server.url();
-    dir.cmd(&[
-        "run",
-        "corrections.csv",
-        "--url",
-        &url,
-        "--yes",
-        "--rate",
-        "1000",
-    ])
-    .env("TECALIS_API_KEY", KEY)
-    .expect(3);
+    dir.run_at(&url, "corrections.csv", &["--rate", "1000"])
+        .expect(3);
     // A second pass appends lines: the 401 rows are 401 again, the rest skipped.
-    dir.cmd(&[
-        "run",
-        "corrections.csv",
-        "--url",
-        &url,
-        "--yes",
-        "--rate",
-        "1000",
-        "--resume",
-    ])
-    .env("TECALIS_API_KEY", KEY)
-    .expect(3);
+    dir.run_at(&url, "corrections.csv", &["--rate", "1000", "--resume"])
+        .expect(3);
     let out = dir
         .cmd(&[
             "report",
@@ -122,17 +103,9 @@ fn report_follows_the_last_line_and_exports_what_failed() {
     .stderr_has("--force");
 
     // Extra columns come back under their input names.
-    dir.cmd(&[
-        "run",
-        "corrections-excel-es.csv",
-        "--url",
-        &url,
-        "--yes",
-        "--rate",
-        "1000",
-    ])
-    .env("TECALIS_API_KEY", "wrong")
-    .expect(3);
+    dir.run_at(&url, "corrections-excel-es.csv", &["--rate", "1000"])
+        .env("TECALIS_API_KEY", "wrong")
+        .expect(3);
     dir.cmd(&[
         "report",
         "corrections-excel-es.results.csv",
@@ -157,9 +130,7 @@ fn report_exits_0_when_every_row_is_done_and_refuses_other_files() {
         "auth_uuid,state\n01930000-0000-7000-8000-000000000001,OK\n",
     );
     let url = server.url();
-    dir.cmd(&["run", "in.csv", "--url", &url, "--yes"])
-        .env("TECALIS_API_KEY", KEY)
-        .expect(0);
+    dir.run_at(&url, "in.csv", &[]).expect(0);
     let out = dir.cmd(&["report", "in.results.csv"]).expect(0);
     assert_eq!(count(&out.stderr, "ok"), Some(1));
     dir.cmd(&["report", "in.csv"])

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{KEY, TestServer, Workdir, bundled_uuids, csv_input};
+use common::{TestServer, Workdir, bundled_uuids, csv_input};
 
 /// Polls until the results file holds at least `rows` data lines; panics after 20 s.
 fn wait_for_rows(dir: &Workdir, name: &str, rows: usize) {
@@ -63,21 +63,10 @@ fn slow_input(dir: &Workdir, rows: usize) -> Vec<String> {
     dir.write_fresh("in.csv", rows, "KO", "motivo")
 }
 
-fn run_args(url: &str) -> Vec<String> {
-    [
-        "run",
-        "in.csv",
-        "--url",
-        url,
-        "--yes",
-        "--concurrency",
-        "2",
-        "--rate",
-        "1000",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+/// `run in.csv` against `url`, two rows at a time, plus `more`.
+fn slow_run(dir: &Workdir, url: &str, more: &[&str]) -> common::Cmd {
+    let args = [&["--concurrency", "2", "--rate", "1000"], more].concat();
+    dir.run_at(url, "in.csv", &args)
 }
 
 #[test]
@@ -86,9 +75,7 @@ fn sigint_finishes_in_flight_rows_and_resume_completes_the_job() {
     let server = slow_server();
     let uuids = slow_input(&dir, 40);
     let url = server.url();
-    let args = run_args(&url);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = dir.cmd(&args).env("TECALIS_API_KEY", KEY).spawn();
+    let child = slow_run(&dir, &url, &[]).spawn();
     wait_for_rows(&dir, "in.results.csv", 4);
     signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
@@ -115,10 +102,7 @@ fn sigint_finishes_in_flight_rows_and_resume_completes_the_job() {
     // Every request that reached the server before the stop was answered and recorded ok.
     assert_eq!(server.received().len(), ok_before.len());
 
-    let mut again = args.clone();
-    again.push("--resume");
-    dir.cmd(&again)
-        .env("TECALIS_API_KEY", KEY)
+    slow_run(&dir, &url, &["--resume"])
         .expect(0)
         .stderr_has("skipped");
     let last = final_outcomes(&dir, "in.results.csv");
@@ -141,9 +125,7 @@ fn kill_9_then_resume_sends_again_only_what_was_in_flight() {
     let server = slow_server();
     let uuids = slow_input(&dir, 30);
     let url = server.url();
-    let args = run_args(&url);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut child = dir.cmd(&args).env("TECALIS_API_KEY", KEY).spawn();
+    let mut child = slow_run(&dir, &url, &[]).spawn();
     wait_for_rows(&dir, "in.results.csv", 5);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -154,9 +136,7 @@ fn kill_9_then_resume_sends_again_only_what_was_in_flight() {
         .collect();
     assert!(ok_before.len() >= 5);
 
-    let mut again = args.clone();
-    again.push("--resume");
-    dir.cmd(&again).env("TECALIS_API_KEY", KEY).expect(0);
+    slow_run(&dir, &url, &["--resume"]).expect(0);
     let sends = sends_per_uuid(&server);
     for uuid in &ok_before {
         assert_eq!(
@@ -186,21 +166,13 @@ fn a_second_run_on_a_locked_results_file_refuses() {
     let server = slow_server();
     slow_input(&dir, 20);
     let url = server.url();
-    let args = run_args(&url);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = dir.cmd(&args).env("TECALIS_API_KEY", KEY).spawn();
+    let child = slow_run(&dir, &url, &[]).spawn();
     wait_for_rows(&dir, "in.results.csv", 1);
     let before = server.stats().requests;
-    let mut second = args.clone();
-    second.push("--resume");
-    dir.cmd(&second)
-        .env("TECALIS_API_KEY", KEY)
+    slow_run(&dir, &url, &["--resume"])
         .expect(1)
         .stderr_has("is locked by another run");
-    let mut forced = args.clone();
-    forced.push("--force");
-    dir.cmd(&forced)
-        .env("TECALIS_API_KEY", KEY)
+    slow_run(&dir, &url, &["--force"])
         .expect(1)
         .stderr_has("is locked by another run");
     signal(&child, "TERM");
@@ -231,10 +203,7 @@ fn the_canary_stops_on_a_401() {
     dir.write("in.csv", csv_input(&rows));
     let url = server.url();
     let out = dir
-        .cmd(&[
-            "run", "in.csv", "--url", &url, "--yes", "--rate", "1000", "--canary", "3",
-        ])
-        .env("TECALIS_API_KEY", KEY)
+        .run_at(&url, "in.csv", &["--rate", "1000", "--canary", "3"])
         .expect(3);
     out.stderr_has("a canary row did not end ok");
     assert_eq!(
@@ -262,20 +231,11 @@ fn a_passing_canary_lets_the_rest_run() {
     });
     dir.write_fresh("in.csv", 12, "OK", "");
     let url = server.url();
-    dir.cmd(&[
-        "run",
-        "in.csv",
-        "--url",
+    dir.run_at(
         &url,
-        "--yes",
-        "--rate",
-        "1000",
-        "--concurrency",
-        "4",
-        "--canary",
-        "3",
-    ])
-    .env("TECALIS_API_KEY", KEY)
+        "in.csv",
+        &["--rate", "1000", "--concurrency", "4", "--canary", "3"],
+    )
     .expect(0);
     let received = server.received();
     assert_eq!(received.len(), 12);
@@ -291,16 +251,8 @@ fn a_corrected_input_resumes_only_what_changed_or_failed() {
     let server = TestServer::start(|_| {});
     dir.sample("corrections.csv");
     let url = server.url();
-    let base = [
-        "run",
-        "corrections.csv",
-        "--url",
-        url.as_str(),
-        "--yes",
-        "--rate",
-        "1000",
-    ];
-    dir.cmd(&base).env("TECALIS_API_KEY", KEY).expect(3);
+    dir.run_at(&url, "corrections.csv", &["--rate", "1000"])
+        .expect(3);
     assert_eq!(server.stats().requests, 12);
     // Correct the file: new reasons for line 3; the three 401 rows stay (still not ok).
     let corrected = dir.read("corrections.csv").replace(
@@ -308,9 +260,9 @@ fn a_corrected_input_resumes_only_what_changed_or_failed() {
         "Documento ilegible (segundo intento)",
     );
     dir.write("corrections.csv", corrected);
-    let mut resume = base.to_vec();
-    resume.push("--resume");
-    let out = dir.cmd(&resume).env("TECALIS_API_KEY", KEY).expect(3);
+    let out = dir
+        .run_at(&url, "corrections.csv", &["--rate", "1000", "--resume"])
+        .expect(3);
     out.stderr_has("skipped");
     let received = server.received();
     let resent: Vec<String> = received[12..]
@@ -344,18 +296,7 @@ fn a_second_sigint_quits_at_once() {
     slow_input(&dir, 3);
     let url = server.url();
     let child = dir
-        .cmd(&[
-            "run",
-            "in.csv",
-            "--url",
-            &url,
-            "--yes",
-            "--timeout",
-            "1h",
-            "--concurrency",
-            "1",
-        ])
-        .env("TECALIS_API_KEY", KEY)
+        .run_at(&url, "in.csv", &["--timeout", "1h", "--concurrency", "1"])
         .spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.stats().slow == 0 {

@@ -10,18 +10,8 @@ use serde_json::{Value, json};
 
 /// `run INPUT --url SERVER --yes` plus `extra`, with the demo key in the environment.
 fn run(dir: &Workdir, server: &TestServer, input: &str, extra: &[&str]) -> common::Output {
-    let url = server.url();
-    let mut args = vec![
-        "run",
-        input,
-        "--url",
-        url.as_str(),
-        "--yes",
-        "--rate",
-        "1000",
-    ];
-    args.extend_from_slice(extra);
-    dir.cmd(&args).env("TECALIS_API_KEY", KEY).run()
+    dir.run_at(&server.url(), input, &[&["--rate", "1000"], extra].concat())
+        .run()
 }
 
 fn bodies(server: &TestServer) -> Vec<Value> {
@@ -170,15 +160,7 @@ fn the_key_comes_from_the_right_source() {
     dir.write("key.txt", format!("{KEY}\n"));
     let url = server.url();
     let out = dir
-        .cmd(&[
-            "run",
-            "in.csv",
-            "--url",
-            &url,
-            "--yes",
-            "--api-key-file",
-            "key.txt",
-        ])
+        .run_at(&url, "in.csv", &["--api-key-file", "key.txt"])
         .env("TECALIS_API_KEY", "not-this-one")
         .expect(0);
     assert!(!out.stderr.contains(&other_key) && !out.stderr.contains(KEY));
@@ -251,19 +233,8 @@ fn no_second_holds_more_than_the_rate() {
     let server = TestServer::start(|c| c.accept_unknown = true);
     dir.write_fresh("in.csv", 30, "KO", "x");
     let url = server.url();
-    dir.cmd(&[
-        "run",
-        "in.csv",
-        "--url",
-        &url,
-        "--yes",
-        "--rate",
-        "20",
-        "--concurrency",
-        "8",
-    ])
-    .env("TECALIS_API_KEY", KEY)
-    .expect(0);
+    dir.run_at(&url, "in.csv", &["--rate", "20", "--concurrency", "8"])
+        .expect(0);
     let times: Vec<f64> = server.received().iter().map(|r| r.at_ms).collect();
     assert_eq!(times.len(), 30);
     for (i, start) in times.iter().enumerate() {
@@ -382,17 +353,7 @@ fn a_wrong_key_stops_after_ten_401s() {
     dir.write("in.csv", csv_input(&rows));
     let url = server.url();
     let out = dir
-        .cmd(&[
-            "run",
-            "in.csv",
-            "--url",
-            &url,
-            "--yes",
-            "--rate",
-            "1000",
-            "--concurrency",
-            "1",
-        ])
+        .run_at(&url, "in.csv", &["--rate", "1000", "--concurrency", "1"])
         .env("TECALIS_API_KEY", "wrong-key")
         .expect(5);
     out.stderr_has("the API key is evidently wrong");
@@ -488,13 +449,11 @@ fn standard_input_needs_an_output() {
     let server = TestServer::start(|c| c.accept_unknown = true);
     let input = csv_input(&[(&fresh_uuids(1)[0], "OK", "")]);
     let url = server.url();
-    dir.cmd(&["run", "-", "--url", &url, "--yes"])
-        .env("TECALIS_API_KEY", KEY)
+    dir.run_at(&url, "-", &[])
         .stdin(input.clone())
         .expect(2)
         .stderr_has("--output");
-    dir.cmd(&["run", "-", "--url", &url, "--yes", "--output", "out.csv"])
-        .env("TECALIS_API_KEY", KEY)
+    dir.run_at(&url, "-", &["--output", "out.csv"])
         .stdin(input)
         .expect(0);
     assert_eq!(dir.results("out.csv").len(), 1);

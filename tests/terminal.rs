@@ -83,18 +83,7 @@ fn without_a_terminal_only_plain_log_lines_appear() {
     input(&dir, 60);
     let url = server.url();
     let out = dir
-        .cmd(&[
-            "run",
-            "in.csv",
-            "--url",
-            &url,
-            "--yes",
-            "--rate",
-            "100",
-            "--log-every",
-            "100ms",
-        ])
-        .env("TECALIS_API_KEY", KEY)
+        .run_at(&url, "in.csv", &["--rate", "100", "--log-every", "100ms"])
         .expect(0);
     assert!(out.stderr.contains("progress: "), "{}", out.describe());
     assert!(out.stderr.contains("/60 rows (ok "), "{}", out.describe());

@@ -291,13 +291,7 @@ fn a_dry_run_sends_nothing_and_shows_redacted_bodies() {
     let dir = Workdir::new();
     dir.sample("corrections.csv");
     let out = dir
-        .cmd(&[
-            "run",
-            "corrections.csv",
-            "--dry-run",
-            "--url",
-            "https://api.invalid",
-        ])
+        .dry_run("corrections.csv", &[])
         .env("TECALIS_API_KEY", "top-secret-key-123")
         .expect(0);
     out.stderr_has("would send (line 2)")
@@ -322,13 +316,7 @@ fn a_dry_run_of_an_invalid_file_records_the_invalid_rows_and_exits_4() {
     let dir = Workdir::new();
     dir.sample("with-problems.csv");
     let out = dir
-        .cmd(&[
-            "run",
-            "with-problems.csv",
-            "--dry-run",
-            "--url",
-            "https://api.invalid",
-        ])
+        .dry_run("with-problems.csv", &[])
         .env("TECALIS_API_KEY", "k")
         .expect(4);
     out.stderr_has("with-problems.csv:3: column auth_uuid");
@@ -382,15 +370,9 @@ fn a_dry_run_checks_the_configuration() {
 fn extra_columns_are_carried_through_to_the_results() {
     let dir = Workdir::new();
     dir.sample("corrections-excel-es.csv");
-    dir.cmd(&[
-        "run",
-        "corrections-excel-es.csv",
-        "--dry-run",
-        "--url",
-        "https://api.invalid",
-    ])
-    .env("TECALIS_API_KEY", "k")
-    .expect(0);
+    dir.dry_run("corrections-excel-es.csv", &[])
+        .env("TECALIS_API_KEY", "k")
+        .expect(0);
     let results = dir.results("corrections-excel-es.dry-run.csv");
     assert_eq!(results[0]["Ticket"], "INC-4100");
     assert_eq!(results[0]["reasons"], "Revisado; correcto");

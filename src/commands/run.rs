@@ -1,7 +1,7 @@
 //! `run INPUT`: validate everything, check the plan, confirm, then send every row through the
 //! runner into the results file, and summarise.
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -26,7 +26,7 @@ use crate::validate::{Checked, Scan, Validator};
 
 /// What identifies the input's content, for the audit and to notice a file that changes
 /// between validation and sending.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Fingerprint {
     sha256: String,
     len: u64,
@@ -37,14 +37,7 @@ fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
     let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
+    std::io::copy(&mut file, &mut hasher)?;
     let sha256 = hasher
         .finalize()
         .iter()
@@ -55,6 +48,15 @@ fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
         len: meta.len(),
         modified: meta.modified().ok(),
     })
+}
+
+impl Fingerprint {
+    /// Whether the file still has the size and modification time it had when hashed: a write
+    /// changes the modification time, so the file is not read a second time to find out.
+    fn still_matches(&self, path: &Path) -> std::io::Result<bool> {
+        let meta = std::fs::metadata(path)?;
+        Ok(meta.len() == self.len && meta.modified().ok() == self.modified)
+    }
 }
 
 /// `run INPUT`: validate, plan, confirm, send, record, summarise.
@@ -128,9 +130,10 @@ async fn run_async(
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let writer = open_results(&plan, &reader, &done)?;
-    let after =
-        fingerprint(source.path()).with_context(|| format!("cannot read {}", source.display()))?;
-    if after != before {
+    let unchanged = before
+        .still_matches(source.path())
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    if !unchanged {
         bail!(
             "{} changed while it was being validated; nothing was sent. Run again on a file that is not being written",
             source.display()

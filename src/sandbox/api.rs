@@ -301,14 +301,11 @@ fn record(state: &SandboxState, body: Option<Value>, key_matched: Option<bool>, 
 }
 
 async fn get_stats(Shared(state): Shared<Arc<SandboxState>>) -> Response {
-    let mut stats = state.lock().stats.clone();
-    stats.in_flight = state.in_flight.load(Ordering::SeqCst);
-    axum::Json(stats).into_response()
+    axum::Json(state.stats()).into_response()
 }
 
 async fn get_requests(Shared(state): Shared<Arc<SandboxState>>) -> Response {
-    let received: Vec<Received> = state.lock().received.iter().cloned().collect();
-    axum::Json(received).into_response()
+    axum::Json(state.received()).into_response()
 }
 
 async fn get_process(
@@ -317,7 +314,7 @@ async fn get_process(
 ) -> Response {
     let found = Uuid::try_parse(&auth_uuid)
         .ok()
-        .and_then(|uuid| state.lock().processes.get(&uuid).cloned());
+        .and_then(|uuid| state.process(uuid));
     match found {
         Some(process) => axum::Json(json!({ "data": process })).into_response(),
         None => vendor_error(StatusCode::NOT_FOUND, "No such process"),

@@ -197,6 +197,23 @@ impl SandboxState {
         // A poisoned lock only means a handler panicked mid-update; the data is still usable.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The counters, with the requests in flight now.
+    fn stats(&self) -> Stats {
+        let mut stats = self.lock().stats.clone();
+        stats.in_flight = self.in_flight.load(Ordering::SeqCst);
+        stats
+    }
+
+    /// The requests received, oldest first.
+    fn received(&self) -> Vec<Received> {
+        self.lock().received.iter().cloned().collect()
+    }
+
+    /// A process as it is now.
+    fn process(&self, auth_uuid: Uuid) -> Option<Process> {
+        self.lock().processes.get(&auth_uuid).cloned()
+    }
 }
 
 /// A running sandbox: its address, and a handle to inspect and stop it.
@@ -265,19 +282,17 @@ impl Sandbox {
 
     /// The counters.
     pub fn stats(&self) -> Stats {
-        let mut stats = self.state.lock().stats.clone();
-        stats.in_flight = self.state.in_flight.load(Ordering::SeqCst);
-        stats
+        self.state.stats()
     }
 
     /// The requests received, oldest first (at most `keep_requests`).
     pub fn received(&self) -> Vec<Received> {
-        self.state.lock().received.iter().cloned().collect()
+        self.state.received()
     }
 
     /// A process as it is now.
     pub fn process(&self, auth_uuid: Uuid) -> Option<Process> {
-        self.state.lock().processes.get(&auth_uuid).cloned()
+        self.state.process(auth_uuid)
     }
 
     /// Stops accepting connections and waits for the accept loop to end.

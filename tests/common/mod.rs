@@ -132,6 +132,22 @@ impl Workdir {
         uuids
     }
 
+    /// `run INPUT --url URL --yes EXTRA…` with the demo key in the environment: how most tests
+    /// send a file (a later `.env("TECALIS_API_KEY", …)` replaces the key).
+    pub fn run_at(&self, url: &str, input: &str, extra: &[&str]) -> Cmd {
+        let mut args = vec!["run", input, "--url", url, "--yes"];
+        args.extend_from_slice(extra);
+        self.cmd(&args).env("TECALIS_API_KEY", KEY)
+    }
+
+    /// `run INPUT --dry-run --url https://api.invalid EXTRA…`: a dry run never connects, so
+    /// the URL only has to pass the configuration checks.
+    pub fn dry_run(&self, input: &str, extra: &[&str]) -> Cmd {
+        let mut args = vec!["run", input, "--dry-run", "--url", "https://api.invalid"];
+        args.extend_from_slice(extra);
+        self.cmd(&args)
+    }
+
     /// Copies a bundled sample into the directory.
     pub fn sample(&self, name: &str) -> PathBuf {
         let source = Path::new(env!("CARGO_MANIFEST_DIR"))
