@@ -8,7 +8,7 @@ use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::report::Remote;
+use crate::results::Remote;
 use crate::retry::{is_transient_status, parse_retry_after};
 
 /// The most bytes of an answer that are read; the rest is ignored. A real answer is a few

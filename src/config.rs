@@ -10,7 +10,7 @@ use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{Rate, RunArgs};
-use crate::report::{self, ExistingFile, RunKind};
+use crate::results::{self, ExistingFile, RunKind};
 
 /// The path appended to the base URL.
 pub const ENDPOINT_PATH: &str = "customer/status";
@@ -195,7 +195,7 @@ impl Plan {
             None if input_is_stdin => {
                 bail!("the input is standard input, so --output FILE is required")
             }
-            None => report::default_output(
+            None => results::default_output(
                 input,
                 if args.dry_run {
                     RunKind::DryRun

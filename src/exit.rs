@@ -1,6 +1,6 @@
 //! The process exit codes of SPEC.md, and how the outcomes of a run merge into one.
 
-use crate::report::Outcome;
+use crate::results::Outcome;
 
 /// Every exit code the tool can return. The numbers are part of the contract: cron jobs and
 /// scripts branch on them.

@@ -13,10 +13,8 @@ pub mod config;
 pub mod exit;
 pub mod input;
 pub mod logging;
-pub mod report;
-pub mod resume;
+pub mod results;
 pub mod retry;
-pub mod review;
 pub mod runner;
 pub mod sandbox;
 pub mod signals;
@@ -45,24 +43,9 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => commands::validate(args),
         Command::Run(args) => commands::run(args, progress),
-        Command::Report(args) => review::report(args),
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(
-                *shell,
-                &mut command,
-                "tecalis-status",
-                &mut std::io::stdout(),
-            );
-            Ok(ExitCode::Success)
-        }
-        Command::Man => {
-            let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(command)
-                .render(&mut std::io::stdout())
-                .map(|()| ExitCode::Success)
-                .map_err(anyhow::Error::from)
-        }
+        Command::Report(args) => commands::report(args),
+        Command::Completions { shell } => commands::completions(*shell),
+        Command::Man => commands::man(),
         Command::Sandbox(args) => commands::runtime()
             .and_then(|rt| rt.block_on(sandbox::serve(args)))
             .map(|()| ExitCode::Success),

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::Rate;
 use crate::client::{Attempt, Body, Class, Client};
-use crate::report::{Outcome, RowResult};
+use crate::results::{Outcome, RowResult};
 use crate::retry::RetryPolicy;
 use crate::summary::Collector;
 use crate::validate::{Request, Row};

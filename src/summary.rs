@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
 use crate::exit::ExitCode;
-use crate::report::{Outcome, ResultsWriter, RowResult};
+use crate::results::{Outcome, ResultsWriter, RowResult};
 use crate::runner::{Stop, StopReason, WRONG_KEY_ANSWERS};
 
 /// How many 401s the summary lists by line and auth_uuid.

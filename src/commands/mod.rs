@@ -1,15 +1,21 @@
-//! The commands that read an input file: `validate`, and `run` (in `run.rs`): the data flow
-//! from the input file to the summary.
+//! One module per command, each the thin orchestration of its command; and the input
+//! helpers that `validate` and `run` share (open, scan, print the problems and counts).
 
+mod docs;
+mod report;
 mod run;
+mod validate;
 
 use std::io::Write;
 
 use anyhow::Context;
 
+pub use docs::{completions, man};
+pub use report::report;
 pub use run::run;
+pub use validate::validate;
 
-use crate::cli::{InputArgs, ValidateArgs};
+use crate::cli::InputArgs;
 use crate::exit::ExitCode;
 use crate::input::{InputError, ReadOptions, Source};
 use crate::validate::{Rules, Scan, State};
@@ -97,34 +103,4 @@ pub(crate) fn per_state(scan: &Scan) -> String {
         .map(|s| format!("{s} {}", scan.per_state[s.index()]))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `validate INPUT`: every problem, the counts, exit 0 or 4.
-pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let scanned = open_input(&args.input, false)
-        .and_then(|(source, options, rules)| Ok((scan_input(&source, &options, &rules)?, source)));
-    let (scan, source) = match scanned {
-        Ok(scanned) => scanned,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let file = source.display();
-    if scan.rows == 0 {
-        if !crate::logging::quiet() {
-            eprintln!("{file}: the header is fine and there are no rows: nothing to do");
-        }
-        return Ok(ExitCode::Success);
-    }
-    if scan.invalid() > 0 {
-        eprintln!(
-            "{file}: {} problem(s) in {} row(s); fix them, or let `run --skip-invalid` record those rows as invalid and send the rest",
-            scan.problems.len(),
-            scan.invalid()
-        );
-        Ok(ExitCode::InvalidInput)
-    } else {
-        if !crate::logging::quiet() {
-            eprintln!("{file}: every row is valid");
-        }
-        Ok(ExitCode::Success)
-    }
 }

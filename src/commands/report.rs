@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
-use crate::report::{Outcome, RESULT_COLUMNS, restore_cell};
-use crate::resume::{RowKey, read_lines};
+use crate::results::{Outcome, RESULT_COLUMNS, restore_cell};
+use crate::results::{RowKey, read_lines};
 use crate::summary::count_lines;
 
 /// How many 401s and failures the report lists by line.

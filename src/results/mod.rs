@@ -1,16 +1,18 @@
-//! The results CSV: its columns, the outcome of each row, spreadsheet-safe cells, and the
-//! writer that the collector alone uses, flushing each row as it finishes.
+//! The results file: its columns and their order, the default file name, the outcome of each
+//! row, the writer (used by the collector alone) and the reader (the one last-line rule that
+//! `--resume` and `report` share).
 
-use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+mod outcome;
+mod reader;
+mod writer;
+
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use anyhow::{Context, bail};
-use serde::Serialize;
+use anyhow::bail;
 
-use crate::validate::Row;
+pub use outcome::{Counts, Outcome, Remote, RowResult, neutralise, restore_cell};
+pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines};
+pub use writer::ResultsWriter;
 
 /// The fixed columns of the results file, in order; extra input columns follow.
 pub const RESULT_COLUMNS: [&str; 14] = [
@@ -29,134 +31,6 @@ pub const RESULT_COLUMNS: [&str; 14] = [
     "remote_updated_at",
     "finished_at",
 ];
-
-/// The final outcome of one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// 2xx: the state was applied.
-    Ok,
-    /// 401: the key and the auth_uuid do not match.
-    Unauthorized,
-    /// Another 4xx: the server refused the request; not retried.
-    Rejected,
-    /// Transient errors left after the retries.
-    Failed,
-    /// Never sent: the row is invalid.
-    Invalid,
-    /// Not sent: already `ok` in a previous run (`--resume`).
-    Skipped,
-    /// Not sent: dry run.
-    DryRun,
-    /// Not sent: the run stopped before this row.
-    Cancelled,
-}
-
-impl Outcome {
-    /// Every outcome, in the order summaries list them.
-    pub const ALL: [Outcome; 8] = [
-        Outcome::Ok,
-        Outcome::Skipped,
-        Outcome::DryRun,
-        Outcome::Unauthorized,
-        Outcome::Rejected,
-        Outcome::Failed,
-        Outcome::Invalid,
-        Outcome::Cancelled,
-    ];
-
-    /// The name used in the results file and the JSON summary.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Unauthorized => "unauthorized",
-            Outcome::Rejected => "rejected",
-            Outcome::Failed => "failed",
-            Outcome::Invalid => "invalid",
-            Outcome::Skipped => "skipped",
-            Outcome::DryRun => "dry_run",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses the name written by [`Outcome::as_str`].
-    pub fn parse(text: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == text)
-    }
-
-    /// Position in [`Outcome::ALL`], for counters.
-    pub fn index(self) -> usize {
-        Outcome::ALL
-            .iter()
-            .position(|o| *o == self)
-            .expect("every outcome is in ALL")
-    }
-}
-
-/// What the server said about the process in a 200 answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Remote {
-    /// `data.process_uuid`.
-    pub process_uuid: String,
-    /// `data.status`.
-    pub status: String,
-    /// `data.status_reasons`.
-    pub status_reasons: String,
-    /// `data.updated_at`.
-    pub updated_at: String,
-}
-
-/// The record of one finished row: one line of the results file.
-#[derive(Debug, Clone)]
-pub struct RowResult {
-    /// The input row.
-    pub row: Row,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The HTTP status of the last answer, if any.
-    pub http_status: Option<u16>,
-    /// Requests sent for this row (0 if never sent).
-    pub attempts: u32,
-    /// Duration of the last attempt, in milliseconds.
-    pub latency_ms: Option<u64>,
-    /// What went wrong, or a note; empty when all went well.
-    pub error: String,
-    /// The process as the server returned it, on success.
-    pub remote: Option<Remote>,
-    /// When the row finished.
-    pub finished_at: SystemTime,
-}
-
-impl RowResult {
-    /// A row that was never sent.
-    pub fn unsent(row: Row, outcome: Outcome, error: String) -> RowResult {
-        RowResult {
-            row,
-            outcome,
-            http_status: None,
-            attempts: 0,
-            latency_ms: None,
-            error,
-            remote: None,
-            finished_at: SystemTime::now(),
-        }
-    }
-}
-
-/// Makes a cell safe to open in a spreadsheet: a cell that a spreadsheet would run as a
-/// formula (`=`, `+`, `-`, `@`, tab, carriage return first) gets a leading `'`. A cell that
-/// already starts with `'` gets one too, so that [`restore_cell`] is its exact inverse.
-pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r' | b'\'') => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
-}
-
-/// The inverse of [`neutralise`], for readers of a results file.
-pub fn restore_cell(cell: &str) -> &str {
-    cell.strip_prefix('\'').unwrap_or(cell)
-}
 
 /// The kind of run, for the default results file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,153 +75,6 @@ pub enum ExistingFile {
     Overwrite,
     /// Append to it (`--resume`).
     Append,
-}
-
-/// The results CSV, locked for the whole run, with each row flushed as it is written.
-pub struct ResultsWriter {
-    writer: csv::Writer<File>,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for ResultsWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResultsWriter")
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-impl ResultsWriter {
-    /// Opens (and locks) the results file; writes the header unless appending to a file that
-    /// already has one.
-    pub fn create(
-        path: &Path,
-        existing: ExistingFile,
-        extras: &[String],
-    ) -> anyhow::Result<ResultsWriter> {
-        let shown = path.display();
-        let exists = path.exists();
-        if exists && existing == ExistingFile::Refuse {
-            bail!(
-                "{shown} already exists: pass --resume to continue that run, --force to overwrite it, or --output to write elsewhere"
-            );
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("cannot open the results file {shown}"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => bail!(
-                "{shown} is locked by another run of tecalis-status that is writing it; wait for it to finish or choose another --output"
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock the results file {shown}"));
-            }
-        }
-        let has_content = file.metadata().map(|m| m.len() > 0).unwrap_or(false);
-        let write_header = match existing {
-            ExistingFile::Append if has_content => {
-                file.seek(SeekFrom::End(0))
-                    .with_context(|| format!("cannot append to {shown}"))?;
-                ensure_ends_with_newline(&mut file)
-                    .with_context(|| format!("cannot append to {shown}"))?;
-                false
-            }
-            _ => {
-                file.set_len(0)
-                    .with_context(|| format!("cannot truncate {shown}"))?;
-                true
-            }
-        };
-        let mut writer = csv::WriterBuilder::new().flexible(false).from_writer(file);
-        if write_header {
-            writer
-                .write_record(result_header(extras))
-                .and_then(|_| writer.flush().map_err(csv::Error::from))
-                .with_context(|| format!("cannot write the results file {shown}"))?;
-        }
-        Ok(ResultsWriter {
-            writer,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Writes one finished row and flushes it to the operating system, so that an
-    /// interrupted run loses nothing that finished.
-    pub fn write(&mut self, result: &RowResult) -> anyhow::Result<()> {
-        self.write_unflushed(result)?;
-        self.flush()
-    }
-
-    /// Flushes the rows written so far to the operating system.
-    pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.writer
-            .flush()
-            .with_context(|| format!("cannot write the results file {}", self.path.display()))
-    }
-
-    /// Writes one finished row into the buffer; [`ResultsWriter::flush`] must follow before
-    /// the run waits for anything.
-    pub fn write_unflushed(&mut self, result: &RowResult) -> anyhow::Result<()> {
-        let r = result;
-        let empty = Remote::default();
-        let remote = r.remote.as_ref().unwrap_or(&empty);
-        let mut numbers = [
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-            itoa::Buffer::new(),
-        ];
-        let [line, status, attempts, latency] = &mut numbers;
-        let finished = humantime::format_rfc3339_millis(r.finished_at).to_string();
-        let fixed: [Cow<'_, str>; 14] = [
-            Cow::Borrowed(line.format(r.row.line)),
-            neutralise(&r.row.auth_uuid),
-            neutralise(&r.row.state),
-            neutralise(&r.row.reasons),
-            Cow::Borrowed(r.outcome.as_str()),
-            Cow::Borrowed(r.http_status.map(|s| status.format(s)).unwrap_or("")),
-            Cow::Borrowed(attempts.format(r.attempts)),
-            Cow::Borrowed(r.latency_ms.map(|ms| latency.format(ms)).unwrap_or("")),
-            neutralise(&r.error),
-            neutralise(&remote.process_uuid),
-            neutralise(&remote.status),
-            neutralise(&remote.status_reasons),
-            neutralise(&remote.updated_at),
-            Cow::Owned(finished),
-        ];
-        let extras: Vec<Cow<'_, str>> = r.row.extras.iter().map(|e| neutralise(e)).collect();
-        self.writer
-            .write_record(fixed.iter().chain(extras.iter()).map(|c| c.as_bytes()))
-            .with_context(|| format!("cannot write the results file {}", self.path.display()))?;
-        Ok(())
-    }
-
-    /// Where the results go.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-/// A crash can leave a last line without its newline; start appending on a fresh line.
-fn ensure_ends_with_newline(file: &mut File) -> std::io::Result<()> {
-    use std::io::Read;
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(());
-    }
-    file.seek(SeekFrom::Start(len - 1))?;
-    let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
-    file.seek(SeekFrom::End(0))?;
-    if last[0] != b'\n' {
-        file.write_all(b"\n")?;
-    }
-    Ok(())
 }
 
 /// Checks that a header is a results file's: the fixed columns first.

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::report::{Outcome, check_results_header, restore_cell};
+use crate::results::{Outcome, check_results_header, restore_cell};
 use crate::validate::{Request, parse_canonical_uuid};
 
 /// The rows already done in a previous run: auth_uuid → fingerprint of what was applied.
@@ -163,7 +163,7 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::RESULT_COLUMNS;
+    use crate::results::RESULT_COLUMNS;
     use crate::validate::State;
     use uuid::Uuid;
 

@@ -1,63 +1,36 @@
 //! `run INPUT`: validate everything, check the plan, confirm, then send every row through the
 //! runner into the results file, and summarise.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
-use super::{input_failure, open_input, per_state, scan_input};
+mod confirm;
+mod feed;
+mod fingerprint;
+mod resume_command;
+
+use confirm::{Confirmation, confirm};
+use feed::Feed;
+use fingerprint::fingerprint;
+use resume_command::resume_command;
+
+use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
 use crate::client::Client;
 use crate::config::{KeySource, Plan};
 use crate::exit::ExitCode;
-use crate::input::{CsvInput, InputError, ReadOptions, Source};
-use crate::report::{Outcome, RESULT_COLUMNS, ResultsWriter, RowResult, result_header};
-use crate::resume::{Done, read_done};
+use crate::input::{CsvInput, ReadOptions, Source};
+use crate::results::{Done, read_done};
+use crate::results::{Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
 use crate::retry::RetryPolicy;
-use crate::runner::{self, Item, Sender, Stop, StopReason};
+use crate::runner::{self, Sender, Stop, StopReason};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::summary::{Audit, Collector, Tally, summary_json};
-use crate::validate::{Checked, Scan, Validator};
-
-/// What identifies the input's content, for the audit and to notice a file that changes
-/// between validation and sending.
-#[derive(Debug)]
-struct Fingerprint {
-    sha256: String,
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
-    let mut file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(Fingerprint {
-        sha256,
-        len: meta.len(),
-        modified: meta.modified().ok(),
-    })
-}
-
-impl Fingerprint {
-    /// Whether the file still has the size and modification time it had when hashed: a write
-    /// changes the modification time, so the file is not read a second time to find out.
-    fn still_matches(&self, path: &Path) -> std::io::Result<bool> {
-        let meta = std::fs::metadata(path)?;
-        Ok(meta.len() == self.len && meta.modified().ok() == self.modified)
-    }
-}
+use crate::validate::Scan;
 
 /// `run INPUT`: validate, plan, confirm, send, record, summarise.
 pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
@@ -363,39 +336,6 @@ fn write_summary_json(
         .with_context(|| format!("cannot write the summary {}", path.display()))
 }
 
-/// The command line that resumes this run: the same arguments, without `--force` (which
-/// would start over) and with `--resume`. It never holds the key: no flag takes one.
-fn resume_command(args: impl Iterator<Item = std::ffi::OsString>) -> String {
-    let mut words: Vec<String> = args
-        .map(|a| a.to_string_lossy().into_owned())
-        .filter(|a| a != "--force")
-        .collect();
-    if !words.iter().any(|w| w == "--resume") {
-        words.push("--resume".into());
-    }
-    if let Some(program) = words.first_mut() {
-        *program = "tecalis-status".into();
-    }
-    words
-        .iter()
-        .map(|w| shell_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
-
 fn describe_key_source(source: &KeySource) -> String {
     match source {
         KeySource::Environment => "TECALIS_API_KEY".into(),
@@ -410,160 +350,4 @@ fn progress_style() -> indicatif::ProgressStyle {
         "{bar:30} {pos}/{len} rows · {msg} · {elapsed} · ETA {eta}",
     )
     .expect("the template is valid")
-}
-
-/// The second pass over the input: every row validated again (with the duplicates found by
-/// the scan) and handed to the runner in order, so memory does not grow with the file. It
-/// runs on the runner's own thread: reading a buffered file costs less than handing rows
-/// between threads.
-struct Feed {
-    reader: crate::input::CsvInput,
-    columns: crate::input::Columns,
-    validator: Validator,
-    done: Done,
-    record: csv::ByteRecord,
-    /// Why reading stopped early, if it did.
-    error: Option<InputError>,
-}
-
-impl Feed {
-    fn new(reader: crate::input::CsvInput, validator: Validator, done: Done) -> Feed {
-        Feed {
-            columns: reader.columns().clone(),
-            reader,
-            validator,
-            done,
-            record: csv::ByteRecord::new(),
-            error: None,
-        }
-    }
-}
-
-impl Iterator for Feed {
-    type Item = Item;
-
-    fn next(&mut self) -> Option<Item> {
-        let line = match self.reader.next_record(&mut self.record) {
-            Ok(line) => line?,
-            Err(e) => {
-                self.error = Some(e);
-                return None;
-            }
-        };
-        Some(
-            match self.validator.check(&self.columns, &self.record, line) {
-                Checked::Valid(row, request) => {
-                    if self.done.contains(&request) {
-                        Item::Done(Box::new(RowResult::unsent(
-                            row,
-                            Outcome::Skipped,
-                            "ok in a previous run".into(),
-                        )))
-                    } else {
-                        Item::Send(row, request)
-                    }
-                }
-                Checked::Invalid(row, problems) => {
-                    let error = problems
-                        .iter()
-                        .map(|p| match &p.column {
-                            Some(c) => format!("{c}: {}", p.problem),
-                            None => p.problem.to_string(),
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    Item::Done(Box::new(RowResult::unsent(row, Outcome::Invalid, error)))
-                }
-            },
-        )
-    }
-}
-
-/// Whether the user agreed to send.
-enum Confirmation {
-    Go,
-    Refused(String),
-}
-
-/// Asks for confirmation on a terminal; refuses without one unless `--yes`.
-fn confirm(yes: bool, plan: &Plan, scan: &Scan) -> Confirmation {
-    if yes {
-        return Confirmation::Go;
-    }
-    if !std::io::stdin().is_terminal() {
-        return Confirmation::Refused(
-            "error: refusing to send without confirmation: standard input is not a terminal. Pass --yes to confirm (as a cron job must); nothing was sent".into(),
-        );
-    }
-    eprintln!(
-        "About to send {} PATCH request(s) to {}\n  states: {}\n  key from {}{}",
-        scan.valid,
-        plan.endpoint,
-        per_state(scan),
-        describe_key_source(&plan.key_source),
-        if scan.invalid() > 0 {
-            format!(
-                "\n  {} invalid row(s) will be recorded as invalid",
-                scan.invalid()
-            )
-        } else {
-            String::new()
-        }
-    );
-    eprint!("Type yes to continue: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return Confirmation::Refused("no answer: nothing was sent".into());
-    }
-    if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
-        Confirmation::Go
-    } else {
-        Confirmation::Refused(format!(
-            "not confirmed (the answer was {:?}, not yes): nothing was sent",
-            answer.trim()
-        ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_resume_command_repeats_the_run_with_resume() {
-        let args = [
-            "/usr/bin/tecalis-status",
-            "run",
-            "my file.csv",
-            "--force",
-            "--reasons",
-            "it's",
-            "--yes",
-        ]
-        .into_iter()
-        .map(std::ffi::OsString::from);
-        assert_eq!(
-            resume_command(args),
-            "tecalis-status run 'my file.csv' --reasons 'it'\\''s' --yes --resume"
-        );
-        let again = ["x", "run", "a.csv", "--resume"]
-            .into_iter()
-            .map(std::ffi::OsString::from);
-        assert_eq!(resume_command(again), "tecalis-status run a.csv --resume");
-    }
-
-    #[test]
-    fn fingerprints_change_with_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.csv");
-        std::fs::write(&path, "abc").unwrap();
-        let a = fingerprint(&path).unwrap();
-        assert_eq!(
-            a.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        std::fs::write(&path, "abd").unwrap();
-        assert_ne!(fingerprint(&path).unwrap().sha256, a.sha256);
-    }
 }

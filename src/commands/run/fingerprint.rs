@@ -1,0 +1,61 @@
+//! The input's fingerprint: its SHA-256 for the audit, and its size and modification time to
+//! notice a file that changes between validation and sending.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+/// What identifies the input's content, for the audit and to notice a file that changes
+/// between validation and sending.
+#[derive(Debug)]
+pub(super) struct Fingerprint {
+    pub(super) sha256: String,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+pub(super) fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
+    let mut file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Fingerprint {
+        sha256,
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+impl Fingerprint {
+    /// Whether the file still has the size and modification time it had when hashed: a write
+    /// changes the modification time, so the file is not read a second time to find out.
+    pub(super) fn still_matches(&self, path: &Path) -> std::io::Result<bool> {
+        let meta = std::fs::metadata(path)?;
+        Ok(meta.len() == self.len && meta.modified().ok() == self.modified)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_change_with_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(&path, "abc").unwrap();
+        let a = fingerprint(&path).unwrap();
+        assert_eq!(
+            a.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        std::fs::write(&path, "abd").unwrap();
+        assert_ne!(fingerprint(&path).unwrap().sha256, a.sha256);
+    }
+}
