@@ -2,6 +2,21 @@
 
 use crate::results::Outcome;
 
+/// An error that is the caller's wording, not the system's: exit 2, like clap's own.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit code for a fatal error: [`ExitCode::Usage`] for a [`UsageError`] anywhere in its
+/// chain, [`ExitCode::Fatal`] otherwise.
+pub fn code_for_error(error: &anyhow::Error) -> ExitCode {
+    if error.chain().any(|e| e.is::<UsageError>()) {
+        ExitCode::Usage
+    } else {
+        ExitCode::Fatal
+    }
+}
+
 /// Every exit code the tool can return. The numbers are part of the contract: cron jobs and
 /// scripts branch on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,7 +54,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::Fatal
+            exit::code_for_error(&error)
         }
     }
 }
