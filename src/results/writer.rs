@@ -3,17 +3,29 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::io::{BufRead, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use super::{ExistingFile, Remote, RowResult, neutralise, result_header};
 
-/// The results CSV, locked for the whole run, with each row flushed as it is written.
+/// How often rows that finished are synced to disk while a run goes on: a power cut loses at
+/// most the rows of the last interval.
+pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// The results CSV, locked for the whole run, with each row flushed as it is written and
+/// synced to disk at least every [`SYNC_EVERY`] while rows finish, and at the end.
 pub struct ResultsWriter {
     writer: csv::Writer<File>,
     path: PathBuf,
+    /// When the file was last synced to disk.
+    synced: Instant,
+    /// Whether rows were flushed since then.
+    dirty: bool,
+    /// Bytes of a torn last line cut off before appending (a run killed mid-write).
+    pub torn_bytes_cut: u64,
 }
 
 impl std::fmt::Debug for ResultsWriter {
@@ -55,14 +67,15 @@ impl ResultsWriter {
                 return Err(e).with_context(|| format!("cannot lock the results file {shown}"));
             }
         }
+        let mut torn_bytes_cut = 0;
         let has_content = file.metadata().map(|m| m.len() > 0).unwrap_or(false);
         let write_header = match existing {
             ExistingFile::Append if has_content => {
                 file.seek(SeekFrom::End(0))
                     .with_context(|| format!("cannot append to {shown}"))?;
-                ensure_ends_with_newline(&mut file)
+                torn_bytes_cut = cut_torn_tail(&mut file)
                     .with_context(|| format!("cannot append to {shown}"))?;
-                false
+                file.metadata().map(|m| m.len() == 0).unwrap_or(true)
             }
             _ => {
                 file.set_len(0)
@@ -80,6 +93,9 @@ impl ResultsWriter {
         Ok(ResultsWriter {
             writer,
             path: path.to_path_buf(),
+            synced: Instant::now(),
+            dirty: false,
+            torn_bytes_cut,
         })
     }
 
@@ -90,11 +106,34 @@ impl ResultsWriter {
         self.flush()
     }
 
-    /// Flushes the rows written so far to the operating system.
+    /// Flushes the rows written so far to the operating system, and syncs them to disk when
+    /// the last sync is [`SYNC_EVERY`] old.
     pub fn flush(&mut self) -> anyhow::Result<()> {
         self.writer
             .flush()
-            .with_context(|| format!("cannot write the results file {}", self.path.display()))
+            .with_context(|| format!("cannot write the results file {}", self.path.display()))?;
+        self.dirty = true;
+        self.sync_if_due()
+    }
+
+    /// Syncs flushed rows to disk if the last sync is [`SYNC_EVERY`] old: call it on a timer
+    /// too, so that the last rows before a quiet spell do not wait for the next one.
+    pub fn sync_if_due(&mut self) -> anyhow::Result<()> {
+        if self.dirty && self.synced.elapsed() >= SYNC_EVERY {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and syncs everything written to disk (`sync_data`): at every stop.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        self.writer
+            .flush()
+            .and_then(|()| self.writer.get_ref().sync_data())
+            .with_context(|| format!("cannot sync the results file {}", self.path.display()))?;
+        self.synced = Instant::now();
+        self.dirty = false;
+        Ok(())
     }
 
     /// Writes one finished row into the buffer; [`ResultsWriter::flush`] must follow before
@@ -140,19 +179,63 @@ impl ResultsWriter {
     }
 }
 
-/// A crash can leave a last line without its newline; start appending on a fresh line.
-fn ensure_ends_with_newline(file: &mut File) -> std::io::Result<()> {
-    use std::io::Read;
+/// A run killed while writing can leave a torn last record: without its line break, or cut
+/// inside a quoted cell (the csv writer's buffer can reach the file mid-record), where the next
+/// appended line would be read as part of it. Cuts the file back to the end of its last whole
+/// record (a line break outside quotes; the writer doubles quotes inside cells, so counting
+/// them tells inside from outside) and returns how many bytes were cut.
+fn cut_torn_tail(file: &mut File) -> std::io::Result<u64> {
     let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(());
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, &mut *file);
+    let (mut pos, mut whole, mut quoted) = (0u64, 0u64, false);
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (i, byte) in chunk.iter().enumerate() {
+            match byte {
+                b'"' => quoted = !quoted,
+                b'\n' if !quoted => whole = pos + i as u64 + 1,
+                _ => {}
+            }
+        }
+        let n = chunk.len();
+        pos += n as u64;
+        reader.consume(n);
     }
-    file.seek(SeekFrom::Start(len - 1))?;
-    let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
+    drop(reader);
+    if whole < len {
+        file.set_len(whole)?;
+    }
     file.seek(SeekFrom::End(0))?;
-    if last[0] != b'\n' {
-        file.write_all(b"\n")?;
+    Ok(len - whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(text: &str) -> (String, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let n = cut_torn_tail(&mut file).unwrap();
+        (std::fs::read_to_string(&path).unwrap(), n)
     }
-    Ok(())
+
+    #[test]
+    fn a_torn_tail_is_cut_back_to_the_last_whole_record() {
+        assert_eq!(cut("h\n1,a\n"), ("h\n1,a\n".into(), 0));
+        assert_eq!(cut("h\n1,a\n2,b"), ("h\n1,a\n".into(), 3));
+        // Cut inside a quoted cell that holds a line break: the break is not a record's end.
+        assert_eq!(
+            cut("h\n1,\"x\"\"y\nz\"\n2,\"torn\nmid"),
+            ("h\n1,\"x\"\"y\nz\"\n".into(), 11)
+        );
+        assert_eq!(cut("hea"), (String::new(), 3));
+        assert_eq!(cut(""), (String::new(), 0));
+    }
 }

@@ -183,6 +183,13 @@ fn open_results(plan: &Plan, reader: &CsvInput, done: &Done) -> anyhow::Result<R
     }
     let writer =
         ResultsWriter::create(&plan.output, plan.existing, &header[RESULT_COLUMNS.len()..])?;
+    if writer.torn_bytes_cut > 0 {
+        tracing::warn!(
+            "{}: cut off a torn last line ({} bytes) left by a run that was stopped while writing; that row is sent again",
+            plan.output.display(),
+            writer.torn_bytes_cut
+        );
+    }
     if plan.resume && !done.is_empty() {
         tracing::info!(
             "resuming: {} row(s) already ok in {} are skipped",
