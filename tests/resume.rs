@@ -135,8 +135,21 @@ fn kill_9_then_resume_sends_again_only_what_was_in_flight() {
         .map(|(u, _)| u)
         .collect();
     assert!(ok_before.len() >= 5);
+    // The job is not complete, and report says so with the number of rows missing.
+    let recorded = dir.results("in.results.csv").len();
+    assert!(recorded < 30, "the kill came before the end");
+    let report = dir.cmd(&["report", "in.results.csv"]).expect(3);
+    report
+        .stdout_has(&format!(
+            "INCOMPLETE: {} of the last run's 30 rows have no outcome yet",
+            30 - recorded
+        ))
+        .stdout_has("Not complete.");
 
     slow_run(&dir, &url, &["--resume"]).expect(0);
+    dir.cmd(&["report", "in.results.csv"])
+        .expect(0)
+        .stdout_has("Complete: every row ended ok.");
     let sends = sends_per_uuid(&server);
     for uuid in &ok_before {
         assert_eq!(

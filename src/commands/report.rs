@@ -1,24 +1,44 @@
-//! The `report` command: the final outcome of every row of a results file (the last line for
-//! an auth_uuid wins, as for `--resume`), the 401s and the failures, and an export of what did
-//! not end ok in the input format.
+//! `report RESULTS`: the final outcome of every row of a results file (the last line for an
+//! auth_uuid wins, as for `--resume`), whether the job is complete (from the job record the
+//! run writes before its first request), and an export of exactly what did not end ok.
+
+mod export;
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
-use crate::results::{Outcome, RESULT_COLUMNS, restore_cell};
-use crate::results::{RowKey, read_lines};
-use crate::summary::count_lines;
+use crate::results::{Counts, JobRecord, Outcome, RowKey, job_path, read_lines, restore_cell};
 
 /// How many 401s and failures the report lists by line.
 const LISTED: usize = 20;
 
+/// Whether the job behind a results file has an outcome for every row.
+#[derive(Debug, PartialEq, Eq)]
+enum Completeness {
+    /// The last run recorded every row it had.
+    Complete,
+    /// The last run recorded fewer rows than it had: killed, crashed or still running.
+    Missing {
+        missing: u64,
+        rows: u64,
+        running: bool,
+    },
+    /// No job record: the tool cannot tell.
+    Unknown,
+}
+
 /// Runs `report`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let path = &args.results;
+    let job = JobRecord::read(path)?;
+    if let Some(target) = &args.export_failed {
+        export::check_target(target, path, args.force)?;
+    }
     // First pass: where the last line of each row is. Memory: one entry per row, not the
     // rows themselves.
     let mut last: HashMap<RowKey, u64> = HashMap::new();
@@ -27,126 +47,160 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     })?;
 
-    // Second pass: count the final lines, list the problems, export what did not end ok.
-    let mut export = match &args.export_failed {
-        Some(target) => Some(export_writer(target, &file.header, args.force)?),
-        None => None,
-    };
-    let mut counts = [0u64; 8];
-    let mut unauthorized = Vec::new();
-    let mut failures = Vec::new();
-    let mut exported = 0u64;
+    // Second pass: count the final lines, list the problems, note what to export.
+    let mut counts = Counts::default();
+    let mut unauthorized: Vec<(u64, String)> = Vec::new();
+    let mut failures: Vec<(u64, String)> = Vec::new();
+    let mut failed = export::Failed::default();
     read_lines(path, |n, record, outcome| {
         if last.get(&RowKey::of(record)) != Some(&n) {
             return Ok(());
         }
-        counts[outcome.index()] += 1;
-        let line = &record[0];
-        let uuid = restore_cell(&record[1]);
+        counts[outcome] += 1;
+        let line: u64 = record[0].parse().unwrap_or(0);
+        let uuid = printable(restore_cell(&record[1]));
         match outcome {
-            Outcome::Unauthorized => unauthorized.push(format!("line {line}: {uuid}")),
-            Outcome::Rejected | Outcome::Failed | Outcome::Invalid | Outcome::Cancelled => failures
-                .push(format!(
+            Outcome::Ok | Outcome::Skipped | Outcome::DryRun => {}
+            Outcome::Unauthorized => unauthorized.push((line, format!("line {line}: {uuid}"))),
+            _ => failures.push((
+                line,
+                format!(
                     "line {line}: {uuid}: {} {}",
                     outcome.as_str(),
-                    restore_cell(&record[8])
-                )),
-            _ => {}
+                    printable(restore_cell(&record[8]))
+                ),
+            )),
         }
-        if !matches!(outcome, Outcome::Ok | Outcome::Skipped)
-            && let Some(writer) = export.as_mut()
-        {
-            let mut row = vec![
-                restore_cell(&record[1]),
-                restore_cell(&record[2]),
-                restore_cell(&record[3]),
-            ];
-            row.extend(record.iter().skip(RESULT_COLUMNS.len()).map(restore_cell));
-            writer
-                .write_record(&row)
-                .context("cannot write the export")?;
-            exported += 1;
+        if !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
+            failed.add(record);
         }
         Ok(())
     })?;
-    if let Some(mut writer) = export {
-        writer.flush().context("cannot write the export")?;
-    }
-    let lines = file.lines + file.torn;
-    let torn = file.torn;
+    failed.set_header(&file.header);
+    unauthorized.sort();
+    failures.sort();
 
-    let rows: u64 = counts.iter().sum();
+    let completeness = match &job {
+        None => Completeness::Unknown,
+        Some(job) => {
+            let recorded = file.lines.saturating_sub(job.lines_before);
+            match job.rows.saturating_sub(recorded) {
+                0 => Completeness::Complete,
+                missing => Completeness::Missing {
+                    missing,
+                    rows: job.rows,
+                    running: is_being_written(path),
+                },
+            }
+        }
+    };
+
+    let rows = counts.total();
     let mut out = format!(
-        "{}: {rows} rows (final outcome of each, from {lines} lines)\n",
-        path.display()
+        "{}: {rows} rows (the final outcome of each, from {} lines)\n",
+        path.display(),
+        file.lines + file.torn
     );
-    out.push_str(&count_lines(&counts));
+    for (outcome, n) in counts.nonzero() {
+        let note = match outcome {
+            Outcome::Skipped => "   (applied in an earlier run: ok)",
+            _ => "",
+        };
+        out.push_str(&format!("  {:<13}{n:>9}{note}\n", outcome.as_str()));
+    }
     list(
         &mut out,
         "401 Not authorized (the key does not match these processes):",
         &unauthorized,
     );
     list(&mut out, "Not applied:", &failures);
-    if torn > 0 {
+    if file.torn > 0 {
         out.push_str(&format!(
-            "{torn} line(s) were not whole (a run was killed while writing) and were ignored\n"
+            "{} line(s) were not whole (a run was stopped while writing) and were ignored\n",
+            file.torn
         ));
+    }
+    match &completeness {
+        Completeness::Complete => {}
+        Completeness::Missing {
+            missing,
+            rows,
+            running,
+        } => out.push_str(&format!(
+            "INCOMPLETE: {missing} of the last run's {rows} rows have no outcome yet: {}. Finish it with `run … --resume`, then report again.\n",
+            if *running {
+                "a run is still writing this file"
+            } else {
+                "the run was killed or crashed before it recorded them"
+            }
+        )),
+        Completeness::Unknown => out.push_str(&format!(
+            "UNKNOWN whether the job is complete: there is no job record ({}) beside this file, so the number of rows the run had is not known. The counts above cover only the rows recorded.\n",
+            job_path(path).display()
+        )),
     }
     if let Some(target) = &args.export_failed {
+        let written = export::write(target, path, &failed, job.as_ref())?;
         out.push_str(&format!(
-            "Exported {exported} row(s) that did not end ok to {}: correct them and run that file.\n",
-            target.display()
+            "Exported {} row(s) that did not end ok to {}{}: correct them and run that file.\n",
+            written.rows,
+            target.display(),
+            written.note
         ));
     }
-    eprint!("{out}");
-    let done = counts[Outcome::Ok.index()] + counts[Outcome::Skipped.index()];
-    Ok(if done == rows {
+    let verdict = if completeness != Completeness::Complete {
+        "Not complete."
+    } else if counts[Outcome::Ok] + counts[Outcome::Skipped] == rows {
+        "Complete: every row ended ok."
+    } else {
+        "Complete, but not every row ended ok."
+    };
+    out.push_str(verdict);
+    out.push('\n');
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`report R | head`) is a normal end, not an error.
+    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    let all_ok = counts[Outcome::Ok] + counts[Outcome::Skipped] == rows;
+    Ok(if completeness == Completeness::Complete && all_ok {
         ExitCode::Success
     } else {
         ExitCode::RowsFailed
     })
 }
 
-fn list(out: &mut String, title: &str, items: &[String]) {
+/// Whether a run holds the results file's lock now.
+fn is_being_written(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .context("open")
+        .is_ok_and(|file| matches!(file.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
+fn list(out: &mut String, title: &str, items: &[(u64, String)]) {
     if items.is_empty() {
         return;
     }
     out.push_str(title);
     out.push('\n');
-    for item in items.iter().take(LISTED) {
+    for (_, item) in items.iter().take(LISTED) {
         out.push_str(&format!("  {item}\n"));
     }
     if items.len() > LISTED {
-        out.push_str(&format!("  … and {} more\n", items.len() - LISTED));
+        out.push_str(&format!(
+            "  … and {} more in the results file\n",
+            items.len() - LISTED
+        ));
     }
 }
 
-/// The export file: the input columns, then the extra columns under their input names.
-fn export_writer(
-    target: &Path,
-    header: &[String],
-    force: bool,
-) -> anyhow::Result<csv::Writer<std::fs::File>> {
-    if target.exists() && !force {
-        bail!(
-            "{} already exists: pass --force to overwrite it",
-            target.display()
-        );
-    }
-    let mut writer = csv::Writer::from_path(target)
-        .with_context(|| format!("cannot write {}", target.display()))?;
-    let mut columns = vec![
-        "auth_uuid".to_string(),
-        "state".to_string(),
-        "reasons".to_string(),
-    ];
-    columns.extend(
-        header[RESULT_COLUMNS.len()..]
-            .iter()
-            .map(|h| h.strip_prefix("input_").unwrap_or(h).to_string()),
-    );
-    writer
-        .write_record(&columns)
-        .context("cannot write the export")?;
-    Ok(writer)
+// TODO(merge): replace with the one safe-text function once src/text.rs lands.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 //! row, the writer (used by the collector alone) and the reader (the one last-line rule that
 //! `--resume` and `report` share).
 
+mod job;
 mod outcome;
 mod reader;
 mod writer;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+pub use job::{JobRecord, file_sha256, job_path};
 pub use outcome::{Counts, Outcome, Remote, RowResult, neutralise, restore_cell};
 pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines};
 pub use writer::ResultsWriter;

@@ -19,6 +19,8 @@ pub struct Done {
     pub header: Vec<String>,
     /// Lines read that were not whole (a crash mid-write), ignored.
     pub torn_lines: u64,
+    /// Whole lines read.
+    pub lines: u64,
 }
 
 /// A fingerprint of what a row asks for: state and reasons (absent and empty are the same,
@@ -157,6 +159,7 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
         applied,
         header: file.header,
         torn_lines: file.torn,
+        lines: file.lines,
     })
 }
 

@@ -53,6 +53,16 @@ impl Output {
         )
     }
 
+    /// Panics unless standard output contains `text`.
+    pub fn stdout_has(&self, text: &str) -> &Output {
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n{}",
+            self.describe()
+        );
+        self
+    }
+
     /// Panics unless standard error contains `text`.
     pub fn stderr_has(&self, text: &str) -> &Output {
         assert!(
@@ -158,14 +168,21 @@ impl Workdir {
         target
     }
 
-    /// The rows of a results CSV, as maps from column name to cell.
+    /// The whole rows of a results CSV, as maps from column name to cell. A torn last line
+    /// (a run killed mid-write) is left out, as every reader of results files does.
     pub fn results(&self, name: &str) -> Vec<std::collections::HashMap<String, String>> {
-        let mut reader = csv::Reader::from_path(self.path(name)).expect("a results file");
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(self.path(name))
+            .expect("a results file");
         let headers = reader.headers().expect("a header").clone();
+        let finished = headers.iter().position(|h| h == "finished_at");
         reader
             .records()
+            .filter_map(Result::ok)
+            .filter(|r| r.len() == headers.len())
+            .filter(|r| finished.is_none_or(|i| r[i].ends_with('Z')))
             .map(|r| {
-                let r = r.expect("a whole record");
                 headers
                     .iter()
                     .zip(r.iter())

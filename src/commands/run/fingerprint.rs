@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
-
 /// What identifies the input's content, for the audit and to notice a file that changes
 /// between validation and sending.
 #[derive(Debug)]
@@ -16,15 +14,8 @@ pub(super) struct Fingerprint {
 }
 
 pub(super) fn fingerprint(path: &Path) -> std::io::Result<Fingerprint> {
-    let mut file = std::fs::File::open(path)?;
-    let meta = file.metadata()?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let meta = std::fs::metadata(path)?;
+    let sha256 = crate::results::file_sha256(path)?;
     Ok(Fingerprint {
         sha256,
         len: meta.len(),

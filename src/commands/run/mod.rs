@@ -25,7 +25,7 @@ use crate::config::{KeySource, Plan};
 use crate::exit::ExitCode;
 use crate::input::{CsvInput, ReadOptions, Source};
 use crate::results::{Done, read_done};
-use crate::results::{Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
+use crate::results::{JobRecord, Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
 use crate::retry::RetryPolicy;
 use crate::runner::{self, Sender, Stop, StopReason};
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -112,6 +112,24 @@ async fn run_async(
             source.display()
         );
     }
+    let job = (!plan.dry_run).then(|| JobRecord {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        input: (!source.is_stdin())
+            .then(|| std::fs::canonicalize(source.path()).ok())
+            .flatten(),
+        input_sha256: audit.input_sha256.clone(),
+        delimiter: reader.delimiter() as char,
+        encoding: args.input.encoding.clone(),
+        columns: reader.columns().names.clone(),
+        rows: scan.rows,
+        lines_before: done.lines,
+        started_at: humantime::format_rfc3339_millis(audit.started_at).to_string(),
+        finished_at: None,
+        exit_code: None,
+    });
+    if let Some(job) = &job {
+        job.write(&plan.output)?;
+    }
     let feed = Feed::new(
         reader,
         scan.validator.clone().expect("the scan sets the validator"),
@@ -120,6 +138,11 @@ async fn run_async(
     let (tally, results) =
         send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
     let exit = report_end(&plan, &scan, &tally, &results);
+    if let Some(mut job) = job {
+        job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+        job.exit_code = Some(exit.code());
+        job.write(&plan.output)?;
+    }
     write_summary_json(&plan, &tally, &audit, exit)?;
     if let Some(sandbox) = sandbox {
         sandbox.stop().await;

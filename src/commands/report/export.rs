@@ -1,0 +1,237 @@
+//! `report --export-failed`: the rows whose final outcome is not ok, ready to correct and run
+//! again. Copied from the input itself when it is still there unchanged (every column under
+//! its own name, the per-row `api_key` included, cells as written), otherwise rebuilt from
+//! the results file, with a note saying what could not be recovered.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+use crate::input::{ReadOptions, Source};
+use crate::results::{
+    JobRecord, RESULT_COLUMNS, RowKey, file_sha256, neutralise, restore_cell,
+};
+use crate::validate::parse_canonical_uuid;
+
+/// The rows to export: their keys, and their results lines for when the input is gone.
+#[derive(Debug, Default)]
+pub(super) struct Failed {
+    keys: HashSet<RowKey>,
+    records: Vec<csv::StringRecord>,
+    header: Option<csv::StringRecord>,
+}
+
+impl Failed {
+    /// Notes one final results line that did not end ok.
+    pub(super) fn add(&mut self, record: &csv::StringRecord) {
+        self.keys.insert(RowKey::of(record));
+        self.records.push(record.clone());
+    }
+
+    /// Keeps the results header, to name the extra columns of rebuilt rows.
+    pub(super) fn set_header(&mut self, header: &[String]) {
+        self.header = Some(csv::StringRecord::from(header.to_vec()));
+    }
+}
+
+/// What the export wrote.
+pub(super) struct Written {
+    /// Rows written.
+    pub rows: u64,
+    /// How they were obtained, when that matters to the operator.
+    pub note: String,
+}
+
+/// Refuses, before anything is read or written, an export onto the results file itself (also
+/// through a link), onto anything but a regular file, or over an existing file without force.
+pub(super) fn check_target(target: &Path, results: &Path, force: bool) -> anyhow::Result<()> {
+    let shown = target.display();
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(target), std::fs::metadata(results))
+        && same_file(&a, &b)
+    {
+        bail!(
+            "--export-failed {shown} is the results file that report reads: nothing was written; choose another file name"
+        );
+    }
+    match std::fs::symlink_metadata(target) {
+        Ok(meta) if !meta.file_type().is_file() => bail!(
+            "--export-failed {shown} exists and is not a regular file (a link, a folder or a device): nothing was written; choose another file name"
+        ),
+        Ok(_) if !force => bail!("{shown} already exists: pass --force to replace it"),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Writes the export: a private temporary file beside the target, renamed over it whole.
+pub(super) fn write(
+    target: &Path,
+    _results: &Path,
+    failed: &Failed,
+    job: Option<&JobRecord>,
+) -> anyhow::Result<Written> {
+    let folder = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(folder)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    let mut writer = csv::Writer::from_writer(temp.as_file());
+    let written = match unchanged_input(job) {
+        Some((job, path)) => from_input(&mut writer, failed, job, path)?,
+        None => from_results(&mut writer, failed, job)?,
+    };
+    writer
+        .flush()
+        .context("cannot write the export")?;
+    drop(writer);
+    temp.persist(target)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(written)
+}
+
+/// The input of the job, if it is still there with the same content.
+fn unchanged_input(job: Option<&JobRecord>) -> Option<(&JobRecord, &Path)> {
+    let job = job?;
+    let path = job.input.as_deref()?;
+    (file_sha256(path).ok()? == job.input_sha256).then_some((job, path))
+}
+
+fn safe<'a>(cells: impl Iterator<Item = &'a str>) -> Vec<String> {
+    cells.map(|c| neutralise(c).into_owned()).collect()
+}
+
+/// Copies the failed rows from the input, in input order.
+fn from_input(
+    writer: &mut csv::Writer<&std::fs::File>,
+    failed: &Failed,
+    job: &JobRecord,
+    path: &Path,
+) -> anyhow::Result<Written> {
+    let options = ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let source = Source::open_once(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut reader = source.reader(&options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let columns = reader.columns().clone();
+    writer
+        .write_record(safe(columns.names.iter().map(String::as_str)))
+        .context("cannot write the export")?;
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0;
+    let mut found = HashSet::new();
+    while let Some(line) = reader
+        .next_record(&mut record)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        let uuid = record
+            .get(columns.auth_uuid)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| parse_canonical_uuid(c.trim()));
+        let key = match uuid {
+            Some(uuid) => RowKey::Uuid(uuid.as_u128()),
+            None => RowKey::Line(line),
+        };
+        if failed.keys.contains(&key) && found.insert(key) {
+            let cells: Vec<String> = record
+                .iter()
+                .map(|c| neutralise(&String::from_utf8_lossy(c)).into_owned())
+                .collect();
+            writer
+                .write_record(&cells)
+                .context("cannot write the export")?;
+            rows += 1;
+        }
+    }
+    let missing = failed.keys.len() - found.len();
+    let note = if missing > 0 {
+        format!(
+            " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file)",
+            path.display()
+        )
+    } else {
+        format!(" (copied from {}, every column as written)", path.display())
+    };
+    Ok(Written { rows, note })
+}
+
+/// Rebuilds the failed rows from the results file: auth_uuid, state, reasons and the extra
+/// columns under their input names. Per-row keys are not in the results, so they are lost.
+fn from_results(
+    writer: &mut csv::Writer<&std::fs::File>,
+    failed: &Failed,
+    job: Option<&JobRecord>,
+) -> anyhow::Result<Written> {
+    let mut header = vec!["auth_uuid", "state", "reasons"];
+    let extras: Vec<&str> = failed
+        .header
+        .as_ref()
+        .map(|h| h.iter().skip(RESULT_COLUMNS.len()).map(input_name).collect())
+        .unwrap_or_default();
+    header.extend(extras.iter().copied());
+    writer
+        .write_record(safe(header.into_iter()))
+        .context("cannot write the export")?;
+    for record in &failed.records {
+        let mut row = vec![
+            restore_cell(&record[1]),
+            restore_cell(&record[2]),
+            restore_cell(&record[3]),
+        ];
+        row.extend(record.iter().skip(RESULT_COLUMNS.len()).map(restore_cell));
+        writer
+            .write_record(safe(row.into_iter()))
+            .context("cannot write the export")?;
+    }
+    let had_keys = job.is_some_and(|j| {
+        j.columns
+            .iter()
+            .any(|c| c.trim().eq_ignore_ascii_case("api_key"))
+    });
+    let why = match job.and_then(|j| j.input.as_ref()) {
+        Some(input) => format!("the input {} is gone or has changed", input.display()),
+        None => "the input was standard input or is unknown".to_string(),
+    };
+    let note = if had_keys {
+        format!(
+            " (rebuilt from the results file because {why}: the input's api_key column is NOT in it, so these rows would run with the default key; add the keys back before running it)"
+        )
+    } else {
+        format!(" (rebuilt from the results file because {why})")
+    };
+    Ok(Written {
+        rows: failed.records.len() as u64,
+        note,
+    })
+}
+
+/// The input name of an extra results column: the results file renames an extra column that
+/// clashes with a fixed one to `input_NAME`; any other name is the input's own.
+fn input_name(header: &str) -> &str {
+    match header.strip_prefix("input_") {
+        Some(name) if RESULT_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(name)) => name,
+        _ => header,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_renamed_clashing_columns_lose_their_prefix() {
+        assert_eq!(input_name("input_outcome"), "outcome");
+        assert_eq!(input_name("input_x"), "input_x");
+        assert_eq!(input_name("Ticket"), "Ticket");
+    }
+}

@@ -1,0 +1,118 @@
+//! The job record beside a results file (`NAME.results.csv.job.json`): written before the
+//! first request, so that `report` can tell a finished job from one that was killed, crashed
+//! or is still running, and can find the input again to export exactly what failed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// What a run records about itself before its first request, and again when it ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The tool's version.
+    pub version: String,
+    /// The input file, absolute; `None` for standard input.
+    pub input: Option<PathBuf>,
+    /// SHA-256 of the input's bytes, hex.
+    pub input_sha256: String,
+    /// The input's delimiter.
+    pub delimiter: char,
+    /// `--encoding`, when given.
+    pub encoding: Option<String>,
+    /// The input's header names, as written.
+    pub columns: Vec<String>,
+    /// Rows of the input this run takes to an outcome (every row: sent, skipped, invalid,
+    /// cancelled).
+    pub rows: u64,
+    /// Whole lines the results file held before this run appended to it.
+    pub lines_before: u64,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// When it ended, if it did.
+    pub finished_at: Option<String>,
+    /// Its exit code, if it ended.
+    pub exit_code: Option<u8>,
+}
+
+/// SHA-256 of a file's bytes, hex: what identifies an input across runs.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Where the job record of a results file lives.
+pub fn job_path(results: &Path) -> PathBuf {
+    let mut name = results.as_os_str().to_os_string();
+    name.push(".job.json");
+    PathBuf::from(name)
+}
+
+impl JobRecord {
+    /// Writes the record beside `results`, replacing any earlier one whole (a temporary file
+    /// in the same folder, synced, then renamed), so that a reader never sees half of it.
+    pub fn write(&self, results: &Path) -> anyhow::Result<()> {
+        let path = job_path(results);
+        let json = serde_json::to_vec_pretty(self).expect("a record of plain fields serialises");
+        replace_whole(&path, &json)
+            .with_context(|| format!("cannot write the job record {}", path.display()))
+    }
+
+    /// Reads the record beside `results`; `None` when there is none.
+    pub fn read(results: &Path) -> anyhow::Result<Option<JobRecord>> {
+        let path = job_path(results);
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read the job record {}", path.display()));
+            }
+        };
+        serde_json::from_slice(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a job record of tecalis-status", path.display()))
+    }
+}
+
+// TODO(merge): route through crate::files once it lands.
+fn replace_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut temp = tempfile::NamedTempFile::new_in(folder.unwrap_or(Path::new(".")))?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_data()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_beside_its_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("fix.results.csv");
+        assert_eq!(JobRecord::read(&results).unwrap(), None);
+        let record = JobRecord {
+            version: "0.1.0".into(),
+            input: Some(dir.path().join("fix.csv")),
+            input_sha256: "ab".into(),
+            delimiter: ';',
+            encoding: Some("windows-1252".into()),
+            columns: vec!["auth_uuid".into(), "state".into()],
+            rows: 3000,
+            lines_before: 12,
+            started_at: "2026-11-26T00:00:00Z".into(),
+            finished_at: None,
+            exit_code: None,
+        };
+        record.write(&results).unwrap();
+        assert!(dir.path().join("fix.results.csv.job.json").exists());
+        assert_eq!(JobRecord::read(&results).unwrap(), Some(record));
+    }
+}
