@@ -339,7 +339,10 @@ mod tests {
                 "https://api.example.com/v1?token=1",
                 "--url https://api.example.com/v1",
             ),
-            ("https://api.example.com/#x", "--url https://api.example.com"),
+            (
+                "https://api.example.com/#x",
+                "--url https://api.example.com",
+            ),
         ] {
             let err = endpoint(given, false).unwrap_err();
             assert!(err.downcast_ref::<UsageError>().is_some(), "{given}");
@@ -349,7 +352,10 @@ mod tests {
 
     #[test]
     fn credentials_in_a_url_are_never_echoed() {
-        for url in ["https://bob:s3cret@api.example.com", "ht tp://bob:s3cret@x/"] {
+        for url in [
+            "https://bob:s3cret@api.example.com",
+            "ht tp://bob:s3cret@x/",
+        ] {
             let err = endpoint(url, false).unwrap_err().to_string();
             assert!(!err.contains("s3cret"), "{err}");
         }

@@ -159,7 +159,9 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     out.push('\n');
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`report R | head`) is a normal end, not an error.
-    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
     let all_ok = counts[Outcome::Ok] + counts[Outcome::Skipped] == rows;
     Ok(if completeness == Completeness::Complete && all_ok {
         ExitCode::Success
@@ -170,9 +172,12 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// Whether a run holds the results file's lock now.
 fn is_being_written(path: &Path) -> bool {
-    std::fs::File::open(path)
-        .context("open")
-        .is_ok_and(|file| matches!(file.try_lock_shared(), Err(std::fs::TryLockError::WouldBlock)))
+    std::fs::File::open(path).context("open").is_ok_and(|file| {
+        matches!(
+            file.try_lock_shared(),
+            Err(std::fs::TryLockError::WouldBlock)
+        )
+    })
 }
 
 fn list(out: &mut String, title: &str, items: &[(u64, String)]) {

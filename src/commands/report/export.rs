@@ -9,9 +9,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::input::{ReadOptions, Source};
-use crate::results::{
-    JobRecord, RESULT_COLUMNS, RowKey, file_sha256, neutralise, restore_cell,
-};
+use crate::results::{JobRecord, RESULT_COLUMNS, RowKey, file_sha256, neutralise, restore_cell};
 use crate::validate::parse_canonical_uuid;
 
 /// The rows to export: their keys, and their results lines for when the input is gone.
@@ -92,9 +90,7 @@ pub(super) fn write(
         Some((job, path)) => from_input(&mut writer, failed, job, path)?,
         None => from_results(&mut writer, failed, job)?,
     };
-    writer
-        .flush()
-        .context("cannot write the export")?;
+    writer.flush().context("cannot write the export")?;
     drop(writer);
     temp.persist(target)
         .with_context(|| format!("cannot write {}", target.display()))?;
@@ -122,7 +118,9 @@ fn from_input(
     let options = ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let source = Source::open_once(path).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut reader = source.reader(&options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut reader = source
+        .reader(&options)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let columns = reader.columns().clone();
     writer
         .write_record(safe(columns.names.iter().map(String::as_str)))
@@ -176,7 +174,12 @@ fn from_results(
     let extras: Vec<&str> = failed
         .header
         .as_ref()
-        .map(|h| h.iter().skip(RESULT_COLUMNS.len()).map(input_name).collect())
+        .map(|h| {
+            h.iter()
+                .skip(RESULT_COLUMNS.len())
+                .map(input_name)
+                .collect()
+        })
         .unwrap_or_default();
     header.extend(extras.iter().copied());
     writer

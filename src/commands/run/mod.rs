@@ -32,8 +32,70 @@ use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::summary::{Audit, Collector, Tally, summary_json};
 use crate::validate::Scan;
 
-/// `run INPUT`: validate, plan, confirm, send, record, summarise.
+/// What is known of a run as it goes, for the JSON summary written at every exit.
+#[derive(Debug, Default)]
+struct Ending {
+    /// The audit fields, once the plan is made.
+    audit: Option<Audit>,
+    /// The counts, once sending ended.
+    tally: Option<Tally>,
+    /// The results file, once chosen.
+    output: Option<PathBuf>,
+}
+
+/// `run INPUT`: validate, plan, confirm, send, record, summarise. Whatever happens after the
+/// arguments are parsed (a fatal error, even a bug), `--summary-json` is written with the exit
+/// code, so that a cron job never reads the previous run's.
 pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
+    let started_at = SystemTime::now();
+    let mut ending = Ending::default();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_inner(args, progress, &mut ending)
+    }));
+    let (code, error) = match result {
+        Ok(Ok(code)) => (code, None),
+        Ok(Err(error)) => (crate::exit::code_for_error(&error), Some(error)),
+        Err(_) => {
+            // The panic hook has printed what happened; say what it means for the job.
+            let recorded = match &ending.output {
+                Some(path) => format!(
+                    "every row that finished before it is in {}; `tecalis-status report {}` shows them, and the same command with --resume sends the rest",
+                    path.display(),
+                    resume_command::shell_quote(&path.display().to_string())
+                ),
+                None => "nothing was sent".to_string(),
+            };
+            (
+                ExitCode::Fatal,
+                Some(anyhow::anyhow!(
+                    "internal error (a bug in tecalis-status, please report it): {recorded}"
+                )),
+            )
+        }
+    };
+    if let Some(path) = &args.summary_json {
+        let audit = ending.audit.unwrap_or_else(|| Audit {
+            input: args.input.input.display().to_string(),
+            input_sha256: String::new(),
+            url: String::new(),
+            results: ending.output.clone().unwrap_or_default(),
+            dry_run: args.dry_run,
+            started_at,
+        });
+        let tally = ending.tally.unwrap_or_else(Tally::empty);
+        let mut json = summary_json(&tally, &audit, code);
+        if let Some(error) = &error {
+            json["error"] = serde_json::Value::String(format!("{error:#}"));
+        }
+        write_summary_json(path, &json)?;
+    }
+    match error {
+        Some(error) => Err(error),
+        None => Ok(code),
+    }
+}
+
+fn run_inner(args: &RunArgs, progress: bool, ending: &mut Ending) -> anyhow::Result<ExitCode> {
     if args.input.input.as_os_str() == "-" && args.output.is_none() {
         eprintln!("error: the input is standard input, so --output FILE is required");
         return Ok(ExitCode::Usage);
@@ -48,7 +110,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
-        .block_on(run_async(args, progress, source, options, rules))
+        .block_on(run_async(args, progress, source, options, rules, ending))
 }
 
 async fn run_async(
@@ -57,6 +119,7 @@ async fn run_async(
     source: Source,
     options: ReadOptions,
     rules: crate::validate::Rules,
+    ending: &mut Ending,
 ) -> anyhow::Result<ExitCode> {
     let sandbox = if args.sandbox {
         let sandbox = Sandbox::start("127.0.0.1:0", SandboxConfig::default()).await?;
@@ -86,12 +149,13 @@ async fn run_async(
         input_sha256: before.sha256.clone(),
         ..audit
     };
+    ending.audit = Some(audit.clone());
+    ending.output = Some(plan.output.clone());
     let scan = match scan_input(&source, &options, &rules) {
         Ok(scan) => scan,
         Err(e) => return Ok(input_failure(e)),
     };
     if let Some(code) = check_before_sending(args, &plan, &scan, source.display())? {
-        write_summary_json(&plan, &Tally::empty(), &audit, code)?;
         return Ok(code);
     }
     let done = if plan.resume {
@@ -143,7 +207,7 @@ async fn run_async(
         job.exit_code = Some(exit.code());
         job.write(&plan.output)?;
     }
-    write_summary_json(&plan, &tally, &audit, exit)?;
+    ending.tally = Some(tally);
     if let Some(sandbox) = sandbox {
         sandbox.stop().await;
     }
@@ -350,19 +414,10 @@ fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCo
     tally.exit_code()
 }
 
-/// Writes `--summary-json`, if asked, also when the run stopped before sending.
-fn write_summary_json(
-    plan: &Plan,
-    tally: &Tally,
-    audit: &Audit,
-    exit: ExitCode,
-) -> anyhow::Result<()> {
-    let Some(path) = &plan.summary_json else {
-        return Ok(());
-    };
-    let json = serde_json::to_string_pretty(&summary_json(tally, audit, exit))
-        .expect("JSON values serialise");
-    std::fs::write(path, json + "\n")
+/// Writes the JSON summary.
+fn write_summary_json(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(json).expect("JSON values serialise");
+    std::fs::write(path, text + "\n")
         .with_context(|| format!("cannot write the summary {}", path.display()))
 }
 

@@ -21,7 +21,7 @@ pub(super) fn resume_command(args: impl Iterator<Item = std::ffi::OsString>) -> 
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
-fn shell_quote(word: &str) -> String {
+pub(super) fn shell_quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
             .chars()

@@ -1,0 +1,163 @@
+//! Truthful records and safe mistakes: the JSON summary at every exit, a `--url` that would
+//! send elsewhere refused, a torn results file resumed right, and an export that never writes
+//! over its own source and re-runs exactly what failed.
+
+mod common;
+
+use common::{KEY, TestServer, Workdir, bundled_uuids, csv_input, fresh_uuids};
+use serde_json::Value;
+
+#[test]
+fn the_json_summary_is_written_on_a_fatal_exit_too() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 2, "OK", "");
+    // A stale summary from an earlier run that a cron job would otherwise read.
+    dir.write("s.json", r#"{"exit_code": 0}"#);
+    dir.write("in.results.csv", "not ours\n");
+    let out = dir
+        .run_at(&server.url(), "in.csv", &["--summary-json", "s.json"])
+        .expect(1);
+    out.stderr_has("already exists");
+    let json: Value = serde_json::from_str(&dir.read("s.json")).unwrap();
+    assert_eq!(json["exit_code"], 1, "{json}");
+    assert!(
+        json["error"].as_str().unwrap().contains("already exists"),
+        "{json}"
+    );
+    assert_eq!(json["counts"]["ok"], 0);
+    assert_eq!(server.stats().requests, 0, "nothing was sent");
+    assert_eq!(
+        dir.read("in.results.csv"),
+        "not ours\n",
+        "nothing was touched"
+    );
+}
+
+#[test]
+fn a_url_with_the_endpoint_or_a_query_is_refused_with_the_value_to_use() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 2, "OK", "");
+    let base = server.url();
+    for (url, shown) in [
+        (format!("{base}/customer/status"), format!("--url {base}")),
+        (format!("{base}/?x=1"), format!("--url {base}")),
+    ] {
+        dir.run_at(&url, "in.csv", &[]).expect(2).stderr_has(&shown);
+    }
+    assert_eq!(server.stats().requests, 0, "nothing was sent");
+    assert!(!dir.exists("in.results.csv"));
+}
+
+#[test]
+fn a_results_file_torn_inside_quotes_is_resumed_with_every_final_outcome_right() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    let (mine, theirs) = bundled_uuids();
+    // Reasons with a line break, so that a torn record ends inside quotes.
+    let reasons = "\"two\nlines\"";
+    let rows: Vec<(&str, &str, &str)> = vec![
+        (mine[0].as_str(), "OK", reasons),
+        (mine[1].as_str(), "KO", reasons),
+        (theirs[0].as_str(), "OK", reasons),
+    ];
+    dir.write("in.csv", csv_input(&rows));
+    // Only the first row has run: its line is whole. The second was being written when the
+    // run died: its record stops inside the quoted reasons.
+    dir.write("first.csv", csv_input(&rows[..1]));
+    dir.run_at(&server.url(), "first.csv", &["-o", "in.results.csv"])
+        .expect(0);
+    let whole = dir.read("in.results.csv");
+    let torn = format!("3,{},KO,\"two\nli", mine[1]);
+    dir.write("in.results.csv", format!("{whole}{torn}"));
+    dir.run_at(&server.url(), "in.csv", &["--resume"])
+        .expect(3)
+        .stderr_has("cut off a torn last line");
+    let rows = dir.results("in.results.csv");
+    let last: std::collections::HashMap<_, _> = rows
+        .iter()
+        .map(|r| (r["auth_uuid"].clone(), r["outcome"].clone()))
+        .collect();
+    assert_eq!(last[&mine[0]], "skipped");
+    assert_eq!(last[&mine[1]], "ok");
+    assert_eq!(last[&theirs[0]], "unauthorized");
+    assert_eq!(rows.len(), 4, "one whole line, then three appended");
+    let report = dir.cmd(&["report", "in.results.csv"]).expect(3);
+    report
+        .stdout_has("unauthorized")
+        .stdout_has(&theirs[0])
+        .stdout_has("Complete, but not every row ended ok.");
+}
+
+#[test]
+fn an_export_never_writes_over_the_results_it_reads() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    dir.sample("corrections.csv");
+    dir.run_at(&server.url(), "corrections.csv", &[]).expect(3);
+    let before = std::fs::read(dir.path("corrections.results.csv")).unwrap();
+    dir.cmd(&[
+        "report",
+        "corrections.results.csv",
+        "--export-failed",
+        "corrections.results.csv",
+        "--force",
+    ])
+    .expect(1)
+    .stderr_has("is the results file that report reads");
+    std::os::unix::fs::symlink(dir.path("corrections.results.csv"), dir.path("link.csv")).unwrap();
+    dir.cmd(&[
+        "report",
+        "corrections.results.csv",
+        "--export-failed",
+        "link.csv",
+        "--force",
+    ])
+    .expect(1);
+    assert_eq!(
+        std::fs::read(dir.path("corrections.results.csv")).unwrap(),
+        before,
+        "the results file is byte for byte intact"
+    );
+}
+
+#[test]
+fn an_export_keeps_every_input_column_and_the_per_row_key() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let uuids = fresh_uuids(2);
+    let (_, theirs) = bundled_uuids();
+    // One row with the default key (accepted), one with its own wrong key (401), and a
+    // column of the user's own named like a renamed results column.
+    dir.write(
+        "in.csv",
+        format!(
+            "auth_uuid,state,api_key,input_x,ticket\n{},OK,,a,T-1\n{},KO,not-their-key,=b,T-2\n{},OK,,c,T-3\n",
+            uuids[0], theirs[0], uuids[1]
+        ),
+    );
+    dir.run_at(&server.url(), "in.csv", &[]).expect(3);
+    let results = dir.read("in.results.csv");
+    assert!(!results.contains("not-their-key"), "keys never in results");
+    dir.cmd(&["report", "in.results.csv", "--export-failed", "retry.csv"])
+        .expect(3);
+    let exported = dir.read("retry.csv");
+    assert_eq!(
+        exported,
+        format!(
+            "auth_uuid,state,api_key,input_x,ticket\n{},KO,not-their-key,'=b,T-2\n",
+            theirs[0]
+        )
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path("retry.csv"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the export holds a key: private");
+    }
+    let _ = KEY;
+}
