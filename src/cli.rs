@@ -9,21 +9,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "tecalis-status", version, about, long_about = None)]
 #[command(
+    before_help = "Start here: tecalis-status run samples/corrections.csv --sandbox --yes \
+(a rehearsal against the built-in sandbox: nothing leaves this machine).",
     after_help = "Exit codes: 0 all ok, 1 fatal error, 2 usage error, 3 some rows failed, \
-4 invalid input (nothing sent), 5 stopped: credentials evidently wrong, 130 interrupted."
+4 invalid input (nothing sent), 5 stopped: credentials evidently wrong, 6 stopped: server \
+unreachable, 130 interrupted."
 )]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-    /// Print only errors and the final summary.
-    #[arg(long, short, global = true)]
+    /// Print less: warnings, errors and the command's result only.
+    #[arg(long, short, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// More log output (-v debug, -vv trace); RUST_LOG overrides.
-    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
-    /// Format of log lines on standard error.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    /// Format of log lines on standard error: `json` makes every line one JSON object.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, help_heading = "Global options")]
     pub log_format: LogFormat,
 }
 
@@ -70,11 +73,23 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to standard output.
+    /// Print a man page (roff) to standard output, or write every page to a folder.
     #[command(
-        after_help = "Example:\n  tecalis-status man > /usr/local/share/man/man1/tecalis-status.1"
+        after_help = "Examples:\n  tecalis-status man > /usr/local/share/man/man1/tecalis-status.1\n  \
+        tecalis-status man run | man -l -\n  \
+        tecalis-status man --out-dir /usr/local/share/man/man1"
     )]
-    Man,
+    Man(ManArgs),
+}
+
+/// `man [COMMAND]`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print (`run`, `validate`, …); the top page without one.
+    pub command: Option<String>,
+    /// Write every page (tecalis-status.1, tecalis-status-run.1, …) into this folder instead.
+    #[arg(long, conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `report RESULTS`.
@@ -129,11 +144,12 @@ pub struct RunArgs {
     /// Validate and show what would be sent (key redacted), then stop; sends nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Run against a sandbox started in this process with the bundled processes and key.
-    #[arg(long, conflicts_with_all = ["url", "api_key_file"])]
+    /// Run against a sandbox started in this process with the bundled processes and key
+    /// (TECALIS_URL and TECALIS_API_KEY are then ignored).
+    #[arg(long, conflicts_with = "api_key_file")]
     pub sandbox: bool,
-    /// Base URL of the API; `/customer/status` is appended.
-    #[arg(long, env = "TECALIS_URL")]
+    /// Base URL of the API, e.g. https://api.example.com; `/customer/status` is appended.
+    #[arg(long, env = "TECALIS_URL", hide_env_values = true)]
     pub url: Option<String>,
     /// Read the API key from this file (first line). Otherwise TECALIS_API_KEY is used.
     #[arg(long)]
@@ -160,13 +176,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
     /// Time limit for one request, e.g. `30s`, `1m`, `500ms`.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
     /// The longest `Retry-After` honoured; a longer one is cut to this.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub max_retry_after: Duration,
     /// Time limit for establishing a connection.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
     /// Allow plain http:// to a host that is not loopback.
     #[arg(long)]
@@ -175,7 +191,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_unauthorized: Option<u64>,
     /// Send the first N valid rows one at a time first; stop unless all are `ok`.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub canary: Option<u64>,
     /// Do not ask for confirmation.
     #[arg(long, short)]
@@ -188,7 +204,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
     /// Without a progress bar, log a progress line this often (e.g. for cron logs).
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub log_every: Duration,
 }
 
@@ -315,6 +331,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 30s, 500ms or 2m"))
 }
 
+/// Parses a duration that must be above zero (a time limit of 0 would fail every request).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("`{text}` is zero: give a time above 0, e.g. 30s")),
+        d => Ok(d),
+    }
+}
+
 /// Parses a single-byte delimiter: `,` `;` `|`, or `tab` / `\t`.
 pub fn parse_delimiter(text: &str) -> Result<u8, String> {
     match text {
@@ -376,6 +400,8 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_positive_duration("0s").is_err());
+        assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
     }
 
     #[test]

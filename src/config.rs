@@ -208,6 +208,12 @@ impl Plan {
         sandbox_url: Option<&str>,
     ) -> anyhow::Result<Plan> {
         let (endpoint, key, key_source) = match sandbox_url {
+            Some(_) if args.url.is_some() && args.url != std::env::var("TECALIS_URL").ok() => {
+                return Err(UsageError(
+                    "--sandbox and --url cannot be combined: --sandbox runs against a sandbox in this process".into(),
+                )
+                .into());
+            }
             Some(url) => (
                 endpoint(url, false)?,
                 Some(SecretString::from(crate::sandbox::DEMO_API_KEY)),

@@ -45,7 +45,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => commands::run(args, progress),
         Command::Report(args) => commands::report(args),
         Command::Completions { shell } => commands::completions(*shell),
-        Command::Man => commands::man(),
+        Command::Man(args) => commands::man(args),
         Command::Sandbox(args) => commands::runtime()
             .and_then(|rt| rt.block_on(sandbox::serve(args)))
             .map(|()| ExitCode::Success),

@@ -16,7 +16,8 @@ use crate::cli::{Cli, LogFormat};
 /// the HTTP stack's own trace output is never switched on by our flags.
 fn default_filter(cli: &Cli) -> String {
     let level = if cli.quiet {
-        "error"
+        // Warnings stay: a key file readable by others must not be hidden by --quiet.
+        "warn"
     } else {
         match cli.verbose {
             0 => "info",

@@ -24,6 +24,18 @@ fn typed_under_pty(
     no_color: bool,
     typed: &str,
 ) -> (Option<i32>, String) {
+    typed_at_prompt(dir, args, no_color, "", typed)
+}
+
+/// Like [`typed_under_pty`], typing only once the screen shows `prompt` (for keys, such as
+/// Ctrl-C, that must reach the program while it waits at the question).
+fn typed_at_prompt(
+    dir: &Workdir,
+    args: &str,
+    no_color: bool,
+    prompt: &str,
+    typed: &str,
+) -> (Option<i32>, String) {
     let command = format!("{} {args}", env!("CARGO_BIN_EXE_tecalis-status"));
     let mut script = Command::new("script");
     script
@@ -41,19 +53,31 @@ fn typed_under_pty(
     // Keep the keyboard open until the program ends: `script` may take the end of its input
     // for the terminal closing.
     let mut keyboard = child.stdin.take().expect("piped");
-    keyboard.write_all(typed.as_bytes()).expect("typing");
     let mut stdout = child.stdout.take().expect("piped");
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shared = screen.clone();
     let reader = std::thread::spawn(move || {
-        let mut screen = Vec::new();
-        stdout.read_to_end(&mut screen).map(|_| screen)
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            shared.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
     });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !prompt.is_empty()
+        && !String::from_utf8_lossy(&screen.lock().unwrap()).contains(prompt)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    keyboard.write_all(typed.as_bytes()).expect("typing");
     let status = child.wait().expect("util-linux script runs");
     drop(keyboard);
-    let screen = reader
-        .join()
-        .expect("the reader ends")
-        .expect("the screen is readable");
-    (status.code(), String::from_utf8_lossy(&screen).into_owned())
+    reader.join().expect("the reader ends");
+    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    (status.code(), screen)
 }
 
 #[test]
@@ -141,4 +165,45 @@ fn an_interactive_run_asks_before_sending() {
     let (code, screen) = typed_under_pty(&dir, &args, true, "yes\n");
     assert_eq!(code, Some(0), "{screen}");
     assert_eq!(server.stats().requests, 3);
+}
+
+#[test]
+fn the_question_is_asked_on_the_terminal_even_when_standard_error_is_redirected() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    input(&dir, 3);
+    let args = format!("run in.csv --url {} --rate 100 2>run.log", server.url());
+    // Only the word yes confirms: `y` is refused.
+    let (code, screen) = typed_under_pty(&dir, &args, true, "y\n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains("About to send 3 PATCH request(s)"),
+        "{screen}"
+    );
+    assert!(screen.contains("results: in.results.csv"), "{screen}");
+    assert!(screen.contains("rate: 100/s"), "{screen}");
+    assert!(screen.contains("key: from TECALIS_API_KEY"), "{screen}");
+    assert_eq!(server.stats().requests, 0);
+    let (code, screen) = typed_under_pty(&dir, &args, true, "yes\n");
+    assert_eq!(code, Some(0), "{screen}");
+    assert_eq!(server.stats().requests, 3);
+}
+
+#[test]
+fn end_of_input_or_ctrl_c_at_the_question_sends_nothing_and_says_so() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    input(&dir, 3);
+    let args = format!("run in.csv --url {} --rate 100", server.url());
+    // Ctrl-D, then Ctrl-C, as typed on a terminal.
+    let (code, screen) = typed_under_pty(&dir, &args, true, "\u{4}");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(screen.contains("no answer: end of input"), "{screen}");
+    let (code, screen) = typed_at_prompt(&dir, &args, true, "Type yes", "\u{3}");
+    assert_eq!(code, Some(130), "{screen}");
+    assert!(
+        screen.contains("interrupted at the confirmation: nothing was sent"),
+        "{screen}"
+    );
+    assert_eq!(server.stats().requests, 0);
 }

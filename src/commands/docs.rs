@@ -1,26 +1,63 @@
-//! `completions SHELL` and `man`: the shell completions and the manual page, generated from
+//! `completions SHELL` and `man`: the shell completions and the manual pages, generated from
 //! the clap definition so they never drift from the flags.
 
-use crate::cli::Cli;
-use crate::exit::ExitCode;
+use std::io::Write;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{Cli, ManArgs};
+use crate::exit::{ExitCode, UsageError};
 
 /// Prints the completions for `shell` on standard output.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     let mut command = <Cli as clap::CommandFactory>::command();
-    clap_complete::generate(
-        shell,
-        &mut command,
-        "tecalis-status",
-        &mut std::io::stdout(),
-    );
-    Ok(ExitCode::Success)
+    let mut text = Vec::new();
+    clap_complete::generate(shell, &mut command, "tecalis-status", &mut text);
+    print_all(&text)
 }
 
-/// Prints the manual page (roff) on standard output.
-pub fn man() -> anyhow::Result<ExitCode> {
-    let command = <Cli as clap::CommandFactory>::command();
-    clap_mangen::Man::new(command)
-        .render(&mut std::io::stdout())
-        .map(|()| ExitCode::Success)
-        .map_err(anyhow::Error::from)
+/// Prints one manual page (roff) on standard output, or writes every page into a folder: the
+/// top page and one per subcommand (`tecalis-status-run.1`, …), as git and cargo ship theirs.
+pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
+    let mut top = <Cli as clap::CommandFactory>::command();
+    top.build();
+    if let Some(dir) = &args.out_dir {
+        let mut pages = vec![("tecalis-status.1".to_string(), top.clone())];
+        for sub in top.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("tecalis-status-{}", sub.get_name());
+            pages.push((format!("{name}.1"), sub.clone().name(name)));
+        }
+        for (file, command) in pages {
+            let path = dir.join(&file);
+            let mut page = Vec::new();
+            clap_mangen::Man::new(command).render(&mut page)?;
+            std::fs::write(&path, page)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("{}", path.display());
+        }
+        return Ok(ExitCode::Success);
+    }
+    let command = match &args.command {
+        None => top,
+        Some(name) => match top.find_subcommand(name) {
+            Some(sub) => sub.clone().name(format!("tecalis-status-{name}")),
+            None => bail!(UsageError(format!(
+                "there is no subcommand {name:?}: use one of validate, run, report, sandbox, completions, man"
+            ))),
+        },
+    };
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command).render(&mut page)?;
+    print_all(&page)
+}
+
+/// Writes to standard output; a reader that closed the pipe early (`| head`) is a normal end.
+fn print_all(bytes: &[u8]) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to standard output")
+        }
+        _ => Ok(ExitCode::Success),
+    }
 }

@@ -1,6 +1,8 @@
-//! The interactive confirmation before anything is sent, and its refusal without a terminal.
+//! The interactive confirmation before anything is sent: what will happen, asked on the
+//! terminal itself (even when standard error is redirected), and its refusal without one.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::time::Duration;
 
 use super::describe_key_source;
 use crate::commands::per_state;
@@ -13,43 +15,123 @@ pub(super) enum Confirmation {
     Refused(String),
 }
 
-/// Asks for confirmation on a terminal; refuses without one unless `--yes`.
-pub(super) fn confirm(yes: bool, plan: &Plan, scan: &Scan) -> Confirmation {
+/// What the confirmation shows besides the plan and the scan.
+pub(super) struct Prompt {
+    /// Rows already ok in the results file (`--resume`): skipped when unchanged.
+    pub already_ok: usize,
+}
+
+/// The text shown before the question: the target, the counts, the keys, the results file
+/// and how long it should take.
+fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
+    let mut text = if prompt.already_ok > 0 {
+        format!(
+            "About to send up to {} PATCH request(s) to {}\n  ({} row(s) already ok in {} are skipped when unchanged)\n",
+            scan.valid,
+            plan.endpoint,
+            prompt.already_ok,
+            plan.output.display()
+        )
+    } else {
+        format!(
+            "About to send {} PATCH request(s) to {}\n",
+            scan.valid, plan.endpoint
+        )
+    };
+    text.push_str(&format!("  states: {}\n", per_state(scan)));
+    let own_key = scan.valid.saturating_sub(scan.rows_without_key);
+    text.push_str(&match (scan.rows_without_key, own_key) {
+        (_, 0) => format!("  key: from {}\n", describe_key_source(&plan.key_source)),
+        (0, n) => format!("  key: each row's own (api_key column, {n} row(s))\n"),
+        (d, n) => format!(
+            "  key: {n} row(s) with their own (api_key column), {d} from {}\n",
+            describe_key_source(&plan.key_source)
+        ),
+    });
+    if scan.invalid() > 0 {
+        text.push_str(&format!(
+            "  {} invalid row(s) will be recorded as invalid, not sent\n",
+            scan.invalid()
+        ));
+    }
+    let seconds = scan.valid as f64 / plan.rate.per_second;
+    text.push_str(&format!(
+        "  results: {}\n  rate: {}/s, at most {} at once: about {} if every answer comes at once\n",
+        plan.output.display(),
+        plan.rate.per_second,
+        plan.concurrency,
+        humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
+    ));
+    text
+}
+
+/// Asks for confirmation on the terminal; refuses without one unless `--yes`. Ctrl-C at the
+/// question ends the program with exit 130, saying that nothing was sent.
+pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confirmation {
     if yes {
         return Confirmation::Go;
     }
-    if !std::io::stdin().is_terminal() {
-        return Confirmation::Refused(
+    let refuse = || {
+        Confirmation::Refused(
             "error: refusing to send without confirmation: standard input is not a terminal. Pass --yes to confirm (as a cron job must); nothing was sent".into(),
-        );
+        )
+    };
+    if !std::io::stdin().is_terminal() {
+        return refuse();
     }
-    eprintln!(
-        "About to send {} PATCH request(s) to {}\n  states: {}\n  key from {}{}",
-        scan.valid,
-        plan.endpoint,
-        per_state(scan),
-        describe_key_source(&plan.key_source),
-        if scan.invalid() > 0 {
-            format!(
-                "\n  {} invalid row(s) will be recorded as invalid",
-                scan.invalid()
-            )
-        } else {
-            String::new()
-        }
+    // The terminal itself, so that `2>run.log` does not hide the question.
+    let Ok(tty) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+    else {
+        return refuse();
+    };
+    let mut out = &tty;
+    let _ = write!(
+        out,
+        "{}Type yes to send, anything else to stop: ",
+        describe(plan, scan, prompt)
     );
-    eprint!("Type yes to continue: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return Confirmation::Refused("no answer: nothing was sent".into());
-    }
-    if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
+    let _ = out.flush();
+    let Ok(reader) = tty.try_clone() else {
+        return refuse();
+    };
+    let Ok(mut signals) = crate::signals::Signals::listen() else {
+        return refuse();
+    };
+    let read = tokio::task::spawn_blocking(move || {
+        let mut answer = String::new();
+        BufReader::new(reader)
+            .read_line(&mut answer)
+            .map(|n| (n, answer))
+    });
+    let answer = tokio::select! {
+        read = read => read.ok().and_then(Result::ok),
+        () = signals.recv() => {
+            let _ = writeln!(out, "\ninterrupted at the confirmation: nothing was sent");
+            std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
+        }
+    };
+    let answer = match answer {
+        None | Some((0, _)) => {
+            // Ctrl-D: the cursor is still on the question's line.
+            let _ = writeln!(out);
+            return Confirmation::Refused(
+                "not confirmed (no answer: end of input): nothing was sent".into(),
+            );
+        }
+        Some((_, answer)) => answer,
+    };
+    if answer.trim().eq_ignore_ascii_case("yes") {
         Confirmation::Go
     } else {
         Confirmation::Refused(format!(
             "not confirmed (the answer was {:?}, not yes): nothing was sent",
-            answer.trim()
+            crate::results::neutralise(answer.trim())
+                .chars()
+                .take(40)
+                .collect::<String>()
         ))
     }
 }

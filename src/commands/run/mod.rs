@@ -13,7 +13,7 @@ mod feed;
 mod fingerprint;
 mod resume_command;
 
-use confirm::{Confirmation, confirm};
+use confirm::{Confirmation, Prompt, confirm};
 use feed::Feed;
 use fingerprint::fingerprint;
 use resume_command::resume_command;
@@ -155,14 +155,17 @@ async fn run_async(
         Ok(scan) => scan,
         Err(e) => return Ok(input_failure(e)),
     };
-    if let Some(code) = check_before_sending(args, &plan, &scan, source.display())? {
-        return Ok(code);
-    }
     let done = if plan.resume {
         read_done(&plan.output)?
     } else {
         Done::default()
     };
+    let prompt = Prompt {
+        already_ok: done.len(),
+    };
+    if let Some(code) = check_before_sending(args, &plan, &scan, source.display(), &prompt).await? {
+        return Ok(code);
+    }
     let reader = source
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -216,11 +219,12 @@ async fn run_async(
 
 /// Everything that stops a run before anything is sent: nothing to do, invalid rows, no key,
 /// no confirmation. `Some(code)` to stop with.
-fn check_before_sending(
+async fn check_before_sending(
     args: &RunArgs,
     plan: &Plan,
     scan: &Scan,
     file: &str,
+    prompt: &Prompt,
 ) -> anyhow::Result<Option<ExitCode>> {
     if scan.rows == 0 {
         if !crate::logging::quiet() {
@@ -245,7 +249,7 @@ fn check_before_sending(
     }
     if !plan.dry_run
         && scan.valid > 0
-        && let Confirmation::Refused(message) = confirm(args.yes, plan, scan)
+        && let Confirmation::Refused(message) = confirm(args.yes, plan, scan, prompt).await
     {
         eprintln!("{message}");
         return Ok(Some(ExitCode::Usage));
