@@ -63,9 +63,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 .map(|()| ExitCode::Success)
                 .map_err(anyhow::Error::from)
         }
-        Command::Sandbox(args) => commands::runtime()
-            .and_then(|rt| rt.block_on(sandbox::serve(args)))
-            .map(|()| ExitCode::Success),
+        Command::Sandbox(args) => commands::sandbox::sandbox(args),
     };
     match result {
         Ok(code) => code,

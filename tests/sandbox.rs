@@ -381,26 +381,48 @@ fn server_base(server: &TestServer) -> String {
 
 #[test]
 fn concurrent_requests_are_counted_in_flight() {
-    let server = TestServer::start(|c| c.latency = Duration::from_millis(200));
+    // Each answer is held 5 s, far longer than five requests take to arrive even on a loaded
+    // machine; the test waits on the server's own count, not on a clock.
+    let server = TestServer::start(|c| {
+        c.slow_rate = 1.0;
+        c.slow_delay = Duration::from_secs(5);
+    });
     let (mine, _) = bundled_uuids();
     let url = format!("{}/customer/status", server.url());
-    let statuses = server.block_on(async move {
+    let requests = server.block_on(async move {
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let requests = mine.iter().take(5).map(|uuid| {
-            client
-                .patch(&url)
-                .json(&json!({"auth_uuid": uuid, "api_key": KEY, "state": "OK"}))
-                .send()
-        });
-        futures::future::join_all(requests)
-            .await
-            .into_iter()
-            .map(|r| r.unwrap().status().as_u16())
+        mine.iter()
+            .take(5)
+            .map(|uuid| {
+                let request = client
+                    .patch(&url)
+                    .json(&json!({"auth_uuid": uuid, "api_key": KEY, "state": "OK"}))
+                    .send();
+                tokio::spawn(async move { request.await.map(|r| r.status().as_u16()) })
+            })
             .collect::<Vec<_>>()
     });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.stats().in_flight < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "five requests never in flight together: {:?}",
+            server.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let statuses = server.block_on(async move {
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap().unwrap());
+        }
+        statuses
+    });
     assert_eq!(statuses, vec![200; 5]);
-    assert_eq!(server.stats().max_in_flight, 5);
-    assert_eq!(server.stats().in_flight, 0);
+    let stats = server.stats();
+    assert_eq!(stats.max_in_flight, 5, "{stats:?}");
+    assert_eq!(stats.in_flight, 0, "{stats:?}");
+    assert_eq!(stats.slow, 5, "{stats:?}");
 }
 
 #[test]

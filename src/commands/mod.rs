@@ -2,6 +2,7 @@
 //! from the input file to the summary.
 
 mod run;
+pub mod sandbox;
 
 use std::io::Write;
 

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::StatusCode;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::Value;
@@ -21,8 +20,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use seed::{DEMO_API_KEY, Process};
-
-use crate::cli::SandboxArgs;
 
 /// How the sandbox behaves: its processes and its faults.
 #[derive(Debug, Clone)]
@@ -106,41 +103,6 @@ impl Default for SandboxConfig {
             error_body: ErrorBody::Json,
             ok_body: OkBody::Normal,
         }
-    }
-}
-
-impl SandboxConfig {
-    /// The configuration the `sandbox` subcommand's flags describe.
-    pub fn from_args(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
-        let processes = match &args.seed {
-            Some(path) => seed::load(path)?,
-            None => seed::bundled(),
-        };
-        let prefix = args.prefix.trim_end_matches('/').to_string();
-        if !prefix.is_empty() && !prefix.starts_with('/') {
-            anyhow::bail!("--prefix must start with `/`, e.g. /v1");
-        }
-        if StatusCode::from_u16(args.error_status).is_err() {
-            anyhow::bail!("--error-status {} is not an HTTP status", args.error_status);
-        }
-        Ok(SandboxConfig {
-            processes,
-            accept_unknown: args.accept_unknown,
-            prefix,
-            latency: args.latency,
-            jitter: args.jitter,
-            error_rate: args.error_rate,
-            error_status: args.error_status,
-            rate_limit: args.rate_limit,
-            drop_rate: args.drop_rate,
-            slow_rate: args.slow_rate,
-            slow_delay: args.slow_delay,
-            keep_requests: args.keep_requests,
-            fail_first: args.fail_first,
-            retry_after: args.retry_after.clone(),
-            error_body: args.error_body,
-            ok_body: args.ok_body,
-        })
     }
 }
 
@@ -347,25 +309,4 @@ async fn accept_loop(
             }
         });
     }
-}
-
-/// The `sandbox` subcommand: start, print the address first on standard output, serve until
-/// interrupted.
-pub async fn serve(args: &SandboxArgs) -> anyhow::Result<()> {
-    let config = SandboxConfig::from_args(args)?;
-    let count = config.processes.len();
-    let sandbox = Sandbox::start(&args.listen, config).await?;
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", sandbox.url())?;
-        out.flush()?;
-    }
-    tracing::info!(
-        "sandbox serving {count} processes; PATCH {}/customer/status, inspection under /_sandbox/",
-        sandbox.url()
-    );
-    crate::signals::interrupted().await;
-    sandbox.stop().await;
-    Ok(())
 }
