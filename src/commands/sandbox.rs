@@ -36,6 +36,9 @@ pub fn config(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
         slow_rate: args.slow_rate,
         slow_delay: args.slow_delay,
         keep_requests: args.keep_requests,
+        keep_bytes: args.keep_bytes,
+        idle_timeout: args.idle_timeout,
+        ignore_changes: args.ignore_changes,
         fail_first: args.fail_first,
         retry_after: args.retry_after.clone(),
         error_body: args.error_body,
@@ -53,6 +56,12 @@ pub fn sandbox(args: &SandboxArgs) -> anyhow::Result<ExitCode> {
 async fn serve(listen: &str, config: SandboxConfig) -> anyhow::Result<()> {
     let count = config.processes.len();
     let sandbox = Sandbox::start(listen, config).await?;
+    if sandbox.exposed() {
+        tracing::warn!(
+            "the sandbox listens on {}, beyond loopback: anyone who can reach it can read the rehearsed rows at /_sandbox/requests; use --listen 127.0.0.1:PORT unless that is what you want",
+            sandbox.addr()
+        );
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {}", sandbox.url())?;
