@@ -21,6 +21,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod signals;
 pub mod summary;
+pub mod text;
 pub mod validate;
 
 use crate::cli::{Cli, Command, LogFormat, ProgressMode};
