@@ -11,6 +11,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod files;
 pub mod input;
 pub mod logging;
 pub mod report;
