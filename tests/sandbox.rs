@@ -634,7 +634,25 @@ fn idle_and_half_open_connections_are_closed() {
 #[test]
 fn the_subcommand_prints_its_address_first_on_port_0() {
     let dir = Workdir::new();
-    let mut child = dir.cmd(&["sandbox", "--listen", "127.0.0.1:0"]).spawn();
+    // Every new flag, so that the command's mapping to the sandbox's config is exercised.
+    let mut child = dir
+        .cmd(&[
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--ignore-changes",
+            "--rate-limit",
+            "1000",
+            "--retry-after",
+            "none",
+            "--error-body",
+            "hostile",
+            "--keep-bytes",
+            "100000",
+            "--idle-timeout",
+            "10s",
+        ])
+        .spawn();
     let stdout = child.stdout.take().unwrap();
     let mut first = String::new();
     std::io::BufReader::new(stdout)
@@ -650,8 +668,8 @@ fn the_subcommand_prints_its_address_first_on_port_0() {
         "{url}"
     );
     let (mine, _) = bundled_uuids();
-    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::Client::builder()
+    let (status, body) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = reqwest::Client::builder()
             .no_proxy()
             .build()
             .unwrap()
@@ -659,11 +677,15 @@ fn the_subcommand_prints_its_address_first_on_port_0() {
             .json(&json!({"auth_uuid": mine[0], "api_key": KEY, "state": "OK"}))
             .send()
             .await
-            .unwrap()
-            .status()
-            .as_u16()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
     });
     assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["status"], "PENDING",
+        "--ignore-changes: {body}"
+    );
     terminate(&child);
     let status = child.wait().unwrap();
     assert!(

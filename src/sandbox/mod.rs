@@ -90,10 +90,9 @@ pub enum ErrorBody {
     /// The request quoted back, API key included, in the message and whole, as a debug
     /// gateway's 422 does.
     Echo,
-    /// A JSON message with terminal escapes and a forged summary line
-    /// ([`HOSTILE_MESSAGE`]).
+    /// A JSON message with terminal escapes and a forged summary line.
     Hostile,
-    /// A JSON message of [`HUGE_MESSAGE_CHARS`] characters.
+    /// A JSON message of 200,000 characters.
     Huge,
 }
 
