@@ -1,7 +1,10 @@
 //! Every output file opened by one rule (SPEC, "Files and the terminal"): never through a
 //! symlink or onto anything but a regular file, never the input or another output of the
 //! same run, an existing file replaced only when asked, created private (0600), and every
-//! path checked together before the first request: [`check`] first, then [`Checked::open`].
+//! path checked together before the first request. The sequence: [`check`] every output of
+//! the run at once (touches nothing: fit for a dry run too), then [`Checked::open`] each one
+//! before the first request (creates and locks in place, or creates a temporary file beside
+//! the path), write, and [`OutputFile::commit`] at the end (syncs; renames a staged file).
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
@@ -299,13 +302,16 @@ fn check_one(
                     hint: output.hint,
                 });
             }
+            if output.in_place() {
+                may_write(path).map_err(|e| io("write", e))?;
+            } else {
+                may_write(&folder_of(path)).map_err(|e| io("create a file beside", e))?;
+            }
             Ok((Some(found), None))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let folder = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
+            let folder = folder_of(path);
+            let folder = folder.as_path();
             let no_folder = || FileError::NoFolder {
                 what,
                 path: shown(path),
@@ -316,9 +322,31 @@ fn check_one(
                 return Err(no_folder());
             }
             let name = path.file_name().ok_or_else(no_folder)?;
+            may_write(&canonical).map_err(|e| io("create", e))?;
             Ok((None, Some(canonical.join(name))))
         }
         Err(e) => Err(io("examine", e)),
+    }
+}
+
+/// The folder a path is in (`.` for a bare name).
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Whether this process may write `path` (a file, or a folder to create files in), asked
+/// of the operating system without touching it (`access(2)`).
+fn may_write(path: &Path) -> std::io::Result<()> {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: a valid NUL-terminated string that lives across the call.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

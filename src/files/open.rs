@@ -53,10 +53,7 @@ impl Checked {
             source,
         };
         if !output.in_place() {
-            let folder = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
+            let folder = folder_of(&path);
             let name = path.file_name().unwrap_or_default().to_string_lossy();
             let staged = tempfile::Builder::new()
                 .prefix(&format!(".{name}."))

@@ -333,3 +333,34 @@ fn a_locked_output_refuses_a_second_opener() {
         .unwrap();
     assert_eq!(text, "header\n");
 }
+
+#[test]
+fn a_folder_it_may_not_write_is_refused_at_the_check() {
+    let dir = Dir::new();
+    std::fs::create_dir(dir.path("ro")).unwrap();
+    std::fs::set_permissions(dir.path("ro"), std::fs::Permissions::from_mode(0o500)).unwrap();
+    let result = one(
+        &[],
+        Output::new("the summary JSON", dir.path("ro/s.json")).by_rename(),
+    );
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // Root may write anywhere: the check must agree with the operating system.
+        assert!(result.is_ok(), "{:?}", result.err());
+    } else {
+        let error = result.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                FileError::Io {
+                    action: "create",
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("ro/s.json"), "{error}");
+    }
+    assert!(dir.names().contains(&"ro".to_string()));
+    assert!(!dir.path("ro/s.json").exists(), "the check touches nothing");
+}
