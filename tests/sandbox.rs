@@ -632,6 +632,23 @@ fn idle_and_half_open_connections_are_closed() {
 }
 
 #[test]
+fn the_idle_timeout_does_not_cut_a_request_being_answered() {
+    let server = TestServer::start(|c| {
+        c.idle_timeout = Duration::from_millis(300);
+        c.slow_rate = 1.0;
+        c.slow_delay = Duration::from_secs(2);
+    });
+    let (mine, _) = bundled_uuids();
+    let answer = patch(
+        &server,
+        json!({"auth_uuid": mine[0], "api_key": KEY, "state": "OK"}),
+    )
+    .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(server.stats().slow, 1);
+}
+
+#[test]
 fn the_subcommand_prints_its_address_first_on_port_0() {
     let dir = Workdir::new();
     // Every new flag, so that the command's mapping to the sandbox's config is exercised.
