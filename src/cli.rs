@@ -236,7 +236,8 @@ pub struct SandboxArgs {
     /// The status of injected errors.
     #[arg(long, default_value_t = 503)]
     pub error_status: u16,
-    /// Requests per second accepted; more are answered 429 with Retry-After.
+    /// Requests accepted in any sliding 1-second window; more are answered 429 with
+    /// `Retry-After: 1` (see `--retry-after`).
     #[arg(long)]
     pub rate_limit: Option<u32>,
     /// Fraction (0..1) of requests whose connection is reset without an answer.
@@ -251,14 +252,28 @@ pub struct SandboxArgs {
     /// How many received requests are kept for `/_sandbox/requests` (oldest dropped first).
     #[arg(long, default_value_t = 100_000)]
     pub keep_requests: usize,
+    /// How many bytes of received requests are kept for `/_sandbox/requests` (oldest dropped
+    /// first).
+    #[arg(long, default_value_t = 32 << 20)]
+    pub keep_bytes: usize,
+    /// Close a connection that sends no complete request within this (half-open or idle
+    /// keep-alive connections); `0s` for no limit.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Answer 200 with the process as it is, without applying the change (the echoed
+    /// `status` then differs from the state sent).
+    #[arg(long)]
+    pub ignore_changes: bool,
     /// Answer the first N requests for each auth_uuid with `--error-status` (e.g. 503 then 200).
     #[arg(long, default_value_t = 0)]
     pub fail_first: u32,
-    /// `Retry-After` on injected 429 and 503 answers: seconds (`2`), `date:N` for an HTTP date
-    /// N seconds ahead, or any text. Default: `1` on 429s from `--rate-limit` only.
+    /// `Retry-After` on injected 429 and 503 answers and on `--rate-limit`'s 429s: seconds
+    /// (`2`), `date:N` for an HTTP date N seconds ahead, `none` for no header, or any text.
+    /// Default: `1` on 429s from `--rate-limit` only.
     #[arg(long)]
     pub retry_after: Option<String>,
-    /// Body of injected errors.
+    /// Body of injected errors: the vendor's JSON, an HTML page, none, the request quoted back
+    /// (key included), a message with terminal escapes, or a 200,000-character message.
     #[arg(long, value_enum, default_value_t = crate::sandbox::ErrorBody::Json)]
     pub error_body: crate::sandbox::ErrorBody,
     /// Body of 200 answers: the vendor's, malformed JSON, 8 MiB, or none.

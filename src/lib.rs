@@ -11,6 +11,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod files;
 pub mod input;
 pub mod logging;
 pub mod results;
@@ -19,6 +20,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod signals;
 pub mod summary;
+pub mod text;
 pub mod validate;
 
 use crate::cli::{Cli, Command, LogFormat, ProgressMode};
@@ -46,9 +48,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Report(args) => commands::report(args),
         Command::Completions { shell } => commands::completions(*shell),
         Command::Man(args) => commands::man(args),
-        Command::Sandbox(args) => commands::runtime()
-            .and_then(|rt| rt.block_on(sandbox::serve(args)))
-            .map(|()| ExitCode::Success),
+        Command::Sandbox(args) => commands::sandbox(args),
     };
     match result {
         Ok(code) => code,

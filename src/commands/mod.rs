@@ -4,6 +4,7 @@
 mod docs;
 mod report;
 mod run;
+mod sandbox;
 mod validate;
 
 use std::io::Write;
@@ -13,6 +14,7 @@ use anyhow::Context;
 pub use docs::{completions, man};
 pub use report::report;
 pub use run::run;
+pub use sandbox::sandbox;
 pub use validate::validate;
 
 use crate::cli::InputArgs;

@@ -6,16 +6,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path as UrlPath, State as Shared};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use rand::Rng;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{DropConnection, ErrorBody, OkBody, Process, Received, SandboxState, Stats, seed};
+use super::faults::{injected_error, ok_answer, set_retry_after, vendor_error};
+use super::{DropConnection, Process, Received, SandboxState, Stats, seed};
+
+/// The largest request body read (axum's default limit for a body extractor).
+const MAX_BODY: usize = 2 << 20;
 
 /// The routes: the API under the configured prefix, inspection under `/_sandbox/`.
 pub(super) fn router(state: Arc<SandboxState>) -> Router {
@@ -28,14 +32,6 @@ pub(super) fn router(state: Arc<SandboxState>) -> Router {
         .route("/_sandbox/reset", post(reset))
         .fallback(not_found)
         .with_state(state)
-}
-
-fn vendor_error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        axum::Json(json!({"internal_code": status.as_u16(), "message": message})),
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -54,7 +50,7 @@ impl Drop for InFlight<'_> {
 /// What the handler decided before doing any real work.
 enum Fault {
     None,
-    RateLimited(u64),
+    RateLimited(Duration),
     Drop,
     Error,
     Slow,
@@ -63,39 +59,46 @@ enum Fault {
 async fn update_status(
     Shared(state): Shared<Arc<SandboxState>>,
     axum::Extension(drop_connection): axum::Extension<DropConnection>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let config = &state.config;
+    let read = axum::body::to_bytes(body, MAX_BODY);
+    let body = if config.idle_timeout.is_zero() {
+        read.await.map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)
+    } else {
+        match tokio::time::timeout(config.idle_timeout, read).await {
+            Ok(read) => read.map_err(|_| StatusCode::PAYLOAD_TOO_LARGE),
+            Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(status) => return vendor_error(status, "Request body not received"),
+    };
     let now_in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&state.in_flight);
-    let config = &state.config;
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let body_uuid = parsed
         .as_ref()
         .and_then(|v| v.get("auth_uuid"))
         .and_then(Value::as_str)
         .and_then(|u| Uuid::try_parse(u).ok());
-    let fault = {
+    let (fault, at) = {
         let mut rng = rand::rng();
         let mut inner = state.lock();
+        // Read under the lock, so that arrival times are in the order of the window's.
+        let at = Instant::now();
         inner.stats.requests += 1;
         inner.stats.max_in_flight = inner.stats.max_in_flight.max(now_in_flight);
-        let elapsed = inner.started.elapsed();
-        let limited = config.rate_limit.and_then(|limit| {
-            let second = elapsed.as_secs();
-            if inner.window.0 != second {
-                inner.window = (second, 0);
-            }
-            inner.window.1 += 1;
-            (inner.window.1 > limit).then_some(1)
-        });
+        let limited = inner.window.as_mut().and_then(|w| w.admit(at).err());
         let failing_first = config.fail_first > 0
             && body_uuid.is_some_and(|uuid| {
                 let count = inner.seen.entry(uuid).or_default();
                 *count += 1;
                 *count <= config.fail_first
             });
-        if let Some(retry_after) = limited {
-            Fault::RateLimited(retry_after)
+        let fault = if let Some(wait) = limited {
+            Fault::RateLimited(wait)
         } else if failing_first {
             Fault::Error
         } else if config.drop_rate > 0.0 && rng.random_bool(config.drop_rate) {
@@ -106,8 +109,10 @@ async fn update_status(
             Fault::Slow
         } else {
             Fault::None
-        }
+        };
+        (fault, at)
     };
+    let size = body.len();
     let mut delay = config.latency;
     if !config.jitter.is_zero() {
         delay += config.jitter.mul_f64(rand::rng().random::<f64>());
@@ -116,29 +121,27 @@ async fn update_status(
         tokio::time::sleep(delay).await;
     }
     match fault {
-        Fault::RateLimited(seconds) => {
-            record(&state, parsed, None, 429);
+        Fault::RateLimited(wait) => {
+            record(&state, at, parsed, size, None, 429);
             let mut response = vendor_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
-            let value = retry_after_value(config.retry_after.as_deref())
-                .unwrap_or_else(|| HeaderValue::from(seconds));
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+            // Whole seconds, rounded up: the wait is under a second, so this says `1`.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            set_retry_after(&mut response, config.retry_after.as_deref(), Some(seconds));
             return response;
         }
         Fault::Drop => {
-            record(&state, parsed, None, 0);
+            record(&state, at, parsed, size, None, 0);
             state.lock().stats.dropped += 1;
             drop_connection.0.cancel();
             return std::future::pending().await;
         }
         Fault::Error => {
-            record(&state, parsed, None, config.error_status);
+            record(&state, at, parsed, size, None, config.error_status);
             let status = StatusCode::from_u16(config.error_status)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let mut response = injected_error(status, config.error_body);
-            if matches!(status.as_u16(), 429 | 503)
-                && let Some(value) = retry_after_value(config.retry_after.as_deref())
-            {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
+            let mut response = injected_error(status, config.error_body, &body);
+            if matches!(status.as_u16(), 429 | 503) {
+                set_retry_after(&mut response, config.retry_after.as_deref(), None);
             }
             return response;
         }
@@ -149,7 +152,7 @@ async fn update_status(
         Fault::None => {}
     }
     let (status, response, key_matched) = apply(&state, parsed.as_ref());
-    record(&state, parsed, key_matched, status.as_u16());
+    record(&state, at, parsed, size, key_matched, status.as_u16());
     if status == StatusCode::OK {
         return ok_answer(response, config.ok_body);
     }
@@ -159,53 +162,6 @@ async fn update_status(
         response,
     )
         .into_response()
-}
-
-/// A 200 answer with the configured body.
-fn ok_answer(response: Vec<u8>, body: OkBody) -> Response {
-    let json = [(header::CONTENT_TYPE, "application/json")];
-    match body {
-        OkBody::Normal => (StatusCode::OK, json, response).into_response(),
-        OkBody::Malformed => {
-            (StatusCode::OK, json, "{\"data\": {\"status\": \"OK\", ").into_response()
-        }
-        OkBody::Empty => StatusCode::OK.into_response(),
-        OkBody::Huge => {
-            let mut text = String::from_utf8_lossy(&response).into_owned();
-            text.pop();
-            text.push_str(",\"padding\":\"");
-            text.push_str(&"x".repeat(8 << 20));
-            text.push_str("\"}");
-            (StatusCode::OK, json, text).into_response()
-        }
-    }
-}
-
-/// An injected error answer with the configured body.
-fn injected_error(status: StatusCode, body: ErrorBody) -> Response {
-    match body {
-        ErrorBody::Json => vendor_error(status, "Injected error"),
-        ErrorBody::Empty => status.into_response(),
-        ErrorBody::Html => {
-            let code = status.as_u16();
-            let reason = status.canonical_reason().unwrap_or("Error");
-            let page = format!(
-                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-            );
-            (status, [(header::CONTENT_TYPE, "text/html")], page).into_response()
-        }
-    }
-}
-
-/// The `Retry-After` header for `--retry-after`: seconds, `date:N`, or literal text.
-fn retry_after_value(spec: Option<&str>) -> Option<HeaderValue> {
-    let spec = spec?;
-    if let Some(ahead) = spec.strip_prefix("date:") {
-        let seconds: u64 = ahead.trim().parse().ok()?;
-        let date = std::time::SystemTime::now() + Duration::from_secs(seconds);
-        return HeaderValue::from_str(&httpdate::fmt_http_date(date)).ok();
-    }
-    HeaderValue::from_str(spec).ok()
 }
 
 /// The vendor's semantics: check the body, match key and process, update.
@@ -258,11 +214,14 @@ fn apply(state: &SandboxState, body: Option<&Value>) -> (StatusCode, Vec<u8>, Op
     if process.api_key != api_key {
         return unauthorized(false);
     }
-    process.status = state_text.to_string();
-    if let Some(reasons) = reasons {
-        process.status_reasons = Some(reasons);
+    // `--ignore-changes`: the answer a vendor gives when the change did not take.
+    if !state.config.ignore_changes {
+        process.status = state_text.to_string();
+        if let Some(reasons) = reasons {
+            process.status_reasons = Some(reasons);
+        }
+        process.updated_at = seed::now_rfc3339();
     }
-    process.updated_at = seed::now_rfc3339();
     // Serialised straight from the process, without an intermediate JSON tree: the sandbox
     // must not be the bottleneck of a benchmark.
     let answer = serde_json::to_vec(&Answer { data: process }).unwrap_or_default();
@@ -275,7 +234,15 @@ struct Answer<'a> {
     data: &'a Process,
 }
 
-fn record(state: &SandboxState, body: Option<Value>, key_matched: Option<bool>, status: u16) {
+/// Records a request that arrived `at`, whose body was `size` bytes, and its answer.
+fn record(
+    state: &SandboxState,
+    at: Instant,
+    body: Option<Value>,
+    size: usize,
+    key_matched: Option<bool>,
+    status: u16,
+) {
     let body = body.map(|mut value| {
         if let Some(object) = value.as_object_mut() {
             object.remove("api_key");
@@ -287,17 +254,12 @@ fn record(state: &SandboxState, body: Option<Value>, key_matched: Option<bool>, 
     inner.seq += 1;
     let entry = Received {
         seq: inner.seq,
-        at_ms: inner.started.elapsed().as_secs_f64() * 1000.0,
+        at_ms: at.saturating_duration_since(inner.started).as_secs_f64() * 1000.0,
         body,
         key_matched,
         status,
     };
-    if state.config.keep_requests > 0 {
-        if inner.received.len() >= state.config.keep_requests {
-            inner.received.pop_front();
-        }
-        inner.received.push_back(entry);
-    }
+    inner.received.push(entry, size);
 }
 
 async fn get_stats(Shared(state): Shared<Arc<SandboxState>>) -> Response {
@@ -327,7 +289,9 @@ async fn reset(Shared(state): Shared<Arc<SandboxState>>) -> Response {
     inner.stats = Stats::default();
     inner.seq = 0;
     inner.started = Instant::now();
-    inner.window = (0, 0);
+    if let Some(window) = inner.window.as_mut() {
+        window.clear();
+    }
     inner.seen.clear();
     StatusCode::NO_CONTENT.into_response()
 }

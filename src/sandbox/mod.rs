@@ -3,16 +3,18 @@
 //! received, so that tests can assert on the real requests.
 
 mod api;
+mod faults;
+mod limit;
+mod log;
 pub mod seed;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::StatusCode;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::Value;
@@ -20,9 +22,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+pub use faults::{HOSTILE_MESSAGE, HUGE_MESSAGE_CHARS, NO_RETRY_AFTER};
 pub use seed::{DEMO_API_KEY, Process};
 
-use crate::cli::SandboxArgs;
+use limit::SlidingWindow;
+use log::RequestLog;
 
 /// How the sandbox behaves: its processes and its faults.
 #[derive(Debug, Clone)]
@@ -41,7 +45,8 @@ pub struct SandboxConfig {
     pub error_rate: f64,
     /// Status of injected errors.
     pub error_status: u16,
-    /// Requests per second accepted; beyond, 429 with `Retry-After`.
+    /// Requests accepted in any sliding one-second window; beyond, 429 (with `Retry-After:
+    /// 1` unless `retry_after` says otherwise).
     pub rate_limit: Option<u32>,
     /// Fraction of requests whose connection is reset without an answer.
     pub drop_rate: f64,
@@ -51,10 +56,21 @@ pub struct SandboxConfig {
     pub slow_delay: Duration,
     /// How many received requests are kept for inspection.
     pub keep_requests: usize,
+    /// How many bytes of received requests are kept for inspection (bodies, plus a little
+    /// per request), oldest dropped first.
+    pub keep_bytes: usize,
+    /// A connection that sends no complete request head (or body) within this is closed:
+    /// half-open and idle keep-alive connections are not held forever. Zero: no limit.
+    pub idle_timeout: Duration,
+    /// Answer 200 with the process echoed as it is, without applying the change, so that
+    /// the echoed `status` differs from the state sent (the `mismatch` outcome).
+    pub ignore_changes: bool,
     /// The first N requests for each auth_uuid are answered with `error_status`.
     pub fail_first: u32,
-    /// `Retry-After` on injected 429 and 503 answers: seconds (`"2"`), `"date:N"` for an
-    /// HTTP date N seconds ahead, or any text sent as it is. `None`: `1` on 429s only.
+    /// `Retry-After` on injected 429 and 503 answers and on the rate limit's 429s: seconds
+    /// (`"2"`), `"date:N"` for an HTTP date N seconds ahead, `"none"` ([`NO_RETRY_AFTER`]) for
+    /// no header at all, or any other text sent as it is. `None`: `1` on the rate limit's
+    /// 429s only.
     pub retry_after: Option<String>,
     /// The body of injected errors.
     pub error_body: ErrorBody,
@@ -71,6 +87,13 @@ pub enum ErrorBody {
     Html,
     /// No body at all.
     Empty,
+    /// The request quoted back, API key included, in the message and whole, as a debug
+    /// gateway's 422 does.
+    Echo,
+    /// A JSON message with terminal escapes and a forged summary line.
+    Hostile,
+    /// A JSON message of 200,000 characters.
+    Huge,
 }
 
 /// The body of a 200 answer.
@@ -101,6 +124,9 @@ impl Default for SandboxConfig {
             slow_rate: 0.0,
             slow_delay: Duration::from_secs(3600),
             keep_requests: 100_000,
+            keep_bytes: 32 << 20,
+            idle_timeout: Duration::from_secs(30),
+            ignore_changes: false,
             fail_first: 0,
             retry_after: None,
             error_body: ErrorBody::Json,
@@ -109,47 +135,12 @@ impl Default for SandboxConfig {
     }
 }
 
-impl SandboxConfig {
-    /// The configuration the `sandbox` subcommand's flags describe.
-    pub fn from_args(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
-        let processes = match &args.seed {
-            Some(path) => seed::load(path)?,
-            None => seed::bundled(),
-        };
-        let prefix = args.prefix.trim_end_matches('/').to_string();
-        if !prefix.is_empty() && !prefix.starts_with('/') {
-            anyhow::bail!("--prefix must start with `/`, e.g. /v1");
-        }
-        if StatusCode::from_u16(args.error_status).is_err() {
-            anyhow::bail!("--error-status {} is not an HTTP status", args.error_status);
-        }
-        Ok(SandboxConfig {
-            processes,
-            accept_unknown: args.accept_unknown,
-            prefix,
-            latency: args.latency,
-            jitter: args.jitter,
-            error_rate: args.error_rate,
-            error_status: args.error_status,
-            rate_limit: args.rate_limit,
-            drop_rate: args.drop_rate,
-            slow_rate: args.slow_rate,
-            slow_delay: args.slow_delay,
-            keep_requests: args.keep_requests,
-            fail_first: args.fail_first,
-            retry_after: args.retry_after.clone(),
-            error_body: args.error_body,
-            ok_body: args.ok_body,
-        })
-    }
-}
-
 /// One request as the sandbox received it, with the key replaced by whether it matched.
 #[derive(Debug, Clone, Serialize)]
 pub struct Received {
     /// Order of arrival, from 1.
     pub seq: u64,
-    /// Milliseconds since the sandbox started (or was reset).
+    /// When it arrived, in milliseconds since the sandbox started (or was reset).
     pub at_ms: f64,
     /// The body as JSON, without `api_key` (absent when the body was not JSON).
     pub body: Option<Value>,
@@ -174,13 +165,15 @@ pub struct Stats {
     pub dropped: u64,
     /// Requests answered late on purpose.
     pub slow: u64,
+    /// Bytes the kept requests are counted as (at most `keep_bytes`).
+    pub kept_bytes: u64,
 }
 
 struct Inner {
     processes: HashMap<Uuid, Process>,
-    received: VecDeque<Received>,
+    received: RequestLog,
     stats: Stats,
-    window: (u64, u32),
+    window: Option<SlidingWindow>,
     started: Instant,
     seq: u64,
     seen: HashMap<Uuid, u32>,
@@ -200,14 +193,17 @@ impl SandboxState {
 
     /// The counters, with the requests in flight now.
     fn stats(&self) -> Stats {
-        let mut stats = self.lock().stats.clone();
+        let inner = self.lock();
+        let mut stats = inner.stats.clone();
+        stats.kept_bytes = inner.received.bytes() as u64;
+        drop(inner);
         stats.in_flight = self.in_flight.load(Ordering::SeqCst);
         stats
     }
 
     /// The requests received, oldest first.
     fn received(&self) -> Vec<Received> {
-        self.lock().received.iter().cloned().collect()
+        self.lock().received.entries()
     }
 
     /// A process as it is now.
@@ -249,9 +245,9 @@ impl Sandbox {
         let state = Arc::new(SandboxState {
             inner: Mutex::new(Inner {
                 processes,
-                received: VecDeque::new(),
+                received: RequestLog::new(config.keep_requests, config.keep_bytes),
                 stats: Stats::default(),
-                window: (0, 0),
+                window: config.rate_limit.map(SlidingWindow::new),
                 started: Instant::now(),
                 seq: 0,
                 seen: HashMap::new(),
@@ -285,7 +281,7 @@ impl Sandbox {
         self.state.stats()
     }
 
-    /// The requests received, oldest first (at most `keep_requests`).
+    /// The requests received, oldest first (at most `keep_requests`, and `keep_bytes`).
     pub fn received(&self) -> Vec<Received> {
         self.state.received()
     }
@@ -293,6 +289,12 @@ impl Sandbox {
     /// A process as it is now.
     pub fn process(&self, auth_uuid: Uuid) -> Option<Process> {
         self.state.process(auth_uuid)
+    }
+
+    /// Whether it listens beyond loopback, where anyone who can reach the port can read the
+    /// rehearsed rows from `/_sandbox/requests`.
+    pub fn exposed(&self) -> bool {
+        exposed(self.addr)
     }
 
     /// Stops accepting connections and waits for the accept loop to end.
@@ -309,6 +311,7 @@ async fn accept_loop(
     state: Arc<SandboxState>,
 ) {
     let reset_on_drop = state.config.drop_rate > 0.0;
+    let idle_timeout = state.config.idle_timeout;
     loop {
         let stream = tokio::select! {
             _ = stop.cancelled() => return,
@@ -339,6 +342,9 @@ async fn accept_loop(
                 },
             );
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                // Also runs while a keep-alive connection waits for its next request.
+                .header_read_timeout((!idle_timeout.is_zero()).then_some(idle_timeout))
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = connection => {}
@@ -349,23 +355,27 @@ async fn accept_loop(
     }
 }
 
-/// The `sandbox` subcommand: start, print the address first on standard output, serve until
-/// interrupted.
-pub async fn serve(args: &SandboxArgs) -> anyhow::Result<()> {
-    let config = SandboxConfig::from_args(args)?;
-    let count = config.processes.len();
-    let sandbox = Sandbox::start(&args.listen, config).await?;
-    {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", sandbox.url())?;
-        out.flush()?;
+/// Whether an address reaches beyond loopback (`0.0.0.0`, `::`, a LAN address).
+pub fn exposed(addr: SocketAddr) -> bool {
+    !addr.ip().to_canonical().is_loopback()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_not_exposed() {
+        for private in [
+            "127.0.0.1:0",
+            "127.0.0.2:8080",
+            "[::1]:0",
+            "[::ffff:127.0.0.1]:0",
+        ] {
+            assert!(!exposed(private.parse().unwrap()), "{private}");
+        }
+        for public in ["0.0.0.0:0", "[::]:8080", "192.168.1.10:80", "10.0.0.1:1"] {
+            assert!(exposed(public.parse().unwrap()), "{public}");
+        }
     }
-    tracing::info!(
-        "sandbox serving {count} processes; PATCH {}/customer/status, inspection under /_sandbox/",
-        sandbox.url()
-    );
-    crate::signals::interrupted().await;
-    sandbox.stop().await;
-    Ok(())
 }
