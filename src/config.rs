@@ -11,7 +11,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::{Rate, RunArgs};
 use crate::exit::UsageError;
-use crate::results::{self, ExistingFile, RunKind};
+use crate::files::Existing;
+use crate::results::{self, RunKind};
 
 /// The path appended to the base URL.
 pub const ENDPOINT_PATH: &str = "customer/status";
@@ -55,7 +56,7 @@ pub struct Plan {
     /// The results file.
     pub output: PathBuf,
     /// What to do if it exists.
-    pub existing: ExistingFile,
+    pub existing: Existing,
     /// Where to write the JSON summary.
     pub summary_json: Option<PathBuf>,
     /// Stop after validation and show what would be sent.
@@ -249,14 +250,14 @@ impl Plan {
                 },
             ),
         };
+        // Every output file follows one rule, previews and rehearsals included: an existing
+        // one is replaced only with --force (appended with --resume).
         let existing = if args.resume {
-            ExistingFile::Append
-        } else if args.force || ((args.dry_run || args.sandbox) && args.output.is_none()) {
-            // Previews and rehearsals have their own default files, which hold nothing that
-            // was applied to real processes.
-            ExistingFile::Overwrite
+            Existing::Append
+        } else if args.force {
+            Existing::Replace
         } else {
-            ExistingFile::Refuse
+            Existing::Refuse
         };
         if args.resume && args.dry_run {
             bail!(

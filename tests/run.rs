@@ -468,8 +468,11 @@ fn the_built_in_sandbox_runs_the_quick_start() {
         .expect(3);
     out.stderr_has("ok                   9");
     assert_eq!(dir.results("corrections.sandbox-results.csv").len(), 12);
-    // A rehearsal can be repeated: its own default file is overwritten.
+    // Repeating a rehearsal replaces its file only when asked, like every output.
     dir.cmd(&["run", "corrections.csv", "--sandbox", "--yes"])
+        .expect(1)
+        .stderr_has("--force to replace it");
+    dir.cmd(&["run", "corrections.csv", "--sandbox", "--yes", "--force"])
         .expect(3);
 }
 

@@ -4,8 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use std::io::Write;
+
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use crate::files::{Existing, Output};
 
 /// What a run records about itself before its first request, and again when it ends.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -56,13 +60,25 @@ pub fn job_path(results: &Path) -> PathBuf {
 }
 
 impl JobRecord {
-    /// Writes the record beside `results`, replacing any earlier one whole (a temporary file
-    /// in the same folder, synced, then renamed), so that a reader never sees half of it.
-    pub fn write(&self, results: &Path) -> anyhow::Result<()> {
-        let path = job_path(results);
+    /// The job record as an output of a run: the results file's companion, so it is
+    /// replaced with it (the results file itself needs --force or --resume), written whole.
+    pub fn output(results: &Path) -> Output {
+        Output::new("the job record", job_path(results))
+            .existing(Existing::Replace)
+            .by_rename()
+    }
+
+    /// Writes the record beside `results`, replacing any earlier one whole (a private
+    /// temporary file in the same folder, synced, then renamed), so that a reader never sees
+    /// half of it; never onto one of `inputs`.
+    pub fn write(&self, results: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
         let json = serde_json::to_vec_pretty(self).expect("a record of plain fields serialises");
-        replace_whole(&path, &json)
-            .with_context(|| format!("cannot write the job record {}", path.display()))
+        let mut checked = crate::files::check(inputs, vec![JobRecord::output(results)])?;
+        let mut file = checked.remove(0).open()?;
+        file.write_all(&json)
+            .with_context(|| format!("cannot write the job record {}", file.path().display()))?;
+        file.commit()?;
+        Ok(())
     }
 
     /// Reads the record beside `results`; `None` when there is none.
@@ -80,17 +96,6 @@ impl JobRecord {
             .map(Some)
             .with_context(|| format!("{} is not a job record of tecalis-status", path.display()))
     }
-}
-
-// TODO(merge): route through crate::files once it lands.
-fn replace_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut temp = tempfile::NamedTempFile::new_in(folder.unwrap_or(Path::new(".")))?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_data()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -115,7 +120,7 @@ mod tests {
             finished_at: None,
             exit_code: None,
         };
-        record.write(&results).unwrap();
+        record.write(&results, &[]).unwrap();
         assert!(dir.path().join("fix.results.csv.job.json").exists());
         assert_eq!(JobRecord::read(&results).unwrap(), Some(record));
     }

@@ -68,17 +68,6 @@ pub fn default_output(input: &Path, kind: RunKind) -> PathBuf {
     base.with_file_name(name)
 }
 
-/// How to treat an existing results file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExistingFile {
-    /// Refuse to start if it exists.
-    Refuse,
-    /// Truncate it (`--force`, or a dry run's own preview file).
-    Overwrite,
-    /// Append to it (`--resume`).
-    Append,
-}
-
 /// Checks that a header is a results file's: the fixed columns first.
 pub fn check_results_header(header: &[String], file: &Path) -> anyhow::Result<()> {
     if header.len() < RESULT_COLUMNS.len() || header[..RESULT_COLUMNS.len()] != RESULT_COLUMNS {

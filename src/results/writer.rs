@@ -2,14 +2,14 @@
 //! each finished row flushed to the operating system as it is written.
 
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use super::{ExistingFile, Remote, RowResult, neutralise, result_header};
+use super::{Remote, RowResult, neutralise, result_header};
 
 /// How often rows that finished are synced to disk while a run goes on: a power cut loses at
 /// most the rows of the last interval.
@@ -37,51 +37,23 @@ impl std::fmt::Debug for ResultsWriter {
 }
 
 impl ResultsWriter {
-    /// Opens (and locks) the results file; writes the header unless appending to a file that
-    /// already has one.
-    pub fn create(
+    /// Takes the results file, opened and locked by [`crate::files`], and writes the header
+    /// unless appending to a file that already has one. When appending, a torn last record
+    /// left by a run that was killed while writing is cut off first.
+    pub fn new(
+        mut file: File,
         path: &Path,
-        existing: ExistingFile,
+        append: bool,
         extras: &[String],
     ) -> anyhow::Result<ResultsWriter> {
         let shown = path.display();
-        let exists = path.exists();
-        if exists && existing == ExistingFile::Refuse {
-            bail!(
-                "{shown} already exists: pass --resume to continue that run, --force to overwrite it, or --output to write elsewhere"
-            );
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("cannot open the results file {shown}"))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => bail!(
-                "{shown} is locked by another run of tecalis-status that is writing it; wait for it to finish or choose another --output"
-            ),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock the results file {shown}"));
-            }
-        }
         let mut torn_bytes_cut = 0;
-        let has_content = file.metadata().map(|m| m.len() > 0).unwrap_or(false);
-        let write_header = match existing {
-            ExistingFile::Append if has_content => {
-                file.seek(SeekFrom::End(0))
-                    .with_context(|| format!("cannot append to {shown}"))?;
-                torn_bytes_cut = cut_torn_tail(&mut file)
-                    .with_context(|| format!("cannot append to {shown}"))?;
-                file.metadata().map(|m| m.len() == 0).unwrap_or(true)
-            }
-            _ => {
-                file.set_len(0)
-                    .with_context(|| format!("cannot truncate {shown}"))?;
-                true
-            }
+        let write_header = if append {
+            torn_bytes_cut =
+                cut_torn_tail(&mut file).with_context(|| format!("cannot append to {shown}"))?;
+            file.metadata().map(|m| m.len() == 0).unwrap_or(true)
+        } else {
+            true
         };
         let mut writer = csv::WriterBuilder::new().flexible(false).from_writer(file);
         if write_header {
@@ -221,7 +193,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
         std::fs::write(&path, text).unwrap();
-        let mut file = OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)

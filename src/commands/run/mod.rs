@@ -1,6 +1,7 @@
 //! `run INPUT`: validate everything, check the plan, confirm, then send every row through the
 //! runner into the results file, and summarise.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -23,6 +24,7 @@ use crate::cli::RunArgs;
 use crate::client::Client;
 use crate::config::{KeySource, Plan};
 use crate::exit::ExitCode;
+use crate::files::{Checked, Existing, Output};
 use crate::input::{CsvInput, ReadOptions, Source};
 use crate::results::{Done, read_done};
 use crate::results::{JobRecord, Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
@@ -73,7 +75,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    if let Some(path) = &args.summary_json {
+    if args.summary_json.is_some() {
         let audit = ending.audit.unwrap_or_else(|| Audit {
             input: args.input.input.display().to_string(),
             input_sha256: String::new(),
@@ -87,7 +89,13 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         if let Some(error) = &error {
             json["error"] = serde_json::Value::String(format!("{error:#}"));
         }
-        write_summary_json(path, &json)?;
+        if let Err(e) = write_summary_json(args, ending.output.as_deref(), &json) {
+            // The run's own error, if any, matters more; this one is said as well.
+            eprintln!("error: {e:#}");
+            if error.is_none() {
+                return Ok(code.merge(ExitCode::Fatal));
+            }
+        }
     }
     match error {
         Some(error) => Err(error),
@@ -150,7 +158,23 @@ async fn run_async(
         ..audit
     };
     ending.audit = Some(audit.clone());
+    // Every output is checked before the input is even scanned: a bad path fails the run
+    // before anything is sent or touched.
+    let inputs = input_paths(&source);
+    let mut outputs = vec![
+        Output::new("the results file", &plan.output)
+            .existing(plan.existing)
+            .locked()
+            .hint("pass --resume to continue that run, --force to replace it, or --output to write elsewhere"),
+    ];
+    if !plan.dry_run {
+        outputs.push(JobRecord::output(&plan.output));
+    }
+    if let Some(path) = &args.summary_json {
+        outputs.push(summary_output(path, args));
+    }
     ending.output = Some(plan.output.clone());
+    let results_file = crate::files::check(&inputs, outputs)?.remove(0);
     let scan = match scan_input(&source, &options, &rules) {
         Ok(scan) => scan,
         Err(e) => return Ok(input_failure(e)),
@@ -169,7 +193,7 @@ async fn run_async(
     let reader = source
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let writer = open_results(&plan, &reader, &done)?;
+    let writer = open_results(&plan, results_file, &reader, &done)?;
     let unchanged = before
         .still_matches(source.path())
         .with_context(|| format!("cannot read {}", source.display()))?;
@@ -195,7 +219,7 @@ async fn run_async(
         exit_code: None,
     });
     if let Some(job) = &job {
-        job.write(&plan.output)?;
+        job.write(&plan.output, &inputs)?;
     }
     let feed = Feed::new(
         reader,
@@ -208,7 +232,7 @@ async fn run_async(
     if let Some(mut job) = job {
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
-        job.write(&plan.output)?;
+        job.write(&plan.output, &inputs)?;
     }
     ending.tally = Some(tally);
     if let Some(sandbox) = sandbox {
@@ -257,8 +281,37 @@ async fn check_before_sending(
     Ok(None)
 }
 
-/// Opens (and locks) the results file, checking that appending keeps its columns.
-fn open_results(plan: &Plan, reader: &CsvInput, done: &Done) -> anyhow::Result<ResultsWriter> {
+/// The input files a run reads, which no output may be: none for standard input (its spool is
+/// private).
+fn input_paths(source: &Source) -> Vec<&Path> {
+    if source.is_stdin() {
+        Vec::new()
+    } else {
+        vec![source.path()]
+    }
+}
+
+/// `--summary-json` as an output: replaced with --force, and by the runs of the same job
+/// (--resume), whose command repeats the flag.
+fn summary_output(path: &Path, args: &RunArgs) -> Output {
+    Output::new("the JSON summary", path)
+        .existing(if args.force || args.resume {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        })
+        .by_rename()
+        .hint("pass --force to replace it, or choose another --summary-json")
+}
+
+/// Opens (and locks) the checked results file, checking first that appending keeps its
+/// columns.
+fn open_results(
+    plan: &Plan,
+    checked: Checked,
+    reader: &CsvInput,
+    done: &Done,
+) -> anyhow::Result<ResultsWriter> {
     let extras: Vec<String> = reader
         .columns()
         .extras
@@ -272,8 +325,16 @@ fn open_results(plan: &Plan, reader: &CsvInput, done: &Done) -> anyhow::Result<R
             plan.output.display()
         );
     }
-    let writer =
-        ResultsWriter::create(&plan.output, plan.existing, &header[RESULT_COLUMNS.len()..])?;
+    let file = checked
+        .open()?
+        .into_file()
+        .map_err(|_| anyhow::anyhow!("the results file is written in place"))?;
+    let writer = ResultsWriter::new(
+        file,
+        &plan.output,
+        plan.existing == Existing::Append,
+        &header[RESULT_COLUMNS.len()..],
+    )?;
     if writer.torn_bytes_cut > 0 {
         tracing::warn!(
             "{}: cut off a torn last line ({} bytes) left by a run that was stopped while writing; that row is sent again",
@@ -418,11 +479,36 @@ fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCo
     tally.exit_code()
 }
 
-/// Writes the JSON summary.
-fn write_summary_json(path: &Path, json: &serde_json::Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(json).expect("JSON values serialise");
-    std::fs::write(path, text + "\n")
-        .with_context(|| format!("cannot write the summary {}", path.display()))
+/// Writes the JSON summary by the rule of every output: never onto the input or the results
+/// file, never through a link, replaced only when allowed.
+fn write_summary_json(
+    args: &RunArgs,
+    results: Option<&Path>,
+    json: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let Some(path) = &args.summary_json else {
+        return Ok(());
+    };
+    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
+    let inputs: Vec<&Path> = match args.input.input.as_os_str() == "-" {
+        true => Vec::new(),
+        false => vec![&args.input.input],
+    };
+    // The results file is named too, so that the summary is never written over it, even
+    // when neither exists yet.
+    let mut outputs: Vec<Output> = results
+        .map(|r| Output::new("the results file", r).existing(Existing::Append))
+        .into_iter()
+        .collect();
+    outputs.push(summary_output(path, args));
+    let mut file = crate::files::check(&inputs, outputs)?
+        .pop()
+        .expect("one checked output per output")
+        .open()?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write the summary {}", path.display()))?;
+    file.commit()?;
+    Ok(())
 }
 
 fn describe_key_source(source: &KeySource) -> String {
