@@ -19,8 +19,8 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 const QUOTED_BODY_CHARS: usize = 200;
 
 /// The request body: the vendor's fields. `reasons` is omitted, not null, when there are
-/// none, so that the stored reasons stay as they are.
-#[derive(Debug, Serialize)]
+/// none, so that the stored reasons stay as they are. Its `Debug` hides the key.
+#[derive(Serialize)]
 pub struct Body<'a> {
     /// The process.
     pub auth_uuid: &'a str,
@@ -31,6 +31,17 @@ pub struct Body<'a> {
     /// Stored in `status_reasons` when present.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasons: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Body<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("auth_uuid", &self.auth_uuid)
+            .field("api_key", &"<redacted>")
+            .field("state", &self.state)
+            .field("reasons", &self.reasons)
+            .finish()
+    }
 }
 
 /// What an attempt's result means for the row.
@@ -71,6 +82,7 @@ pub struct Client {
     http: reqwest::Client,
     endpoint: Url,
     timeout: Duration,
+    connect_timeout: Duration,
 }
 
 impl Client {
@@ -99,6 +111,7 @@ impl Client {
             http,
             endpoint,
             timeout,
+            connect_timeout,
         })
     }
 
@@ -138,7 +151,15 @@ impl Client {
     fn transport_failure(&self, error: &reqwest::Error, latency: Duration) -> Attempt {
         let chain = error_chain(error);
         let lower = chain.to_ascii_lowercase();
-        let (class, message) = if error.is_timeout() {
+        let (class, message) = if error.is_timeout() && error.is_connect() {
+            (
+                Class::Transient,
+                format!(
+                    "cannot connect: no connection within {} (--connect-timeout)",
+                    humantime::format_duration(self.connect_timeout)
+                ),
+            )
+        } else if error.is_timeout() {
             (
                 Class::Transient,
                 format!(
@@ -151,6 +172,13 @@ impl Client {
                 Class::Broken,
                 format!(
                     "TLS: the server's certificate is not trusted, so nothing was sent ({chain}); check --url or the system's CA certificates"
+                ),
+            )
+        } else if is_unfixable_tls(&lower) {
+            (
+                Class::Broken,
+                format!(
+                    "TLS: the server and this tool share no protocol version or cipher, so nothing was sent ({chain}); retrying cannot fix this: check --url"
                 ),
             )
         } else if error.is_connect() {
@@ -170,6 +198,21 @@ impl Client {
             remote: None,
         }
     }
+}
+
+/// Whether a TLS failure is one that retrying cannot fix: the two ends cannot agree on a
+/// protocol version or cipher (certificates are checked apart).
+fn is_unfixable_tls(lower_chain: &str) -> bool {
+    [
+        "protocolversion",
+        "protocol version",
+        "peerincompatible",
+        "peer is incompatible",
+        "handshakefailure",
+        "insufficientsecurity",
+    ]
+    .iter()
+    .any(|needle| lower_chain.contains(needle))
 }
 
 /// Every message in an error's chain, without the URL (which adds nothing per row).
@@ -355,6 +398,30 @@ mod tests {
                 .unwrap()
                 .ends_with(r#""reasons":"a \"b\""}"#)
         );
+    }
+
+    #[test]
+    fn a_body_never_shows_its_key_in_debug() {
+        let body = Body {
+            auth_uuid: "u",
+            api_key: "sk_live_secret",
+            state: "OK",
+            reasons: None,
+        };
+        let shown = format!("{body:?}");
+        assert!(
+            !shown.contains("sk_live_secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn tls_failures_that_retrying_cannot_fix_are_recognised() {
+        assert!(is_unfixable_tls(
+            "error sending request: client error (connect): received fatal alert: protocolversion"
+        ));
+        assert!(is_unfixable_tls("peer is incompatible: noversionsincommon"));
+        assert!(!is_unfixable_tls("connection refused (os error 111)"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! through `PATCH {url}/customer/status`, safely enough to run from cron.
 //!
 //! The data flow is input → validate (every row, every problem, before any request) →
-//! plan → runner → report. [`main`] is the whole program behind the thin binary.
+//! plan → send → results → summary. [`main`] is the whole program behind the thin binary.
 
 #![warn(missing_docs)]
 
@@ -13,12 +13,13 @@ pub mod config;
 pub mod exit;
 pub mod input;
 pub mod logging;
+pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod retry;
 pub mod review;
-pub mod runner;
 pub mod sandbox;
+pub mod send;
 pub mod signals;
 pub mod summary;
 pub mod validate;
