@@ -289,11 +289,12 @@ fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCo
                 "Every row is valid."
             }
         );
-        return if invalid {
+        let code = if invalid {
             ExitCode::InvalidInput
         } else {
             ExitCode::Success
         };
+        return code.merge(tally.exit_code());
     }
     let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
     if resumable {

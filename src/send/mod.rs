@@ -46,7 +46,7 @@ pub enum Item {
 /// Runs every item through the workers and into the collector. The canary rows, if any, go
 /// first and one at a time; the rest at most `concurrency` at once. Returns when every item
 /// is recorded (rows not sent after a stop are recorded `cancelled`), or at the first error
-/// writing the results.
+/// writing the results. An interrupted dry run ends without recording the rest.
 pub async fn run(
     worker: Arc<Worker>,
     items: impl futures::Stream<Item = Item> + Unpin,
@@ -128,7 +128,7 @@ async fn run_in_span(
                     }
                 }
                 collector.flush()?;
-                if ended {
+                if ended || interrupted_dry_run(&worker) {
                     return Ok(());
                 }
                 turns.after(recorded as u32).await;
@@ -136,6 +136,12 @@ async fn run_in_span(
             _ = refresh.tick() => collector.show(worker.pacer.paused()),
         }
     }
+}
+
+/// An interrupted dry run ends at once: its rows would all be `cancelled`, nothing was to
+/// be sent, and recording a million of them would keep the operator waiting.
+fn interrupted_dry_run(worker: &Worker) -> bool {
+    worker.is_dry_run() && worker.stop.reason() == Some(StopReason::Interrupted)
 }
 
 /// Gives the other tasks (the signal handler, the display's timer) a turn every

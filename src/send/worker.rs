@@ -53,6 +53,11 @@ impl Worker {
         }
     }
 
+    /// Whether this is a dry run: nothing is sent.
+    pub fn is_dry_run(&self) -> bool {
+        self.client.is_none()
+    }
+
     /// Takes one row to its final outcome: attempts, retries, pauses. A row that the run's
     /// stop reaches before its first attempt is `cancelled`.
     pub async fn process(&self, row: Row, request: Request) -> RowResult {
