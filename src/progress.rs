@@ -58,10 +58,8 @@ impl Progress {
         let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
         if bar {
             span.pb_set_style(
-                &indicatif::ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} rows · {msg} · {elapsed}",
-                )
-                .expect("the template is valid"),
+                &indicatif::ProgressStyle::with_template("{bar:30} {msg} · {elapsed}")
+                    .expect("the template is valid"),
             );
             span.pb_set_length(total);
         }
@@ -85,8 +83,10 @@ impl Progress {
     /// Shows `status`: the bar at once; a log line if `log_every` has passed since the last.
     pub fn show(&mut self, status: Status<'_>) {
         if self.bar {
-            self.span.pb_set_position(status.done);
+            // The counts are all in the message, set first: a frame drawn between the two
+            // calls shows them current, and only the bar's fill lags.
             self.span.pb_set_message(&self.message(&status));
+            self.span.pb_set_position(status.done);
         } else if self.last_log.elapsed() >= self.log_every {
             self.last_log = Instant::now();
             tracing::info!(
@@ -99,10 +99,12 @@ impl Progress {
         }
     }
 
-    /// The bar's message: counts, then the pace.
+    /// The bar's message: rows done, counts, then the pace.
     fn message(&self, status: &Status<'_>) -> String {
         format!(
-            "{} · {}",
+            "{}/{} rows · {} · {}",
+            status.done,
+            self.total,
             counts_line(status.counts),
             self.pace(status, true)
         )
@@ -111,8 +113,9 @@ impl Progress {
     /// Rows sent per second and the time left, or the pause that holds the run. Only rows
     /// sent count toward the rate, so skipped and invalid rows do not shorten the ETA.
     fn pace(&self, status: &Status<'_>, bar: bool) -> String {
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let rate = status.sent as f64 / elapsed.max(0.001);
+        // Over at least a second, so that the first row does not show a thousand rows a second.
+        let elapsed = self.started.elapsed().as_secs_f64().max(1.0);
+        let rate = status.sent as f64 / elapsed;
         let left = self.total.saturating_sub(status.done);
         let eta = if status.sent == 0 || rate <= 0.0 {
             "unknown".to_string()
