@@ -26,6 +26,13 @@ pub fn counts_line(counts: &[u64]) -> String {
     }
 }
 
+/// `paused (Retry-After 3s)`, or `paused (429 1s)` for a 429's own backoff.
+fn describe_pause((wait, retry_after): (Duration, bool)) -> String {
+    let seconds = wait.as_secs_f64().ceil() as u64;
+    let why = if retry_after { "Retry-After" } else { "429" };
+    format!("paused ({why} {seconds}s)")
+}
+
 /// Where the run stands, as the collector sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Status<'a> {
@@ -58,7 +65,7 @@ impl Progress {
         let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
         if bar {
             span.pb_set_style(
-                &indicatif::ProgressStyle::with_template("{bar:30} {msg} · {elapsed}")
+                &indicatif::ProgressStyle::with_template("{bar:20} {wide_msg} {elapsed}")
                     .expect("the template is valid"),
             );
             span.pb_set_length(total);
@@ -99,10 +106,15 @@ impl Progress {
         }
     }
 
-    /// The bar's message: rows done, counts, then the pace.
+    /// The bar's message: rows done, a pause if one holds (first, so that a narrow terminal
+    /// still shows it), the counts, then the pace.
     fn message(&self, status: &Status<'_>) -> String {
+        let pause = match status.paused {
+            Some(paused) => format!("{} · ", describe_pause(paused)),
+            None => String::new(),
+        };
         format!(
-            "{}/{} rows · {} · {}",
+            "{}/{} rows · {pause}{} · {}",
             status.done,
             self.total,
             counts_line(status.counts),
@@ -110,8 +122,9 @@ impl Progress {
         )
     }
 
-    /// Rows sent per second and the time left, or the pause that holds the run. Only rows
-    /// sent count toward the rate, so skipped and invalid rows do not shorten the ETA.
+    /// Rows sent per second and the time left (and, in a log line, the pause that holds the
+    /// run). Only rows sent count toward the rate, so skipped and invalid rows do not shorten
+    /// the ETA.
     fn pace(&self, status: &Status<'_>, bar: bool) -> String {
         // Over at least a second, so that the first row does not show a thousand rows a second.
         let elapsed = self.started.elapsed().as_secs_f64().max(1.0);
@@ -123,18 +136,12 @@ impl Progress {
             humantime::format_duration(Duration::from_secs((left as f64 / rate).ceil() as u64))
                 .to_string()
         };
-        let mut pace = if bar {
-            format!("{rate:.1} rows/s · ETA {eta}")
-        } else {
-            format!("{rate:.1} rows/s, about {eta} left")
-        };
-        if let Some((wait, retry_after)) = status.paused {
-            let seconds = wait.as_secs_f64().ceil() as u64;
-            let why = if retry_after { "Retry-After" } else { "429" };
-            pace.push_str(&format!(
-                "{}paused ({why} {seconds}s)",
-                if bar { " · " } else { ", " }
-            ));
+        if bar {
+            return format!("{rate:.1} rows/s · ETA {eta}");
+        }
+        let mut pace = format!("{rate:.1} rows/s, about {eta} left");
+        if let Some(paused) = status.paused {
+            pace.push_str(&format!(", {}", describe_pause(paused)));
         }
         pace
     }
@@ -187,9 +194,12 @@ mod tests {
             paused: Some((Duration::from_millis(2_100), true)),
             ..idle
         };
-        let pace = progress.pace(&paused, true);
-        assert!(pace.ends_with(" · paused (Retry-After 3s)"), "{pace}");
-        assert!(pace.contains("ETA "), "{pace}");
+        let message = progress.message(&paused);
+        assert!(
+            message.starts_with("50/100 rows · paused (Retry-After 3s) · no rows · "),
+            "{message}"
+        );
+        assert!(message.contains(" rows/s · ETA "), "{message}");
         assert!(
             progress
                 .pace(

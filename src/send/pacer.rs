@@ -26,9 +26,10 @@ impl Schedule {
         } else {
             f64::MIN_POSITIVE
         };
+        // A day between slots at most: governor counts in u64 nanoseconds.
         let period = Duration::try_from_secs_f64(1.0 / per_second)
             .unwrap_or(Duration::MAX)
-            .max(Duration::from_nanos(1));
+            .clamp(Duration::from_nanos(1), Duration::from_secs(86_400));
         let quota = Quota::with_period(period)
             .expect("the period is not zero")
             .allow_burst(NonZeroU32::MIN);
@@ -160,6 +161,11 @@ mod tests {
         let took = slots(&pacer, 10).await;
         assert!(took >= Duration::from_millis(175), "{took:?}");
         assert_eq!(pacer.rate(), 50.0);
+        // Rates no schedule can keep are clamped, not a panic.
+        for absurd in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300] {
+            let pacer = Pacer::new(absurd);
+            assert!(pacer.slot(&Stop::default()).await);
+        }
     }
 
     #[tokio::test]
