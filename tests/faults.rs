@@ -406,3 +406,37 @@ fn a_tls_protocol_version_refusal_is_final() {
     }
     assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+#[test]
+fn a_connect_timeout_is_reported_as_such() {
+    // A listener that never accepts, its queue full: the next connection is never completed.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let socket = runtime
+        .block_on(async { tokio::net::TcpSocket::new_v4() })
+        .unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let _listener = runtime.block_on(async { socket.listen(1) }).unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
+        {
+            queued.push(stream);
+        }
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let (out, results) = run_rows(
+        &url,
+        1,
+        &["--retries", "0", "--connect-timeout", "300ms"],
+        3,
+    );
+    let r = only(&results);
+    assert_eq!(r["outcome"], "failed", "{}", out.describe());
+    assert_eq!(
+        r["error"], "cannot connect: no connection within 300ms (--connect-timeout)",
+        "{r:?}"
+    );
+}
