@@ -438,6 +438,7 @@ fn sigint_during_a_million_row_dry_run_exits_130_promptly() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    eprintln!("the dry run exited {:?} after SIGINT", signalled.elapsed());
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
