@@ -33,6 +33,9 @@ pub enum ExitCode {
     InvalidInput,
     /// Stopped early because the credentials are evidently wrong (too many 401s).
     WrongCredentials,
+    /// Stopped early because the server could not be reached (10 rows in a row without any
+    /// HTTP answer).
+    Unreachable,
     /// Interrupted by SIGINT or SIGTERM; in-flight requests finished, results flushed.
     Interrupted,
 }
@@ -47,21 +50,24 @@ impl ExitCode {
             ExitCode::RowsFailed => 3,
             ExitCode::InvalidInput => 4,
             ExitCode::WrongCredentials => 5,
+            ExitCode::Unreachable => 6,
             ExitCode::Interrupted => 130,
         }
     }
 
     /// How loudly a code speaks when two apply: an interruption hides everything else, a stop
-    /// for wrong credentials hides failed rows, and failed rows hide success.
+    /// for an unreachable server hides a stop for wrong credentials, which hides failed rows,
+    /// and failed rows hide success.
     fn rank(self) -> u8 {
         match self {
             ExitCode::Success => 0,
             ExitCode::RowsFailed => 1,
             ExitCode::InvalidInput => 2,
             ExitCode::WrongCredentials => 3,
-            ExitCode::Interrupted => 4,
-            ExitCode::Usage => 5,
-            ExitCode::Fatal => 6,
+            ExitCode::Unreachable => 4,
+            ExitCode::Interrupted => 5,
+            ExitCode::Usage => 6,
+            ExitCode::Fatal => 7,
         }
     }
 
@@ -106,12 +112,13 @@ mod tests {
             ExitCode::RowsFailed,
             ExitCode::InvalidInput,
             ExitCode::WrongCredentials,
+            ExitCode::Unreachable,
             ExitCode::Interrupted,
         ]
         .iter()
         .map(|c| c.code())
         .collect();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 130]);
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 130]);
     }
 
     #[test]
@@ -121,6 +128,9 @@ mod tests {
         assert_eq!(RowsFailed.merge(Success), RowsFailed);
         assert_eq!(RowsFailed.merge(WrongCredentials), WrongCredentials);
         assert_eq!(WrongCredentials.merge(Interrupted), Interrupted);
+        assert_eq!(WrongCredentials.merge(Unreachable), Unreachable);
+        assert_eq!(Unreachable.merge(RowsFailed), Unreachable);
+        assert_eq!(Unreachable.merge(Interrupted), Interrupted);
         assert_eq!(Interrupted.merge(RowsFailed), Interrupted);
         assert_eq!(Success.merge(Success), Success);
     }

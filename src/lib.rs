@@ -2,7 +2,7 @@
 //! through `PATCH {url}/customer/status`, safely enough to run from cron.
 //!
 //! The data flow is input → validate (every row, every problem, before any request) →
-//! plan → runner → report. [`main`] is the whole program behind the thin binary.
+//! plan → send → results → summary. [`main`] is the whole program behind the thin binary.
 
 #![warn(missing_docs)]
 
@@ -14,10 +14,11 @@ pub mod exit;
 pub mod files;
 pub mod input;
 pub mod logging;
+pub mod progress;
 pub mod results;
 pub mod retry;
-pub mod runner;
 pub mod sandbox;
+pub mod send;
 pub mod signals;
 pub mod summary;
 pub mod text;

@@ -54,3 +54,28 @@ pub async fn interrupted() {
         }
     }
 }
+
+/// Stops the run cleanly at SIGINT or SIGTERM; a second one quits at once (every finished
+/// row is already flushed). The messages go around the progress bar, so that no stale copy
+/// of it stays above them.
+pub fn stop_on_signal(
+    stop: std::sync::Arc<crate::send::Stop>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let mut signals = Signals::listen()?;
+    Ok(tokio::spawn(async move {
+        signals.recv().await;
+        stop.stop(crate::send::StopReason::Interrupted);
+        tracing_indicatif::suspend_tracing_indicatif(|| {
+            eprintln!(
+                "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once"
+            )
+        });
+        signals.recv().await;
+        tracing_indicatif::suspend_tracing_indicatif(|| {
+            eprintln!(
+                "interrupted again: quitting now; every finished row is already in the results file"
+            )
+        });
+        std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
+    }))
+}

@@ -313,3 +313,130 @@ fn five_percent_transient_failures_still_end_all_ok() {
         "every attempt is counted"
     );
 }
+
+#[test]
+fn a_dead_url_stops_the_run_with_exit_6_and_a_resume_completes_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = format!("http://127.0.0.1:{port}");
+    let dir = Workdir::new();
+    let uuids = dir.write_fresh("in.csv", 40, "OK", "");
+    let started = std::time::Instant::now();
+    let out = dir
+        .run_at(&dead, "in.csv", &["--rate", "1000", "--retries", "1"])
+        .expect(6);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{}",
+        out.describe()
+    );
+    out.stderr_has("the server could not be reached")
+        .stderr_has("--resume");
+    let results = dir.results("in.results.csv");
+    assert_eq!(results.len(), 40, "every row is recorded");
+    let failed = results.iter().filter(|r| r["outcome"] == "failed").count();
+    let cancelled = results
+        .iter()
+        .filter(|r| r["outcome"] == "cancelled")
+        .count();
+    assert_eq!(failed + cancelled, 40);
+    // The stop comes at the tenth row in a row without an answer; the rows then in flight
+    // (concurrency 4) still end.
+    assert!((10..=13).contains(&failed), "{failed} failed");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r["outcome"] == "cancelled")
+            .all(|r| r["attempts"] == "0")
+    );
+    // The server is back: a resume sends every row once, and a second resume sends nothing.
+    let server = server(|_| {});
+    let url = server.url();
+    dir.run_at(&url, "in.csv", &["--rate", "1000", "--resume"])
+        .expect(0);
+    let mut sent: Vec<String> = server
+        .received()
+        .iter()
+        .map(|r| {
+            r.body.as_ref().unwrap()["auth_uuid"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    sent.sort();
+    let mut expected = uuids.clone();
+    expected.sort();
+    assert_eq!(sent, expected, "each row sent exactly once");
+    dir.run_at(&url, "in.csv", &["--rate", "1000", "--resume"])
+        .expect(0);
+    assert_eq!(server.stats().requests, 40, "nothing is sent twice");
+}
+
+#[test]
+fn a_tls_protocol_version_refusal_is_final() {
+    // A server that answers every ClientHello with a fatal protocol_version alert.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handshakes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = handshakes.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut hello = [0u8; 512];
+            let _ = std::io::Read::read(&mut stream, &mut hello);
+            let _ =
+                std::io::Write::write_all(&mut stream, &[0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46]);
+        }
+    });
+    let url = format!("https://127.0.0.1:{port}");
+    let (out, results) = run_rows(&url, 2, &["--retries", "3"], 3);
+    for r in &results {
+        assert_eq!(
+            (r["outcome"].as_str(), r["attempts"].as_str()),
+            ("failed", "1"),
+            "{}",
+            out.describe()
+        );
+        assert!(r["error"].contains("retrying cannot fix this"), "{r:?}");
+    }
+    assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_connect_timeout_is_reported_as_such() {
+    // A listener that never accepts, its queue full: the next connection is never completed.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let socket = runtime
+        .block_on(async { tokio::net::TcpSocket::new_v4() })
+        .unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let _listener = runtime.block_on(async { socket.listen(1) }).unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if let Ok(stream) =
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300))
+        {
+            queued.push(stream);
+        }
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let (out, results) = run_rows(
+        &url,
+        1,
+        &["--retries", "0", "--connect-timeout", "300ms"],
+        3,
+    );
+    let r = only(&results);
+    assert_eq!(r["outcome"], "failed", "{}", out.describe());
+    assert_eq!(
+        r["error"], "cannot connect: no connection within 300ms (--connect-timeout)",
+        "{r:?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use crate::input::{Columns, CsvInput, InputError};
 use crate::results::{Done, Outcome, RowResult};
-use crate::runner::Item;
+use crate::send::Item;
 use crate::validate::{Checked, Validator};
 
 /// The second pass over the input: every row validated again (with the duplicates found by

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
-use tracing_indicatif::span_ext::IndicatifSpanExt;
 
 mod confirm;
 mod feed;
@@ -29,9 +28,9 @@ use crate::input::{CsvInput, ReadOptions, Source};
 use crate::results::{Done, read_done};
 use crate::results::{JobRecord, Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
 use crate::retry::RetryPolicy;
-use crate::runner::{self, Sender, Stop, StopReason};
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::summary::{Audit, Collector, Tally, summary_json};
+use crate::send::{self, Collector, Pacer, Stop, Tally, Worker};
+use crate::summary::{Audit, summary_json};
 use crate::validate::Scan;
 
 /// What is known of a run as it goes, for the JSON summary written at every exit.
@@ -378,10 +377,10 @@ async fn send(
         max_retry_after: args.max_retry_after,
         ..RetryPolicy::default()
     };
-    let sender = Arc::new(Sender::new(
+    let worker = Arc::new(Worker::new(
         client,
         plan.key.clone(),
-        plan.rate,
+        Arc::new(Pacer::new(plan.rate.per_second)),
         policy,
         stop.clone(),
     ));
@@ -395,64 +394,23 @@ async fn send(
             plan.rate.per_second
         );
     }
-    let signals = handle_signals(stop.clone())?;
-    let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
-    if progress {
-        span.pb_set_style(&progress_style());
-        span.pb_set_length(scan.rows);
-    }
-    let mut collector = Collector::new(
-        writer,
-        stop,
-        scan.rows,
-        plan.max_unauthorized,
-        span.clone(),
-        progress,
-    );
-    let outcome = {
-        let _entered = span.enter();
-        let items = futures::stream::iter(&mut feed);
-        runner::run(
-            sender,
-            items,
-            &mut collector,
-            plan.concurrency,
-            plan.canary,
-            args.log_every,
-        )
-        .await
-    };
+    let signals = crate::signals::stop_on_signal(stop.clone())
+        .context("cannot install the signal handlers")?;
+    let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
+    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
+    let items = futures::stream::iter(&mut feed);
+    let outcome = send::run(worker, items, &mut collector, plan.concurrency, plan.canary).await;
     signals.abort();
-    drop(span);
     outcome?;
     if let Some(e) = feed.error.take() {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
-    Ok(collector.finish())
-}
-
-/// SIGINT/SIGTERM stop the run cleanly; a second one quits at once (every finished row is
-/// already flushed).
-fn handle_signals(stop: Arc<Stop>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mut signals =
-        crate::signals::Signals::listen().context("cannot install the signal handlers")?;
-    Ok(tokio::spawn(async move {
-        signals.recv().await;
-        stop.stop(StopReason::Interrupted);
-        eprintln!(
-            "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once"
-        );
-        signals.recv().await;
-        eprintln!(
-            "interrupted again: quitting now; every finished row is already in the results file"
-        );
-        std::process::exit(ExitCode::Interrupted.code().into());
-    }))
+    collector.finish()
 }
 
 /// Prints the summary and what to do next; returns the exit code.
 fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCode {
-    eprint!("{}", tally.render(results));
+    eprint!("{}", crate::summary::render(tally, results));
     if plan.dry_run {
         let invalid = scan.invalid() > 0;
         eprintln!(
@@ -463,11 +421,12 @@ fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCo
                 "Every row is valid."
             }
         );
-        return if invalid {
+        let code = if invalid {
             ExitCode::InvalidInput
         } else {
             ExitCode::Success
         };
+        return code.merge(tally.exit_code());
     }
     let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
     if resumable {
@@ -518,11 +477,4 @@ fn describe_key_source(source: &KeySource) -> String {
         KeySource::Sandbox => "the sandbox's demo key".into(),
         KeySource::None => "the api_key column".into(),
     }
-}
-
-fn progress_style() -> indicatif::ProgressStyle {
-    indicatif::ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} rows · {msg} · {elapsed} · ETA {eta}",
-    )
-    .expect("the template is valid")
 }

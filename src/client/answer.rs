@@ -1,0 +1,189 @@
+//! The classification of an HTTP answer: its status and body into what the retry logic and
+//! the results file need (the class, a message, the process echoed by a 200).
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Attempt, Class};
+use crate::results::Remote;
+use crate::retry::is_transient_status;
+
+/// How much of an unexpected body is quoted in the results' `error` column.
+const QUOTED_BODY_CHARS: usize = 200;
+
+/// Classifies an answer by its status and body.
+pub fn classify(
+    status: u16,
+    body: &[u8],
+    body_error: Option<&str>,
+    location: Option<&str>,
+) -> Attempt {
+    let mut attempt = Attempt {
+        class: Class::Broken,
+        status: Some(status),
+        latency: Duration::ZERO,
+        retry_after: None,
+        message: String::new(),
+        remote: None,
+    };
+    if (200..300).contains(&status) {
+        attempt.class = Class::Ok;
+        match parse_remote(body) {
+            Ok(remote) => attempt.remote = Some(remote),
+            Err(why) => {
+                // The state was applied; only the echo is unreadable.
+                attempt.message = format!("applied, but the answer could not be read: {why}");
+            }
+        }
+        if let Some(error) = body_error {
+            attempt.message = format!("applied, but {error}");
+        }
+        return attempt;
+    }
+    attempt.class = match status {
+        401 => Class::Unauthorized,
+        s if is_transient_status(s) => Class::Transient,
+        300..=399 => Class::Rejected,
+        400..=499 => Class::Rejected,
+        _ => Class::Broken,
+    };
+    let mut message = format!("HTTP {status}: {}", describe_error_body(body));
+    if let (300..=399, Some(location)) = (status, location) {
+        message =
+            format!("HTTP {status}: redirected to {location}; point --url at the final address");
+    }
+    attempt.message = message;
+    attempt
+}
+
+/// The server's `{internal_code, message}`, or the first characters of another body.
+fn describe_error_body(body: &[u8]) -> String {
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+        let code = map.get("internal_code").map(value_text).unwrap_or_default();
+        let message = map
+            .get("message")
+            .or_else(|| map.get("error"))
+            .map(value_text)
+            .unwrap_or_default();
+        if !code.is_empty() || !message.is_empty() {
+            return match (code.is_empty(), message.is_empty()) {
+                (false, false) => format!("{message} (internal_code {code})"),
+                (true, _) => message,
+                (_, true) => format!("internal_code {code}"),
+            };
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.is_empty() {
+        return "no body".to_string();
+    }
+    let mut quoted: String = collapsed.chars().take(QUOTED_BODY_CHARS).collect();
+    if collapsed.chars().count() > QUOTED_BODY_CHARS {
+        quoted.push('…');
+    }
+    quoted
+}
+
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The part of a 200's `{"data": {...}}` that the results file keeps. Every other field (the
+/// person's data, the operations, whatever the vendor adds) is skipped without being built.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    data: Option<Data>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Data {
+    process_uuid: Option<Value>,
+    status: Option<Value>,
+    status_reasons: Option<Value>,
+    updated_at: Option<Value>,
+}
+
+/// Reads the fields the results file keeps from a 200's `{"data": {...}}`.
+fn parse_remote(body: &[u8]) -> Result<Remote, String> {
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|e| format!("not the expected JSON ({e})"))?;
+    let Some(data) = envelope.data else {
+        return Err("no `data` object".to_string());
+    };
+    let text = |value: Option<Value>| value.as_ref().map(value_text).unwrap_or_default();
+    Ok(Remote {
+        process_uuid: text(data.process_uuid),
+        status: text(data.status),
+        status_reasons: text(data.status_reasons),
+        updated_at: text(data.updated_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified() {
+        let ok = classify(200, br#"{"data":{"process_uuid":"p","status":"OK","status_reasons":null,"updated_at":"t","extra":[1]}}"#, None, None);
+        assert_eq!(ok.class, Class::Ok);
+        assert_eq!(
+            ok.remote.unwrap(),
+            Remote {
+                process_uuid: "p".into(),
+                status: "OK".into(),
+                status_reasons: "".into(),
+                updated_at: "t".into()
+            }
+        );
+        let unreadable = classify(200, b"<html>", None, None);
+        assert_eq!(unreadable.class, Class::Ok);
+        assert!(unreadable.message.starts_with("applied, but"));
+        let unauthorized = classify(
+            401,
+            br#"{"internal_code": 401, "message": "Not authorized"}"#,
+            None,
+            None,
+        );
+        assert_eq!(unauthorized.class, Class::Unauthorized);
+        assert_eq!(
+            unauthorized.message,
+            "HTTP 401: Not authorized (internal_code 401)"
+        );
+        assert_eq!(classify(422, b"", None, None).class, Class::Rejected);
+        assert_eq!(classify(422, b"", None, None).message, "HTTP 422: no body");
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(classify(s, b"", None, None).class, Class::Transient);
+        }
+        assert_eq!(classify(501, b"", None, None).class, Class::Broken);
+        let moved = classify(301, b"", None, Some("https://new.example.com/"));
+        assert_eq!(moved.class, Class::Rejected);
+        assert!(
+            moved
+                .message
+                .contains("redirected to https://new.example.com/")
+        );
+    }
+
+    #[test]
+    fn gateway_pages_are_quoted_briefly() {
+        let page = format!(
+            "<html>\n  <body><h1>502 Bad Gateway</h1>{}</body></html>",
+            "x".repeat(1000)
+        );
+        let attempt = classify(502, page.as_bytes(), None, None);
+        assert!(
+            attempt
+                .message
+                .starts_with("HTTP 502: <html> <body><h1>502 Bad Gateway</h1>")
+        );
+        assert!(attempt.message.chars().count() < 220);
+    }
+}

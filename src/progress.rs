@@ -1,0 +1,215 @@
+//! The progress display while a run goes: a bar on a terminal (counts current to the last
+//! finished row, rows per second, ETA, a visible pause), a log line every few seconds
+//! otherwise (cron), and the dry run's preview of the first bodies.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tracing_indicatif::span_ext::IndicatifSpanExt;
+
+use crate::results::{Outcome, RowResult};
+
+/// How many request bodies a dry run shows.
+const PREVIEWS: usize = 3;
+
+/// The one-line counts: `ok 9, unauthorized 3`, or `no rows`.
+pub fn counts_line(counts: &[u64]) -> String {
+    let parts: Vec<String> = Outcome::ALL
+        .iter()
+        .filter(|o| counts[o.index()] > 0)
+        .map(|o| format!("{} {}", o.as_str(), counts[o.index()]))
+        .collect();
+    if parts.is_empty() {
+        "no rows".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `paused (Retry-After 3s)`, or `paused (429 1s)` for a 429's own backoff.
+fn describe_pause((wait, retry_after): (Duration, bool)) -> String {
+    let seconds = wait.as_secs_f64().ceil() as u64;
+    let why = if retry_after { "Retry-After" } else { "429" };
+    format!("paused ({why} {seconds}s)")
+}
+
+/// Where the run stands, as the collector sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Status<'a> {
+    /// Rows recorded.
+    pub done: u64,
+    /// Rows per outcome, indexed by [`Outcome::index`].
+    pub counts: &'a [u64],
+    /// Rows sent at least once.
+    pub sent: u64,
+    /// The time left in a whole-run pause, and whether the server named it (`Retry-After`)
+    /// or it is a 429's backoff.
+    pub paused: Option<(Duration, bool)>,
+}
+
+/// The bar or the log lines of one run.
+#[derive(Debug)]
+pub struct Progress {
+    span: tracing::Span,
+    bar: bool,
+    total: u64,
+    started: Instant,
+    log_every: Duration,
+    last_log: Instant,
+    previews: usize,
+}
+
+impl Progress {
+    /// The display of a run of `total` rows: a bar (`bar`), or a log line every `log_every`.
+    pub fn new(total: u64, bar: bool, log_every: Duration) -> Progress {
+        let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
+        if bar {
+            span.pb_set_style(
+                &indicatif::ProgressStyle::with_template("{bar:20} {wide_msg} {elapsed}")
+                    .expect("the template is valid"),
+            );
+            span.pb_set_length(total);
+        }
+        let now = Instant::now();
+        Progress {
+            span,
+            bar,
+            total,
+            started: now,
+            log_every,
+            last_log: now,
+            previews: 0,
+        }
+    }
+
+    /// The span the run goes in: the bar lives while it is open.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Shows `status`: the bar at once; a log line if `log_every` has passed since the last.
+    pub fn show(&mut self, status: Status<'_>) {
+        if self.bar {
+            // The counts are all in the message, set first: a frame drawn between the two
+            // calls shows them current, and only the bar's fill lags.
+            self.span.pb_set_message(&self.message(&status));
+            self.span.pb_set_position(status.done);
+        } else if self.last_log.elapsed() >= self.log_every {
+            self.last_log = Instant::now();
+            tracing::info!(
+                "progress: {}/{} rows ({}), {}",
+                status.done,
+                self.total,
+                counts_line(status.counts),
+                self.pace(&status, false)
+            );
+        }
+    }
+
+    /// The bar's message: rows done, a pause if one holds (first, so that a narrow terminal
+    /// still shows it), the counts, then the pace.
+    fn message(&self, status: &Status<'_>) -> String {
+        let pause = match status.paused {
+            Some(paused) => format!("{} · ", describe_pause(paused)),
+            None => String::new(),
+        };
+        format!(
+            "{}/{} rows · {pause}{} · {}",
+            status.done,
+            self.total,
+            counts_line(status.counts),
+            self.pace(status, true)
+        )
+    }
+
+    /// Rows sent per second and the time left (and, in a log line, the pause that holds the
+    /// run). Only rows sent count toward the rate, so skipped and invalid rows do not shorten
+    /// the ETA.
+    fn pace(&self, status: &Status<'_>, bar: bool) -> String {
+        // Over at least a second, so that the first row does not show a thousand rows a second.
+        let elapsed = self.started.elapsed().as_secs_f64().max(1.0);
+        let rate = status.sent as f64 / elapsed;
+        let left = self.total.saturating_sub(status.done);
+        let eta = if status.sent == 0 || rate <= 0.0 {
+            "unknown".to_string()
+        } else {
+            humantime::format_duration(Duration::from_secs((left as f64 / rate).ceil() as u64))
+                .to_string()
+        };
+        if bar {
+            return format!("{rate:.1} rows/s · ETA {eta}");
+        }
+        let mut pace = format!("{rate:.1} rows/s, about {eta} left");
+        if let Some(paused) = status.paused {
+            pace.push_str(&format!(", {}", describe_pause(paused)));
+        }
+        pace
+    }
+
+    /// Shows the body a dry-run row would send, for the first few rows (the key redacted).
+    pub fn preview(&mut self, result: &RowResult) {
+        if result.outcome != Outcome::DryRun || self.previews >= PREVIEWS || crate::logging::quiet()
+        {
+            return;
+        }
+        self.previews += 1;
+        let mut body = json!({
+            "auth_uuid": result.row.auth_uuid,
+            "api_key": "<redacted>",
+            "state": result.row.state,
+        });
+        if !result.row.reasons.is_empty() {
+            body["reasons"] = json!(result.row.reasons);
+        }
+        eprintln!("would send (line {}): {body}", result.row.line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_counts_line_names_only_what_happened() {
+        let mut counts = [0u64; Outcome::ALL.len()];
+        counts[Outcome::Ok.index()] = 9;
+        counts[Outcome::Unauthorized.index()] = 3;
+        assert_eq!(counts_line(&counts), "ok 9, unauthorized 3");
+        assert_eq!(counts_line(&[0; Outcome::ALL.len()]), "no rows");
+    }
+
+    #[test]
+    fn the_pace_counts_only_rows_sent_and_shows_a_pause() {
+        let progress = Progress::new(100, false, Duration::from_secs(5));
+        let counts = [0u64; Outcome::ALL.len()];
+        let idle = Status {
+            done: 50,
+            counts: &counts,
+            sent: 0,
+            paused: None,
+        };
+        assert_eq!(progress.pace(&idle, true), "0.0 rows/s · ETA unknown");
+        let paused = Status {
+            sent: 10,
+            paused: Some((Duration::from_millis(2_100), true)),
+            ..idle
+        };
+        let message = progress.message(&paused);
+        assert!(
+            message.starts_with("50/100 rows · paused (Retry-After 3s) · no rows · "),
+            "{message}"
+        );
+        assert!(message.contains(" rows/s · ETA "), "{message}");
+        assert!(
+            progress
+                .pace(
+                    &Status {
+                        paused: Some((Duration::from_secs(1), false)),
+                        ..paused
+                    },
+                    false
+                )
+                .ends_with(", paused (429 1s)")
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! The collector: the one writer and counter of finished rows. It writes each row to the
+//! results file, counts it, feeds the stop policy, and keeps the progress display current
+//! to the last finished row.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::pacer::Pause;
+use super::stop::{Stop, StopPolicy};
+use super::tally::Tally;
+use crate::progress::{Progress, Status};
+use crate::results::{ResultsWriter, RowResult};
+
+/// The one consumer of finished rows.
+pub struct Collector {
+    writer: ResultsWriter,
+    tally: Tally,
+    stop: Arc<Stop>,
+    policy: StopPolicy,
+    progress: Progress,
+    started: Instant,
+    paused: Option<Pause>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// A collector writing to `writer`, stopping `stop` when the rows call for it
+    /// (`max_unauthorized` is `--max-unauthorized`), showing its progress on `progress`.
+    pub fn new(
+        writer: ResultsWriter,
+        stop: Arc<Stop>,
+        max_unauthorized: Option<u64>,
+        progress: Progress,
+    ) -> Collector {
+        Collector {
+            writer,
+            tally: Tally::empty(),
+            stop,
+            policy: StopPolicy::new(max_unauthorized),
+            progress,
+            started: Instant::now(),
+            paused: None,
+        }
+    }
+
+    /// The span the run goes in (its progress bar).
+    pub fn span(&self) -> tracing::Span {
+        self.progress.span().clone()
+    }
+
+    /// Writes and counts one finished row, and flushes it.
+    pub fn record(&mut self, result: RowResult) -> anyhow::Result<()> {
+        self.record_unflushed(result)?;
+        self.flush()
+    }
+
+    /// Records one finished row without flushing; [`Collector::flush`] must follow before the
+    /// run waits for anything.
+    pub fn record_unflushed(&mut self, result: RowResult) -> anyhow::Result<()> {
+        self.writer.write_unflushed(&result)?;
+        self.tally.add(&result);
+        if let Some(reason) = self.policy.observe(&result) {
+            self.stop.stop(reason);
+        }
+        self.progress.preview(&result);
+        Ok(())
+    }
+
+    /// Flushes the rows recorded so far to the results file, and shows them.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.writer.flush()?;
+        self.show_now();
+        Ok(())
+    }
+
+    /// Called on a timer: syncs the rows flushed since the last sync to disk when one is due
+    /// (so that the last rows before a quiet spell are synced too), and shows the progress
+    /// with the pause in force now, if any (so that a pause shows while no row finishes).
+    pub fn tick(&mut self, paused: Option<Pause>) -> anyhow::Result<()> {
+        self.writer.sync_if_due()?;
+        self.paused = paused;
+        self.show_now();
+        Ok(())
+    }
+
+    fn show_now(&mut self) {
+        let paused = self.paused.and_then(|p| {
+            let left = p.until.checked_duration_since(Instant::now())?;
+            Some((left, p.retry_after))
+        });
+        self.progress.show(Status {
+            done: self.tally.rows(),
+            counts: &self.tally.counts,
+            sent: self.tally.sent,
+            paused,
+        });
+    }
+
+    /// Ends the run: syncs the results file to disk, and gives the counts, timings and stop
+    /// reason, and the results file's path. The progress bar is gone when this returns.
+    pub fn finish(mut self) -> anyhow::Result<(Tally, PathBuf)> {
+        self.writer.sync()?;
+        let mut tally = self.tally;
+        tally.elapsed = self.started.elapsed();
+        tally.stopped = self.stop.reason();
+        drop(self.progress);
+        Ok((tally, self.writer.path().to_path_buf()))
+    }
+}

@@ -1,0 +1,207 @@
+//! The stop policy: why a run stops before sending every row, the switch every part of the
+//! run watches, and the rules that read finished rows to decide a stop (the wrong key, too
+//! many 401s, an unreachable server).
+
+use std::sync::Mutex;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::results::{Outcome, RowResult};
+
+/// How many first answers, all 401, mean that the key is evidently wrong.
+pub const WRONG_KEY_ANSWERS: u64 = 10;
+
+/// How many rows in a row that end without any HTTP answer mean that the server cannot be
+/// reached.
+pub const UNREACHABLE_ROWS: u64 = 10;
+
+/// Why a run stopped before sending every row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The first answers were all 401.
+    WrongKey,
+    /// `--max-unauthorized` was reached.
+    TooManyUnauthorized,
+    /// [`UNREACHABLE_ROWS`] rows in a row ended without any HTTP answer.
+    Unreachable,
+    /// A canary row did not end `ok`.
+    CanaryFailed,
+    /// SIGINT or SIGTERM.
+    Interrupted,
+}
+
+impl StopReason {
+    /// A sentence for the summary.
+    pub fn describe(self) -> &'static str {
+        match self {
+            StopReason::WrongKey => {
+                "the first answers were all 401 Not authorized: the API key is evidently wrong for these processes"
+            }
+            StopReason::TooManyUnauthorized => {
+                "the number of 401 answers reached --max-unauthorized"
+            }
+            StopReason::Unreachable => {
+                "the server could not be reached: 10 rows in a row ended without any HTTP answer (refused, reset, timed out, TLS or DNS failure); check --url and the network, then resume"
+            }
+            StopReason::CanaryFailed => "a canary row did not end ok",
+            StopReason::Interrupted => "interrupted by a signal",
+        }
+    }
+}
+
+/// The run's stop switch: the first reason given wins.
+#[derive(Debug, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl Stop {
+    /// Stops the run (no new requests start) for `reason`, unless already stopped.
+    pub fn stop(&self, reason: StopReason) {
+        let mut current = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if current.is_none() {
+            *current = Some(reason);
+            tracing::warn!("stopping: {}", reason.describe());
+        }
+        self.token.cancel();
+    }
+
+    /// Why the run stopped, if it did.
+    pub fn reason(&self) -> Option<StopReason> {
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the run has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves when the run stops.
+    pub async fn stopped(&self) {
+        self.token.cancelled().await
+    }
+}
+
+/// The stops that depend on what came back, fed every finished row in the order recorded.
+#[derive(Debug)]
+pub struct StopPolicy {
+    max_unauthorized: Option<u64>,
+    unauthorized: u64,
+    answered: u64,
+    answered_all_unauthorized: bool,
+    unanswered_in_a_row: u64,
+}
+
+impl StopPolicy {
+    /// The policy of a run; `max_unauthorized` is `--max-unauthorized`.
+    pub fn new(max_unauthorized: Option<u64>) -> StopPolicy {
+        StopPolicy {
+            max_unauthorized,
+            unauthorized: 0,
+            answered: 0,
+            answered_all_unauthorized: true,
+            unanswered_in_a_row: 0,
+        }
+    }
+
+    /// Reads one finished row; the reason to stop, if this row calls for one.
+    pub fn observe(&mut self, result: &RowResult) -> Option<StopReason> {
+        let mut stop = None;
+        if result.outcome == Outcome::Unauthorized {
+            self.unauthorized += 1;
+            if self
+                .max_unauthorized
+                .is_some_and(|max| self.unauthorized >= max)
+            {
+                stop = Some(StopReason::TooManyUnauthorized);
+            }
+        }
+        match result.http_status {
+            Some(status) => {
+                self.unanswered_in_a_row = 0;
+                self.answered += 1;
+                self.answered_all_unauthorized &= status == 401;
+                if self.answered == WRONG_KEY_ANSWERS && self.answered_all_unauthorized {
+                    stop = Some(StopReason::WrongKey);
+                }
+            }
+            // Sent, and no answer came to any attempt.
+            None if result.attempts > 0 => {
+                self.unanswered_in_a_row += 1;
+                if self.unanswered_in_a_row >= UNREACHABLE_ROWS {
+                    stop = stop.or(Some(StopReason::Unreachable));
+                }
+            }
+            None => {}
+        }
+        stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(outcome: Outcome, status: Option<u16>, attempts: u32) -> RowResult {
+        let row = crate::validate::Row {
+            line: 2,
+            auth_uuid: String::new(),
+            state: "OK".into(),
+            reasons: String::new(),
+            api_key: None,
+            extras: Vec::new(),
+        };
+        let mut result = RowResult::unsent(row, outcome, String::new());
+        result.http_status = status;
+        result.attempts = attempts;
+        result
+    }
+
+    #[test]
+    fn ten_unanswered_rows_in_a_row_stop_the_run() {
+        let mut policy = StopPolicy::new(None);
+        for _ in 0..9 {
+            assert_eq!(policy.observe(&row(Outcome::Failed, None, 3)), None);
+        }
+        // An answer in between starts the count again; unsent rows do not count.
+        assert_eq!(policy.observe(&row(Outcome::Ok, Some(200), 1)), None);
+        assert_eq!(policy.observe(&row(Outcome::Skipped, None, 0)), None);
+        for _ in 0..9 {
+            assert_eq!(policy.observe(&row(Outcome::Failed, None, 1)), None);
+        }
+        assert_eq!(
+            policy.observe(&row(Outcome::Failed, None, 1)),
+            Some(StopReason::Unreachable)
+        );
+    }
+
+    #[test]
+    fn ten_first_answers_all_401_mean_a_wrong_key() {
+        let mut policy = StopPolicy::new(None);
+        for _ in 0..9 {
+            assert_eq!(
+                policy.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+                None
+            );
+        }
+        assert_eq!(
+            policy.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+            Some(StopReason::WrongKey)
+        );
+        let mut mixed = StopPolicy::new(Some(3));
+        assert_eq!(mixed.observe(&row(Outcome::Ok, Some(200), 1)), None);
+        assert_eq!(
+            mixed.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+            None
+        );
+        assert_eq!(
+            mixed.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+            None
+        );
+        assert_eq!(
+            mixed.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+            Some(StopReason::TooManyUnauthorized)
+        );
+    }
+}

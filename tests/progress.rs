@@ -1,0 +1,207 @@
+//! The progress bar under a pseudo-terminal (util-linux `script`, as in `tests/terminal.rs`):
+//! its counts agree with its position in every frame, a `Retry-After` pause shows, and
+//! Ctrl-C leaves no stale copy of the bar above the interrupt warning.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{KEY, TestServer, Workdir};
+
+/// A run under a pseudo-terminal, its screen read as it comes.
+struct Pty {
+    child: Child,
+    keyboard: Option<ChildStdin>,
+    screen: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pty {
+    fn start(dir: &Workdir, args: &str) -> Pty {
+        let command = format!("{} {args}", env!("CARGO_BIN_EXE_tecalis-status"));
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .current_dir(dir.path(""))
+            .env("TECALIS_API_KEY", KEY)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("util-linux script runs");
+        let keyboard = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("piped");
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let sink = screen.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        });
+        Pty {
+            child,
+            keyboard,
+            screen,
+            reader: Some(reader),
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).into_owned()
+    }
+
+    /// Waits (with a generous deadline) until the screen shows `text`.
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.screen().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {text:?}:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        let keyboard = self.keyboard.as_mut().expect("the keyboard is open");
+        keyboard.write_all(keys).unwrap();
+        keyboard.flush().unwrap();
+    }
+
+    /// Waits for the end; the exit code and the whole screen.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().expect("script ends");
+        drop(self.keyboard.take());
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        (status.code(), self.screen())
+    }
+}
+
+/// Every frame of the bar, escape codes removed: the text between carriage returns and
+/// line feeds that shows `rows ·`.
+fn frames(screen: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = screen.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            plain.push('\n');
+            continue;
+        }
+        plain.push(c);
+    }
+    plain
+        .split(['\r', '\n'])
+        .filter(|f| f.contains(" rows · "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The rows done and the ok count a frame shows: `12/130 rows · ok 12 · …`.
+fn position_and_ok(frame: &str) -> Option<(u64, u64)> {
+    let (before, after) = frame.split_once(" rows · ")?;
+    let done = before.rsplit(' ').next()?.split('/').next()?.parse().ok()?;
+    let ok = match after.strip_prefix("ok ") {
+        Some(rest) => rest.split([' ', ',']).next()?.parse().ok()?,
+        None => 0,
+    };
+    Some((done, ok))
+}
+
+#[test]
+fn the_bar_counts_agree_with_its_position_in_every_frame() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 130, "OK", "");
+    let args = format!(
+        "run in.csv --url {} --yes --rate 100 --concurrency 4",
+        server.url()
+    );
+    let (code, screen) = Pty::start(&dir, &args).finish();
+    assert_eq!(code, Some(0), "{screen}");
+    let frames = frames(&screen);
+    let counted: Vec<(u64, u64)> = frames.iter().filter_map(|f| position_and_ok(f)).collect();
+    assert!(counted.len() >= 3, "too few frames: {frames:#?}");
+    for (done, ok) in &counted {
+        // Every row ends ok, so a frame whose ok count lags its position is stale.
+        assert_eq!(
+            done, ok,
+            "a frame shows {done} rows but ok {ok}: {frames:#?}"
+        );
+    }
+    // indicatif draws at most 20 frames a second, so not every row gets a frame of its own.
+    assert!(counted.iter().any(|(done, _)| *done >= 10), "{frames:#?}");
+    assert!(
+        frames.iter().any(|f| f.contains(" rows/s · ETA ")),
+        "{frames:#?}"
+    );
+}
+
+#[test]
+fn a_retry_after_pause_shows_on_the_bar() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.fail_first = 1;
+        c.error_status = 429;
+        c.retry_after = Some("3".into());
+    });
+    dir.write_fresh("in.csv", 2, "OK", "");
+    let args = format!(
+        "run in.csv --url {} --yes --rate 100 --concurrency 1",
+        server.url()
+    );
+    let (code, screen) = Pty::start(&dir, &args).finish();
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        frames(&screen)
+            .iter()
+            .any(|f| f.contains("paused (Retry-After ")),
+        "{screen}"
+    );
+}
+
+#[test]
+fn ctrl_c_leaves_no_stale_bar_above_the_warning() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 300, "OK", "");
+    let args = format!("run in.csv --url {} --yes --rate 20", server.url());
+    let mut pty = Pty::start(&dir, &args);
+    pty.wait_for("3/300 rows");
+    pty.type_keys(b"\x03");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, Some(130), "{screen}");
+    let at = screen
+        .find("interrupted: finishing the requests in flight")
+        .unwrap_or_else(|| panic!("no warning:\n{screen}"));
+    // The bar is erased (carriage return, erase line) right before the warning is written,
+    // so no copy of it stays on the line above.
+    assert!(
+        screen[..at].ends_with("\r\u{1b}[2K"),
+        "the warning is not written on a cleared line: {:?}",
+        &screen[at.saturating_sub(200)..at + 20]
+    );
+    let results = dir.results("in.results.csv");
+    assert_eq!(results.len(), 300);
+    assert!(results.iter().any(|r| r["outcome"] == "cancelled"));
+    assert!(server.stats().requests < 300);
+}
