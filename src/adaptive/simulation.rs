@@ -199,3 +199,21 @@ fn auto_rate_stays_at_max_rate_below_the_limit() {
     assert!(f.highest_rate <= 50.0);
     assert!(f.elapsed < 1000.0 / 50.0 * 1.25, "{f:?}");
 }
+
+#[test]
+fn auto_rate_keeps_every_rate_within_its_bounds() {
+    // A limit above max_rate is never searched for; a limit under the floor is not chased.
+    for (limit, max_rate) in [(1000, 50.0), (1, 100.0)] {
+        let s = Scenario {
+            limit,
+            latency: Duration::from_millis(1),
+            retry_after: Some(Duration::from_secs(1)),
+            max_rate,
+            rows: 40,
+            count_rejected: false,
+        };
+        let f = simulate(&s);
+        assert!(f.highest_rate <= max_rate, "{f:?}");
+        assert_eq!(f.failed, 0, "{f:?}");
+    }
+}
