@@ -15,6 +15,11 @@
 //! - It never raises the target into the unknown (slow start, probing) beyond
 //!   [`MEASURED_HEADROOM`] times the rate actually sent in the last second: when latency or
 //!   the concurrency ceiling caps sending, the target stays near what is sent.
+//!
+//! Wiring: call [`AdaptiveRate::on_send`] for every send slot taken (retries included) and
+//! [`AdaptiveRate::on_answer`] for every attempt's outcome with its send and answer instants
+//! (a `Retry-After` as the run honours it, after `--max-retry-after`), then give the pacer
+//! the rate it returns. It is plain data: share it behind a mutex.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
