@@ -9,13 +9,13 @@ ideal N/L, and the share of requests the sandbox answered 429 (its own count, fr
 3% of requests answered 429, in every scenario. About 4 minutes on 2 cores.
 
     bash bench/rate_auto.sh            # builds the release binary, then runs this
-    python3 bench/rate_auto.py [--only auto|fixed]
+    python3 bench/rate_auto.py [--only auto|fixed] [--quick]
 
 Every run uses --concurrency 64 so that only the pacing differs (at a fixed rate the default
 of 4 in flight would cap 150 ms of latency at 26/s). `--rate auto` gets 20 s of ideal work
 (N = 20 x L), so that its start, which costs a fixed second or two, is weighed against a run
 of some length; the fixed rates, whose ratio to the ideal does not depend on N, get 10 s
-(and 10/s at most 100 rows), to keep the whole set short.
+(and 10/s at most 100 rows), to keep the whole set short. `--quick` halves all three.
 """
 
 import json
@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,9 +40,10 @@ SCENARIOS = [
     ("150/s, --max-rate 1000", 150, [], ["--max-rate", "1000"]),
     ("40/s, no Retry-After", 40, ["--retry-after", "none"], []),
 ]
-AUTO_SECONDS = 20
-FIXED_SECONDS = 10
-SLOW_GUESS_ROWS = 100
+QUICK = "--quick" in sys.argv
+AUTO_SECONDS = 10 if QUICK else 20
+FIXED_SECONDS = 5 if QUICK else 10
+SLOW_GUESS_ROWS = 50 if QUICK else 100
 
 
 class Sandbox:
@@ -82,6 +84,7 @@ def gen(rows):
 def run(sandbox, rows, rate, extra):
     """One run; returns the summary JSON and the sandbox's counts."""
     sandbox.reset()
+    time.sleep(1.1)  # the previous run's last second leaves the server's window
     summary = os.path.join(WORK, "summary.json")
     proc = subprocess.run(
         [BIN, "run", gen(rows), "--yes", "--force", "--quiet", "--output", os.path.join(WORK, "results.csv"),
