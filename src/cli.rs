@@ -166,12 +166,18 @@ pub struct RunArgs {
     /// Send the valid rows even if some are invalid; those are recorded as `invalid`.
     #[arg(long)]
     pub skip_invalid: bool,
-    /// Requests in flight at most.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub concurrency: u32,
-    /// Requests per second across the run, retries included: `10`, `10/s`, `300/min`.
-    #[arg(long, default_value = "10", value_parser = parse_rate)]
-    pub rate: Rate,
+    /// Requests in flight at most [default: 4; with `--rate auto`: 64, a ceiling, so that
+    /// the number in flight follows rate × latency].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: Option<u32>,
+    /// Requests per second across the run, retries included: `10`, `10/s`, `300/min`; or
+    /// `auto` to find the vendor's limit: start low, speed up while answers come back
+    /// un-throttled, slow down on a 429.
+    #[arg(long, default_value = "10", value_parser = parse_rate_mode)]
+    pub rate: RateMode,
+    /// With `--rate auto`: the rate it never passes [default: 100/s].
+    #[arg(long, value_parser = parse_rate)]
+    pub max_rate: Option<Rate>,
     /// Retries for transient failures (connection errors, timeouts, 408, 429, 5xx).
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
@@ -315,6 +321,26 @@ impl Rate {
     }
 }
 
+/// What `--rate` asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateMode {
+    /// A fixed rate.
+    Fixed(Rate),
+    /// `auto`: the rate adapts to the server's throttling, up to `--max-rate`.
+    Auto,
+}
+
+/// Parses `auto`, or a fixed rate as [`parse_rate`] does.
+pub fn parse_rate_mode(text: &str) -> Result<RateMode, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        Ok(RateMode::Auto)
+    } else {
+        parse_rate(text)
+            .map(RateMode::Fixed)
+            .map_err(|e| format!("{e}; or `auto` to find the server's limit"))
+    }
+}
+
 /// Parses `10`, `10/s`, `10/sec`, `600/min`, `3600/h`.
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let text = text.trim();
@@ -399,6 +425,18 @@ mod tests {
         assert!(parse_rate("-1").is_err());
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("10/day").is_err());
+    }
+
+    #[test]
+    fn the_rate_flag_takes_auto_or_a_rate() {
+        assert_eq!(parse_rate_mode("auto"), Ok(RateMode::Auto));
+        assert_eq!(parse_rate_mode(" Auto "), Ok(RateMode::Auto));
+        assert_eq!(
+            parse_rate_mode("600/min"),
+            Ok(RateMode::Fixed(Rate { per_second: 10.0 }))
+        );
+        let err = parse_rate_mode("automatic").unwrap_err();
+        assert!(err.contains("is not a rate"), "{err}");
     }
 
     #[test]

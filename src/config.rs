@@ -9,10 +9,19 @@ use anyhow::{Context, bail};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cli::{Rate, RunArgs};
+use crate::cli::{Rate, RateMode, RunArgs};
 use crate::exit::UsageError;
 use crate::files::Existing;
 use crate::results::{self, RunKind};
+
+/// Requests in flight at most with a fixed rate, unless `--concurrency`.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// Requests in flight at most with `--rate auto`, unless `--concurrency`: high enough that
+/// latency does not cap the rate (64 in flight at 500 ms is 128/s, above the default
+/// `--max-rate`).
+pub const DEFAULT_AUTO_CONCURRENCY: u32 = 64;
+/// `--max-rate` unless given.
+pub const DEFAULT_MAX_RATE: f64 = 100.0;
 
 /// The path appended to the base URL.
 pub const ENDPOINT_PATH: &str = "customer/status";
@@ -39,10 +48,13 @@ pub struct Plan {
     pub key: Option<SecretString>,
     /// Where the default key came from.
     pub key_source: KeySource,
-    /// Requests in flight at most.
+    /// Requests in flight at most (with `--rate auto`, a ceiling).
     pub concurrency: usize,
-    /// Requests per second, retries included.
+    /// Requests per second, retries included; with `--rate auto`, the rate it starts at.
     pub rate: Rate,
+    /// `--rate auto`: the ceiling the adaptive rate never passes (`--max-rate`); `None` for a
+    /// fixed rate.
+    pub auto_max_rate: Option<Rate>,
     /// Retries for transient failures.
     pub retries: u32,
     /// Time limit for one request.
@@ -267,12 +279,14 @@ impl Plan {
         if args.canary == Some(0) {
             bail!("--canary needs at least 1 row");
         }
+        let (rate, auto_max_rate) = pacing(args.rate, args.max_rate)?;
         Ok(Plan {
             endpoint,
             key,
             key_source,
-            concurrency: args.concurrency as usize,
-            rate: args.rate,
+            concurrency: concurrency(args.rate, args.concurrency) as usize,
+            rate,
+            auto_max_rate,
             retries: args.retries,
             timeout: args.timeout,
             connect_timeout: args.connect_timeout,
@@ -288,9 +302,87 @@ impl Plan {
     }
 }
 
+/// The fixed rate (or, with `--rate auto`, the starting rate) and the auto mode's ceiling.
+fn pacing(mode: RateMode, max_rate: Option<Rate>) -> anyhow::Result<(Rate, Option<Rate>)> {
+    match mode {
+        RateMode::Fixed(rate) => {
+            if max_rate.is_some() {
+                bail!("--max-rate only applies with --rate auto; with a fixed --rate, drop it");
+            }
+            Ok((rate, None))
+        }
+        RateMode::Auto => {
+            let max = max_rate.unwrap_or(Rate {
+                per_second: DEFAULT_MAX_RATE,
+            });
+            let start = Rate {
+                per_second: crate::adaptive::INITIAL_RATE.min(max.per_second),
+            };
+            Ok((start, Some(max)))
+        }
+    }
+}
+
+/// `--concurrency`, or its default: 4 with a fixed rate, 64 (a ceiling) with `--rate auto`.
+pub fn concurrency(mode: RateMode, given: Option<u32>) -> u32 {
+    given.unwrap_or(match mode {
+        RateMode::Fixed(_) => DEFAULT_CONCURRENCY,
+        RateMode::Auto => DEFAULT_AUTO_CONCURRENCY,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(flags: &[&str]) -> anyhow::Result<Plan> {
+        use clap::Parser;
+        let argv = [&["tecalis-status", "run", "in.csv", "--dry-run"], flags].concat();
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("the flags parse");
+        let crate::cli::Command::Run(args) = cli.command else {
+            unreachable!("a run command")
+        };
+        Plan::from_args(
+            &args,
+            Path::new("in.csv"),
+            false,
+            Some("http://127.0.0.1:9"),
+        )
+    }
+
+    #[test]
+    fn auto_rate_raises_the_default_concurrency_and_carries_its_ceiling() {
+        let fixed = plan(&[]).unwrap();
+        assert_eq!(fixed.concurrency, 4);
+        assert_eq!(fixed.rate.per_second, 10.0);
+        assert_eq!(fixed.auto_max_rate, None);
+        let auto = plan(&["--rate", "auto"]).unwrap();
+        assert_eq!(auto.concurrency, 64);
+        assert_eq!(auto.auto_max_rate.unwrap().per_second, 100.0);
+        assert_eq!(auto.rate.per_second, crate::adaptive::INITIAL_RATE);
+        let capped = plan(&[
+            "--rate",
+            "auto",
+            "--max-rate",
+            "120/min",
+            "--concurrency",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(capped.concurrency, 8);
+        assert_eq!(capped.auto_max_rate.unwrap().per_second, 2.0);
+        assert_eq!(
+            capped.rate.per_second, 2.0,
+            "starts no higher than the ceiling"
+        );
+        let err = plan(&["--rate", "20", "--max-rate", "50"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--max-rate only applies with --rate auto"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn the_endpoint_path_is_appended_once() {

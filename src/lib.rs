@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adaptive;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -1,0 +1,170 @@
+//! Unit tests of the `--rate auto` controller: each rule on its own, in explicit time.
+
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Sends at `rate` for `seconds` from `start`, every request answered un-throttled 1 ms later;
+/// returns the last send time.
+fn steady(c: &mut AdaptiveRate, start: Instant, rate: f64, seconds: f64) -> Instant {
+    let n = (rate * seconds) as u64;
+    let mut t = start;
+    for i in 0..n {
+        t = start + Duration::from_secs_f64(i as f64 / rate);
+        c.on_send(t);
+        c.on_answer(t, t + ms(1), Answer::Answered);
+    }
+    t
+}
+
+#[test]
+fn starts_conservative_and_grows_while_unthrottled() {
+    let mut c = AdaptiveRate::new(100.0);
+    assert_eq!(c.rate(), INITIAL_RATE);
+    assert_eq!(c.settled(), None);
+    let t0 = Instant::now();
+    let mut t = t0;
+    while t < t0 + Duration::from_secs(5) {
+        c.on_send(t);
+        c.on_answer(t, t + ms(1), Answer::Answered);
+        t += Duration::from_secs_f64(1.0 / c.rate());
+    }
+    assert_eq!(c.rate(), 100.0, "capped at max_rate");
+}
+
+#[test]
+fn decreases_once_per_congestion_event_and_estimates_the_sent_rate() {
+    let mut c = AdaptiveRate::new(1000.0);
+    let t0 = Instant::now();
+    // Force a known rate: 40/s sent for 2 s, the target well above it.
+    c.rate = 100.0;
+    let t = steady(&mut c, t0, 40.0, 2.0);
+    let sent = t + ms(25);
+    c.on_send(sent);
+    let rate = c.on_answer(sent, sent + ms(5), Answer::Throttled { retry_after: None });
+    assert!(
+        (rate - 40.0 * BETA).abs() < 2.0,
+        "drops to BETA x the measured 40/s, not the 100/s target: {rate}"
+    );
+    assert_eq!(c.events(), 1);
+    // 429s for requests sent before the decrease are the same event.
+    let again = c.on_answer(
+        sent + ms(1),
+        sent + ms(8),
+        Answer::Throttled { retry_after: None },
+    );
+    assert_eq!(again, rate);
+    assert_eq!(c.events(), 1);
+    let settled = c.settled().expect("throttled once");
+    assert!((settled - 40.0 * (1.0 - MARGIN)).abs() < 2.0, "{settled}");
+}
+
+#[test]
+fn recovers_to_the_plateau_holds_then_probes() {
+    let mut c = AdaptiveRate::new(1000.0);
+    let t0 = Instant::now();
+    c.rate = 50.0;
+    let t = steady(&mut c, t0, 50.0, 2.0);
+    c.on_answer(
+        t,
+        t + ms(1),
+        Answer::Throttled {
+            retry_after: Some(ms(1000)),
+        },
+    );
+    let epoch = t + ms(1) + ms(1000);
+    let at = |c: &mut AdaptiveRate, d: Duration| {
+        let now = epoch + d;
+        c.on_send(now);
+        c.on_answer(now, now, Answer::Answered)
+    };
+    // During the Retry-After pause the target stays at the decreased rate.
+    assert_eq!(at(&mut c, ms(0)), c.rate());
+    let during = at(&mut c, ms(1000));
+    assert!(during > 40.0 && during < 47.5, "concave recovery: {during}");
+    // Keep sending at the plateau so that the measured rate allows probing.
+    let plateau = 50.0 * (1.0 - MARGIN);
+    let hold_end = epoch + RECOVERY + HOLD;
+    steady(&mut c, epoch + RECOVERY, plateau, HOLD.as_secs_f64());
+    assert!((c.rate() - plateau).abs() < 0.01, "holds: {}", c.rate());
+    steady(&mut c, hold_end, plateau, 3.0);
+    assert!(c.rate() > plateau * 1.05, "probes above: {}", c.rate());
+}
+
+#[test]
+fn does_not_raise_the_target_far_beyond_what_is_sent() {
+    let mut c = AdaptiveRate::new(1000.0);
+    let t0 = Instant::now();
+    // Sending is capped at 20/s (latency x concurrency); answers keep coming.
+    let mut t = t0;
+    for _ in 0..200 {
+        c.on_send(t);
+        c.on_answer(t, t + ms(1), Answer::Answered);
+        t += ms(50);
+    }
+    assert!(c.rate() <= MEASURED_HEADROOM * 20.0 + 1.0, "{}", c.rate());
+    assert!(c.rate() >= 20.0, "{}", c.rate());
+}
+
+#[test]
+fn no_answer_changes_nothing_and_the_floor_holds() {
+    let mut c = AdaptiveRate::new(100.0);
+    let t0 = Instant::now();
+    assert_eq!(c.on_answer(t0, t0 + ms(5), Answer::NoAnswer), INITIAL_RATE);
+    for i in 0..50 {
+        let t = t0 + ms(100 * i + 10);
+        c.on_send(t);
+        c.on_answer(t, t + ms(1), Answer::Throttled { retry_after: None });
+    }
+    assert!(c.rate() >= MIN_RATE);
+    assert_eq!(
+        AdaptiveRate::new(0.5).rate(),
+        0.5,
+        "max_rate below the start"
+    );
+}
+
+#[test]
+fn throttled_below_the_estimate_lowers_it_faster() {
+    let mut c = AdaptiveRate::new(1000.0);
+    let t0 = Instant::now();
+    c.rate = 100.0;
+    let t = steady(&mut c, t0, 100.0, 2.0);
+    c.on_answer(t, t + ms(1), Answer::Throttled { retry_after: None });
+    assert!((c.settled().unwrap() - 95.0).abs() < 1.5);
+    // The real limit is lower: throttled again at the plateau, 95/s.
+    let t = steady(&mut c, t + RECOVERY * 2, 95.0, 2.0);
+    c.on_send(t + ms(10));
+    c.on_answer(
+        t + ms(10),
+        t + ms(11),
+        Answer::Throttled { retry_after: None },
+    );
+    let settled = c.settled().unwrap();
+    assert!(
+        settled < 95.0 * FAST_CONVERGENCE && settled > 70.0,
+        "{settled}"
+    );
+    assert_eq!(c.events(), 2);
+}
+
+#[test]
+fn a_probe_that_finds_the_same_limit_doubles_the_hold() {
+    let mut c = AdaptiveRate::new(1000.0);
+    let t0 = Instant::now();
+    c.rate = 40.0;
+    let t = steady(&mut c, t0, 40.0, 2.0);
+    c.on_answer(t, t + ms(1), Answer::Throttled { retry_after: None });
+    assert_eq!(c.hold, HOLD);
+    let probe = t + RECOVERY + HOLD + Duration::from_secs(3);
+    let t = steady(&mut c, probe, 40.5, 2.0);
+    c.on_send(t + ms(5));
+    c.on_answer(
+        t + ms(5),
+        t + ms(6),
+        Answer::Throttled { retry_after: None },
+    );
+    assert_eq!(c.hold, HOLD * 2);
+}
