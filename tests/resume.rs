@@ -177,9 +177,13 @@ fn kill_9_then_resume_sends_again_only_what_was_in_flight() {
 fn a_second_run_on_a_locked_results_file_refuses() {
     let dir = Workdir::new();
     let server = slow_server();
-    slow_input(&dir, 20);
+    // Long enough (2000 rows at 20/s) that the first run is certainly still writing when the
+    // others start, however loaded the machine: it is stopped by a signal below.
+    slow_input(&dir, 2000);
     let url = server.url();
-    let child = slow_run(&dir, &url, &[]).spawn();
+    let child = dir
+        .run_at(&url, "in.csv", &["--concurrency", "2", "--rate", "20"])
+        .spawn();
     wait_for_rows(&dir, "in.results.csv", 1);
     let before = server.stats().requests;
     slow_run(&dir, &url, &["--resume"])
