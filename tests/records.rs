@@ -159,3 +159,31 @@ fn an_export_keeps_every_input_column_and_the_per_row_key() {
     }
     let _ = KEY;
 }
+
+#[test]
+fn an_output_onto_the_input_is_refused_and_the_input_stays_intact() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 3, "OK", "x");
+    let before = std::fs::read(dir.path("in.csv")).unwrap();
+    std::os::unix::fs::symlink(dir.path("in.csv"), dir.path("link.csv")).unwrap();
+    std::fs::hard_link(dir.path("in.csv"), dir.path("hard.csv")).unwrap();
+    for output in ["in.csv", "link.csv", "hard.csv"] {
+        let out = dir
+            .run_at(&server.url(), "in.csv", &["-o", output, "--force"])
+            .expect(1);
+        assert!(
+            out.stderr.contains("is the input") || out.stderr.contains("symbolic link"),
+            "{}",
+            out.describe()
+        );
+        dir.run_at(
+            &server.url(),
+            "in.csv",
+            &["--summary-json", output, "--force"],
+        )
+        .expect(1);
+    }
+    assert_eq!(std::fs::read(dir.path("in.csv")).unwrap(), before);
+    assert_eq!(server.stats().requests, 0, "nothing was sent");
+}

@@ -237,6 +237,22 @@ fn the_canary_stops_on_a_401() {
         outcomes,
         ["ok", "unauthorized", "cancelled", "cancelled", "cancelled"]
     );
+    // The same canary row reaching --max-unauthorized is a credentials stop: exit 5.
+    dir.run_at(
+        &url,
+        "in.csv",
+        &[
+            "--rate",
+            "1000",
+            "--canary",
+            "3",
+            "--max-unauthorized",
+            "1",
+            "--force",
+        ],
+    )
+    .expect(5)
+    .stderr_has("--max-unauthorized");
 }
 
 #[test]

@@ -78,14 +78,19 @@ async fn run_in_span(
                 Item::Done(result) => *result,
                 Item::Send(row, request) => {
                     sent += 1;
-                    let result = worker.process(row, request).await;
-                    if result.outcome != Outcome::Ok && result.outcome != Outcome::DryRun {
-                        worker.stop.stop(StopReason::CanaryFailed);
-                    }
-                    result
+                    worker.process(row, request).await
                 }
             };
+            let failed = !matches!(
+                result.outcome,
+                Outcome::Ok | Outcome::DryRun | Outcome::Skipped | Outcome::Invalid
+            );
+            // Recorded first, so that a stop the row itself calls for (the 401 limit: exit
+            // 5) wins over the canary's own (exit 3).
             collector.record(result)?;
+            if failed {
+                worker.stop.stop(StopReason::CanaryFailed);
+            }
             turns.after(1).await;
         }
     }

@@ -88,12 +88,12 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         if let Some(error) = &error {
             json["error"] = serde_json::Value::String(format!("{error:#}"));
         }
-        if let Err(e) = write_summary_json(args, ending.output.as_deref(), &json) {
-            // The run's own error, if any, matters more; this one is said as well.
+        if let Err(e) = write_summary_json(args, ending.output.as_deref(), &json)
+            && error.is_none()
+        {
+            // With an error of the run's own, that one is said (it is usually the same).
             eprintln!("error: {e:#}");
-            if error.is_none() {
-                return Ok(code.merge(ExitCode::Fatal));
-            }
+            return Ok(code.merge(ExitCode::Fatal));
         }
     }
     match error {
