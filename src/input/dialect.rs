@@ -21,6 +21,10 @@ pub struct Columns {
     pub extras: Vec<(usize, String)>,
     /// The header's names, trimmed, as written.
     pub names: Vec<String>,
+    /// The delimiter, which the row rules need to recognise a row swallowed by a quote.
+    pub delimiter: u8,
+    /// The line of the header (after a `sep=` line or blank lines, it is not line 1).
+    pub header_line: u64,
 }
 
 impl Columns {
@@ -33,64 +37,120 @@ impl Columns {
     }
 }
 
-/// The canonical name of a known column, if `name` is one (case and blanks ignored).
-fn known_column(name: &str) -> Option<&'static str> {
+/// The known columns, in the order of [`Columns`]' slots.
+const KNOWN: [&str; 4] = ["auth_uuid", "state", "reasons", "api_key"];
+
+/// Other names people give the known columns (lower-case, letters and digits only).
+const ALIASES: &[(&str, &str)] = &[
+    ("uuid", "auth_uuid"),
+    ("authid", "auth_uuid"),
+    ("authorizationuuid", "auth_uuid"),
+    ("authorisationuuid", "auth_uuid"),
+    ("status", "state"),
+    ("estado", "state"),
+    ("estatus", "state"),
+    ("newstate", "state"),
+    ("statusreasons", "reasons"),
+    ("reason", "reasons"),
+    ("motivo", "reasons"),
+    ("motivos", "reasons"),
+    ("razon", "reasons"),
+    ("key", "api_key"),
+    ("apitoken", "api_key"),
+    ("token", "api_key"),
+    ("clave", "api_key"),
+    ("apikeys", "api_key"),
+    ("xapikey", "api_key"),
+];
+
+/// The slot of a known column, if `name` is one (case and blanks ignored).
+fn known_column(name: &str) -> Option<usize> {
     let lower = name.trim().to_ascii_lowercase();
-    ["auth_uuid", "state", "reasons", "api_key"]
-        .into_iter()
-        .find(|k| *k == lower)
+    KNOWN.iter().position(|k| *k == lower)
 }
 
+/// The known column that `name` most likely means, if it is close to one: the same letters
+/// in other case or with other separators (`API-Key`), a usual alias (`status`), or a typo.
+fn near_miss(name: &str) -> Option<usize> {
+    let letters: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if letters.is_empty() {
+        return None;
+    }
+    let squeezed = |k: &str| k.replace('_', "");
+    if let Some(slot) = KNOWN.iter().position(|k| squeezed(k) == letters) {
+        return Some(slot);
+    }
+    if let Some((_, known)) = ALIASES.iter().find(|(alias, _)| *alias == letters) {
+        return known_column(known);
+    }
+    KNOWN.iter().position(|k| {
+        let k = squeezed(k);
+        let allowed = if k.len() <= 5 { 1 } else { 2 };
+        letters.len() >= 4 && strsim::damerau_levenshtein(&letters, &k) <= allowed
+    })
+}
+
+/// Finds the known columns in a header record read at `line`. Messages name columns by
+/// position, never by content: a file without a header has data in its first row.
 pub(crate) fn parse_header(
     header: &csv::ByteRecord,
     file: &str,
+    line: u64,
     delimiter: u8,
 ) -> Result<Columns, InputError> {
     let mut names = Vec::with_capacity(header.len());
     for cell in header.iter() {
         let text = std::str::from_utf8(cell).map_err(|_| InputError::HeaderNotUtf8 {
             file: file.to_string(),
+            line,
         })?;
         names.push(text.trim().to_string());
     }
-    let first_cell = names.first().cloned().unwrap_or_default();
-    if uuid::Uuid::try_parse(&first_cell).is_ok() {
-        return Err(InputError::NoHeader {
-            file: file.to_string(),
-            first_cell,
-        });
+    let file = file.to_string();
+    if names
+        .first()
+        .is_some_and(|first| uuid::Uuid::try_parse(first).is_ok())
+    {
+        return Err(InputError::NoHeader { file, line });
     }
     let mut positions: [Option<usize>; 4] = [None; 4];
     let mut extras = Vec::new();
     for (index, name) in names.iter().enumerate() {
         match known_column(name) {
-            Some(known) => {
-                let slot = match known {
-                    "auth_uuid" => 0,
-                    "state" => 1,
-                    "reasons" => 2,
-                    _ => 3,
-                };
+            Some(slot) => {
                 if let Some(first) = positions[slot] {
                     return Err(InputError::DuplicateColumn {
-                        file: file.to_string(),
-                        name: known.to_string(),
+                        file,
+                        line,
+                        name: KNOWN[slot].to_string(),
                         first: first + 1,
                         second: index + 1,
                     });
                 }
                 positions[slot] = Some(index);
             }
-            // An unnamed column (a spreadsheet's trailing `;;`) is not carried through.
+            // An unnamed column (a spreadsheet's trailing `;;`) is not carried through; data
+            // under it is an error of its row.
             None if name.is_empty() => {}
             None => extras.push((index, name.clone())),
         }
     }
-    let missing: Vec<&str> = [("auth_uuid", positions[0]), ("state", positions[1])]
-        .into_iter()
-        .filter(|(_, p)| p.is_none())
-        .map(|(n, _)| n)
-        .collect();
+    // A near miss matters only when the column it resembles is absent: next to a real
+    // `state`, a `status` column is just another column, carried through.
+    for (index, name) in &extras {
+        if let Some(slot) = near_miss(name).filter(|slot| positions[*slot].is_none()) {
+            return Err(InputError::NearMiss {
+                file,
+                line,
+                position: index + 1,
+                known: KNOWN[slot],
+            });
+        }
+    }
     if let (Some(auth_uuid), Some(state)) = (positions[0], positions[1]) {
         return Ok(Columns {
             auth_uuid,
@@ -99,31 +159,55 @@ pub(crate) fn parse_header(
             api_key: positions[3],
             extras,
             names,
+            delimiter,
+            header_line: line,
         });
     }
-    let joined_header = names.join(&(delimiter as char).to_string());
+    let missing: Vec<&str> = [0, 1]
+        .into_iter()
+        .filter(|slot| positions[*slot].is_none())
+        .map(|slot| KNOWN[slot])
+        .collect();
     let other_delimiter = CANDIDATE_DELIMITERS
-        .iter()
-        .find(|d| **d != delimiter && joined_header.contains(**d as char));
+        .into_iter()
+        .find(|d| *d != delimiter && names.iter().any(|n| n.as_bytes().contains(d)));
     let hint = match other_delimiter {
         Some(d) if names.len() == 1 => format!(
             "; the header seems to be separated by {}: pass --delimiter '{}'",
-            describe_delimiter(*d),
-            if *d == b'\t' { "tab".to_string() } else { (*d as char).to_string() }
+            describe_delimiter(d),
+            if d == b'\t' { "tab".to_string() } else { (d as char).to_string() }
         ),
         _ => "; the header must name the columns auth_uuid and state (reasons and api_key are optional)"
             .to_string(),
     };
     Err(InputError::MissingColumn {
-        file: file.to_string(),
+        file,
+        line,
         missing: missing.join(" and "),
-        found: names
-            .iter()
-            .map(|n| format!("{n:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        count: names.len(),
         hint,
     })
+}
+
+/// The delimiter set by Excel's optional first line `sep=X` (also quoted, `"sep=X"`).
+pub(crate) fn sep_line(line: &[u8]) -> Option<u8> {
+    let line = line.trim_ascii();
+    let line = line
+        .strip_prefix(b"\"")
+        .and_then(|l| l.strip_suffix(b"\""))
+        .unwrap_or(line);
+    match line {
+        [s, e, p, b'=', delimiter] if [*s, *e, *p].eq_ignore_ascii_case(b"sep") => {
+            Some(*delimiter).filter(|d| !d.is_ascii_alphanumeric() && *d != b'"')
+        }
+        _ => None,
+    }
+}
+
+/// Whether a raw line holds no data: blanks, delimiters and empty quotes only.
+pub(crate) fn is_blank_line(line: &[u8]) -> bool {
+    line.iter()
+        .all(|b| b.is_ascii_whitespace() || *b == b'"' || CANDIDATE_DELIMITERS.contains(b))
 }
 
 /// A word for a delimiter, for messages.
@@ -140,7 +224,7 @@ pub fn describe_delimiter(delimiter: u8) -> String {
 /// Picks the delimiter that splits the header line into the most fields, counting only
 /// outside quotes; a comma when none appears (a one-column file).
 pub fn detect_delimiter(head: &[u8]) -> u8 {
-    let line = match head.iter().position(|&b| b == b'\n') {
+    let line = match head.iter().position(|&b| b == b'\n' || b == b'\r') {
         Some(end) => &head[..end],
         None => head,
     };

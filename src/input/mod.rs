@@ -5,23 +5,33 @@
 mod decode;
 mod dialect;
 mod error;
+mod records;
 mod spool;
 
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::Read;
 
 use encoding_rs::Encoding;
 
-use decode::LineLimit;
-use dialect::parse_header;
+use decode::{Text, decode};
 pub use dialect::{CANDIDATE_DELIMITERS, Columns, describe_delimiter, detect_delimiter};
+use dialect::{is_blank_line, parse_header, sep_line};
 pub use error::InputError;
-use error::{map_csv_error, map_io_error};
+use records::Records;
 pub use spool::Source;
 
-/// The longest physical line accepted, in bytes. No valid row comes close (a UUID, a state
-/// and at most a few thousand characters of reasons); a longer line is garbage or a file
-/// that is not CSV, and must not be read into memory.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
+/// The longest record accepted, in bytes (a record may span several lines when a quoted
+/// cell holds line breaks). No valid row comes close (a UUID, a state and at most a few
+/// thousand characters of reasons); a longer one is garbage, a file that is not CSV, or a
+/// quote never closed, and must not be read into memory.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Checks an `--encoding` label (for clap: an unknown one is a usage error).
+pub fn encoding_label(label: &str) -> Result<String, String> {
+    match Encoding::for_label(label.trim().as_bytes()) {
+        Some(_) => Ok(label.to_string()),
+        None => Err(InputError::UnknownEncoding(label.to_string()).to_string()),
+    }
+}
 
 /// How to read the input.
 #[derive(Debug, Clone, Default)]
@@ -54,19 +64,19 @@ impl ReadOptions {
     }
 }
 
-/// A CSV reader positioned after the header.
+/// A CSV reader positioned after the header. It skips blank rows (blank lines, lines of
+/// blanks or of delimiters only) and accounts for them in [`CsvInput::blank_rows`].
 pub struct CsvInput {
-    reader: csv::Reader<BufReader<Box<dyn Read + Send>>>,
+    records: Records<Text>,
     columns: Columns,
-    delimiter: u8,
     file: String,
+    blank_rows: u64,
 }
 
 impl std::fmt::Debug for CsvInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CsvInput")
             .field("file", &self.file)
-            .field("delimiter", &(self.delimiter as char))
             .field("columns", &self.columns)
             .finish()
     }
@@ -79,61 +89,50 @@ impl CsvInput {
         file: &str,
         options: &ReadOptions,
     ) -> Result<CsvInput, InputError> {
-        let mut limited = BufReader::new(LineLimit::new(raw, MAX_LINE_BYTES));
-        let read_err = |e: io::Error| map_io_error(e, file, 1);
-        let start = limited.fill_buf().map_err(read_err)?;
-        // A UTF-16 file (Excel's "Unicode text") announces itself with a BOM: decode it
-        // without asking for --encoding.
-        let utf16 = start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF");
-        let decoded: Box<dyn Read + Send> = if options.encoding.is_some() || utf16 {
-            Box::new(
-                encoding_rs_io::DecodeReaderBytesBuilder::new()
-                    .encoding(options.encoding)
-                    .bom_sniffing(true)
-                    .build(limited),
-            )
-        } else {
-            Box::new(limited)
+        let text = decode(raw, options.encoding, file)?;
+        // The header line is read raw (quotes kept) first: the delimiter is detected on it.
+        let mut records = Records::new(text, None, MAX_RECORD_BYTES);
+        let mut line_text = csv::ByteRecord::new();
+        let mut sep = None;
+        let mut blank_rows = 0;
+        let header_line = loop {
+            let line = records
+                .read(&mut line_text)
+                .map_err(|e| InputError::from_record(e, file, records.line(), MAX_RECORD_BYTES))?
+                .ok_or_else(|| InputError::Empty {
+                    file: file.to_string(),
+                })?;
+            let raw_line = line_text.get(0).unwrap_or_default();
+            if line == 1
+                && let Some(delimiter) = sep_line(raw_line)
+            {
+                sep = Some(delimiter);
+            } else if is_blank_line(raw_line) {
+                blank_rows += 1;
+            } else {
+                break line;
+            }
         };
-        let mut buffered = BufReader::with_capacity(64 * 1024, decoded);
-        let head = buffered.fill_buf().map_err(read_err)?;
-        if head[..head.len().min(8192)].contains(&0) {
-            return Err(InputError::Binary {
-                file: file.to_string(),
-            });
-        }
-        let bom = head.starts_with(b"\xEF\xBB\xBF");
-        let delimiter = match options.delimiter {
-            Some(d) => d,
-            None => detect_delimiter(if bom { &head[3..] } else { head }),
-        };
-        if bom {
-            buffered.consume(3);
-        }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            // Only `\n` ends a record: with the default (`\r\n` too) the reader reports
-            // the wrong start line for records after a CRLF. A `\r` left at the end of the
-            // last cell is removed by the trimming that every cell gets.
-            .terminator(csv::Terminator::Any(b'\n'))
-            .delimiter(delimiter)
-            .from_reader(buffered);
+        let raw_header = line_text.get(0).unwrap_or_default();
+        // `--delimiter` beats Excel's `sep=` line, which beats detection.
+        let delimiter = options
+            .delimiter
+            .or(sep)
+            .unwrap_or_else(|| detect_delimiter(raw_header));
         let mut header = csv::ByteRecord::new();
-        let found = reader
-            .read_byte_record(&mut header)
-            .map_err(|e| map_csv_error(e, file, 1))?;
-        if !found {
-            return Err(InputError::Empty {
+        Records::new(raw_header, Some(delimiter), MAX_RECORD_BYTES)
+            .read(&mut header)
+            .map_err(|_| InputError::UnclosedQuote {
                 file: file.to_string(),
-            });
-        }
-        let columns = parse_header(&header, file, delimiter)?;
+                line: header_line,
+            })?;
+        let columns = parse_header(&header, file, header_line, delimiter)?;
+        records.set_delimiter(delimiter);
         Ok(CsvInput {
-            reader,
+            records,
             columns,
-            delimiter,
             file: file.to_string(),
+            blank_rows,
         })
     }
 
@@ -142,147 +141,32 @@ impl CsvInput {
         &self.columns
     }
 
-    /// The delimiter in use (detected or forced).
+    /// The delimiter in use (forced, from `sep=`, or detected).
     pub fn delimiter(&self) -> u8 {
-        self.delimiter
+        self.columns.delimiter
     }
 
-    /// Reads the next record into `record`; returns its line number (the line where it
-    /// starts), or `None` at the end of the input.
+    /// How many blank rows were skipped so far (before the header too).
+    pub fn blank_rows(&self) -> u64 {
+        self.blank_rows
+    }
+
+    /// Reads the next row into `record`, skipping blank rows; returns its line number (the
+    /// line where it starts), or `None` at the end of the input.
     pub fn next_record(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, InputError> {
-        let next_line = self.reader.position().line();
-        match self.reader.read_byte_record(record) {
-            Ok(true) => Ok(Some(
-                record.position().map(|p| p.line()).unwrap_or(next_line),
-            )),
-            Ok(false) => Ok(None),
-            Err(e) => Err(map_csv_error(e, &self.file, next_line)),
+        loop {
+            let line = self.records.read(record).map_err(|e| {
+                InputError::from_record(e, &self.file, self.records.line(), MAX_RECORD_BYTES)
+            })?;
+            match line {
+                Some(_) if record.iter().all(|cell| cell.trim_ascii().is_empty()) => {
+                    self.blank_rows += 1;
+                }
+                line => return Ok(line),
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn open(text: &[u8]) -> Result<CsvInput, InputError> {
-        CsvInput::new(
-            Box::new(io::Cursor::new(text.to_vec())),
-            "t.csv",
-            &ReadOptions::default(),
-        )
-    }
-
-    #[test]
-    fn detects_each_delimiter_from_the_header() {
-        assert_eq!(detect_delimiter(b"auth_uuid,state,reasons\n"), b',');
-        assert_eq!(detect_delimiter(b"auth_uuid;state;reasons\r\n"), b';');
-        assert_eq!(detect_delimiter(b"auth_uuid\tstate\n"), b'\t');
-        assert_eq!(detect_delimiter(b"auth_uuid|state|reasons"), b'|');
-        assert_eq!(detect_delimiter(b"\"a;b\",c,d\nx;y;z;w;v"), b',');
-        assert_eq!(detect_delimiter(b"auth_uuid\n"), b',');
-    }
-
-    #[test]
-    fn header_matches_case_and_blanks_and_keeps_extras() {
-        let input = open(b" Auth_UUID ;STATE; ticket ;Reasons\n").unwrap();
-        let c = input.columns();
-        assert_eq!(
-            (c.auth_uuid, c.state, c.reasons, c.api_key),
-            (0, 1, Some(3), None)
-        );
-        assert_eq!(c.extras, vec![(2, "ticket".to_string())]);
-    }
-
-    #[test]
-    fn header_problems_are_named() {
-        assert!(matches!(open(b""), Err(InputError::Empty { .. })));
-        assert!(matches!(
-            open(b"01900000-0000-7000-8000-000000000001,OK\n"),
-            Err(InputError::NoHeader { .. })
-        ));
-        let err = open(b"auth_uuid,reasons\n").unwrap_err().to_string();
-        assert!(err.contains("no state column"), "{err}");
-        let err = open(b"auth_uuid,state,State\n").unwrap_err().to_string();
-        assert!(err.contains("columns 2 and 3"), "{err}");
-        assert!(matches!(
-            open(b"auth_\xffuuid,state\n"),
-            Err(InputError::HeaderNotUtf8 { .. })
-        ));
-    }
-
-    #[test]
-    fn a_forced_wrong_delimiter_gets_a_hint() {
-        let options = ReadOptions {
-            delimiter: Some(b','),
-            encoding: None,
-        };
-        let err = CsvInput::new(
-            Box::new(io::Cursor::new(b"auth_uuid;state\n".to_vec())),
-            "t.csv",
-            &options,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(err.contains("--delimiter ';'"), "{err}");
-    }
-
-    #[test]
-    fn bom_is_stripped_and_lines_are_counted_across_quoted_newlines() {
-        let mut input =
-            open(b"\xEF\xBB\xBFauth_uuid,state,reasons\r\na,OK,\"two\nlines\"\r\nb,KO,x\r\n")
-                .unwrap();
-        assert_eq!(input.columns().auth_uuid, 0);
-        let mut record = csv::ByteRecord::new();
-        assert_eq!(input.next_record(&mut record).unwrap(), Some(2));
-        assert_eq!(record[2].trim_ascii(), b"two\nlines");
-        assert_eq!(input.next_record(&mut record).unwrap(), Some(4));
-        assert_eq!(input.next_record(&mut record).unwrap(), None);
-    }
-
-    #[test]
-    fn a_huge_line_is_refused_without_reading_it_whole() {
-        let mut text = b"auth_uuid,state\n".to_vec();
-        text.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 10));
-        let mut input = open(&text).unwrap();
-        let mut record = csv::ByteRecord::new();
-        let err = input.next_record(&mut record).unwrap_err();
-        assert!(
-            matches!(err, InputError::LineTooLong { line: 2, .. }),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn utf16_with_a_bom_is_decoded_and_binary_is_refused() {
-        let text = "auth_uuid\tstate\r\na\tOK\r\n";
-        let mut bytes = vec![0xFF, 0xFE];
-        bytes.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
-        let mut input = open(&bytes).unwrap();
-        assert_eq!(input.delimiter(), b'\t');
-        let mut record = csv::ByteRecord::new();
-        assert_eq!(input.next_record(&mut record).unwrap(), Some(2));
-        assert_eq!(&record[0], b"a");
-        assert!(matches!(
-            open(b"auth_uuid,state\n\0\0\x01"),
-            Err(InputError::Binary { .. })
-        ));
-    }
-
-    #[test]
-    fn latin1_is_decoded_when_asked() {
-        let options = ReadOptions::new(None, Some("latin1")).unwrap();
-        let mut input = CsvInput::new(
-            Box::new(io::Cursor::new(
-                b"auth_uuid,state,reasons\na,OK,Cami\xf3n\n".to_vec(),
-            )),
-            "t.csv",
-            &options,
-        )
-        .unwrap();
-        let mut record = csv::ByteRecord::new();
-        input.next_record(&mut record).unwrap();
-        assert_eq!(std::str::from_utf8(&record[2]).unwrap(), "Camión");
-        assert!(ReadOptions::new(None, Some("klingon")).is_err());
-    }
-}
+mod tests;

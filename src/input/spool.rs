@@ -1,20 +1,71 @@
-//! Where the input comes from: a file, or standard input copied to a temporary file so that
-//! it can be read twice (validation, then sending).
+//! Where the input comes from: a file, or standard input copied to an unnamed temporary file
+//! so that it can be read twice (validation, then sending) like any file, and leaves nothing
+//! on disk after any exit, `kill -9` included (it may hold an `api_key` column).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek};
 use std::path::{Path, PathBuf};
 
 use super::{CsvInput, InputError, ReadOptions};
 
-/// Where the input comes from: a file, or standard input copied to a temporary file so that
-/// it can be read twice (validation, then sending) like any file.
+/// Where the input comes from: a file, or standard input, spooled or read once.
 #[derive(Debug)]
 pub struct Source {
     path: PathBuf,
     display: String,
     stdin: bool,
-    _spool: Option<tempfile::TempPath>,
+    spool: Option<Spool>,
+}
+
+/// Standard input's copy. On Unix it is an unnamed file (unlinked as it is created: the
+/// kernel frees it when the process ends, however it ends), reached by the path of its
+/// descriptor so that the rest of the program can treat it like any input file.
+#[derive(Debug)]
+struct Spool {
+    file: File,
+    #[cfg(not(unix))]
+    _named: tempfile::TempPath,
+}
+
+impl Spool {
+    /// Copies standard input; returns the spool and a path that opens it.
+    fn of_stdin() -> io::Result<(Spool, PathBuf)> {
+        #[cfg(unix)]
+        let (mut file, path) = {
+            use std::os::fd::AsRawFd;
+            let file = tempfile::tempfile()?;
+            let dir = if cfg!(target_os = "linux") {
+                "/proc/self/fd"
+            } else {
+                "/dev/fd"
+            };
+            let path = PathBuf::from(format!("{dir}/{}", file.as_raw_fd()));
+            (file, path)
+        };
+        #[cfg(not(unix))]
+        let (mut file, path, named) = {
+            let named = tempfile::NamedTempFile::new()?;
+            let file = named.reopen()?;
+            let (_, path) = named.into_parts();
+            (file, path.to_path_buf(), path)
+        };
+        io::copy(&mut io::stdin().lock(), &mut file)?;
+        file.rewind()?;
+        let spool = Spool {
+            file,
+            #[cfg(not(unix))]
+            _named: named,
+        };
+        Ok((spool, path))
+    }
+
+    /// A reader from the start of the copy (readers take turns: none reads while another is
+    /// in use).
+    fn reader(&self) -> io::Result<File> {
+        let mut file = self.file.try_clone()?;
+        file.rewind()?;
+        Ok(file)
+    }
 }
 
 impl Source {
@@ -30,28 +81,25 @@ impl Source {
     }
 
     fn open_with(path: &Path, spool_stdin: bool) -> Result<Source, InputError> {
+        let display = "<stdin>".to_string();
         if path.as_os_str() == "-" && !spool_stdin {
             return Ok(Source {
                 path: path.to_path_buf(),
-                display: "<stdin>".to_string(),
+                display,
                 stdin: true,
-                _spool: None,
+                spool: None,
             });
         }
         if path.as_os_str() == "-" {
-            let display = "<stdin>".to_string();
-            let unreadable = |source| InputError::Unreadable {
+            let (spool, path) = Spool::of_stdin().map_err(|source| InputError::Unreadable {
                 file: display.clone(),
                 source,
-            };
-            let mut spool = tempfile::NamedTempFile::new().map_err(unreadable)?;
-            io::copy(&mut io::stdin().lock(), spool.as_file_mut()).map_err(unreadable)?;
-            let temp = spool.into_temp_path();
+            })?;
             return Ok(Source {
-                path: temp.to_path_buf(),
+                path,
                 display,
                 stdin: true,
-                _spool: Some(temp),
+                spool: Some(spool),
             });
         }
         let display = path.display().to_string();
@@ -64,7 +112,7 @@ impl Source {
                 path: path.to_path_buf(),
                 display,
                 stdin: false,
-                _spool: None,
+                spool: None,
             }),
             Err(source) => Err(InputError::Unreadable {
                 file: display,
@@ -78,7 +126,8 @@ impl Source {
         &self.display
     }
 
-    /// The file to read (the spool for standard input).
+    /// The file to read (for spooled standard input, a path to the unnamed copy that is
+    /// valid while this `Source` lives).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -91,13 +140,35 @@ impl Source {
     /// Opens a fresh reader over the whole input (standard input that was not spooled can
     /// be read only once).
     pub fn reader(&self, options: &ReadOptions) -> Result<CsvInput, InputError> {
-        if self.stdin && self._spool.is_none() {
-            return CsvInput::new(Box::new(io::stdin()), &self.display, options);
-        }
-        let file = File::open(&self.path).map_err(|source| InputError::Unreadable {
+        let unreadable = |source| InputError::Unreadable {
             file: self.display.clone(),
             source,
-        })?;
+        };
+        let file = match &self.spool {
+            Some(spool) => spool.reader().map_err(unreadable)?,
+            None if self.stdin => {
+                return CsvInput::new(Box::new(io::stdin()), &self.display, options);
+            }
+            None => File::open(&self.path).map_err(unreadable)?,
+        };
         CsvInput::new(Box::new(file), &self.display, options)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spool_has_no_name_on_disk_and_reads_from_the_start_each_time() {
+        let mut file = tempfile::tempfile().unwrap();
+        io::Write::write_all(&mut file, b"auth_uuid,state\n").unwrap();
+        let spool = Spool { file };
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(spool.file.metadata().unwrap().nlink(), 0, "unlinked");
+        for _ in 0..2 {
+            let text = io::read_to_string(spool.reader().unwrap()).unwrap();
+            assert_eq!(text, "auth_uuid,state\n");
+        }
     }
 }

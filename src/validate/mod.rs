@@ -11,3 +11,6 @@ pub use problem::{Problem, RowProblem};
 pub use rules::{Checked, Request, Row, Rules, check_record, parse_canonical_uuid};
 pub use scan::{Duplicates, Scan, Validator, scan};
 pub use state::State;
+
+#[cfg(test)]
+mod tests;

@@ -57,18 +57,50 @@ pub enum Problem {
         /// The limit.
         max: usize,
     },
-    /// The same process appears on two rows.
+    /// The same process appears on several rows: one problem names every line.
     #[error(
-        "{uuid} appears on lines {first} and {second}; rows are sent concurrently, so their order could not be honoured: keep one row per auth_uuid"
+        "{uuid} appears on lines {}; rows are sent concurrently, so their order could not be honoured: keep one row per auth_uuid",
+        join_lines(lines)
     )]
     Duplicate {
         /// The auth_uuid.
         uuid: Uuid,
-        /// The first line with it.
-        first: u64,
-        /// Another line with it.
-        second: u64,
+        /// Every line with it, in order.
+        lines: Vec<u64>,
     },
+    /// A cell under a column with no name in the header holds data.
+    #[error(
+        "column {position} has no name in the header but holds data on this line; a reasons text with the delimiter in it must be in double quotes (or give the column a name)"
+    )]
+    UnnamedColumn {
+        /// 1-based position of the cell.
+        position: usize,
+    },
+    /// A quoted cell runs on over what looks like another row of the file.
+    #[error(
+        "the quoted cell that opens on line {opened} runs on over {} {}, which {} (an auth_uuid, then the delimiter): a closing quote is probably missing on line {opened}",
+        if swallowed.len() == 1 { "line" } else { "lines" },
+        join_lines(swallowed),
+        if swallowed.len() == 1 { "looks like another row" } else { "look like other rows" }
+    )]
+    SwallowedRow {
+        /// The line where the quoted cell opens.
+        opened: u64,
+        /// Every line inside the cell that looks like a row.
+        swallowed: Vec<u64>,
+    },
+}
+
+/// "2", "2 and 4", "2, 3 and 4".
+fn join_lines(lines: &[u64]) -> String {
+    match lines {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(u64::to_string).collect();
+            format!("{} and {last}", init.join(", "))
+        }
+    }
 }
 
 /// "1 field", "4 fields".
@@ -98,5 +130,17 @@ impl RowProblem {
             Some(column) => format!("{file}:{}: column {column}: {}", self.line, self.problem),
             None => format!("{file}:{}: {}", self.line, self.problem),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_joined_for_reading() {
+        assert_eq!(join_lines(&[2]), "2");
+        assert_eq!(join_lines(&[2, 4]), "2 and 4");
+        assert_eq!(join_lines(&[2, 3, 4]), "2, 3 and 4");
     }
 }

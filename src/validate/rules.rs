@@ -84,14 +84,19 @@ pub fn check_record(
             problem,
         })
     };
+    if let Some(swallowed) = swallowed_row(record, line, columns.delimiter) {
+        problem(None, swallowed);
+    }
     let expected = columns.names.len();
     // A row may stop early when the cells it leaves out are optional (a hand-written
-    // `uuid,OK` under an `auth_uuid,state,reasons` header): they are empty. A row with more
-    // cells than the header, or without a required cell, is an error.
+    // `uuid,OK` under an `auth_uuid,state,reasons` header): they are empty. It may run on
+    // with empty cells (a spreadsheet's trailing `,,,`). A row with data beyond the header,
+    // or without a required cell, is an error: data would be lost.
     let required = columns.auth_uuid.max(columns.state);
-    let short_but_whole = record.len() < expected && record.len() > required;
-    if record.len() != expected && !short_but_whole {
-        let hint = if record.len() > expected {
+    let blank = |cell: &[u8]| cell.trim_ascii().is_empty();
+    let data_beyond = record.iter().skip(expected).any(|cell| !blank(cell));
+    if data_beyond || record.len() <= required {
+        let hint = if data_beyond {
             ": a reasons text with the delimiter in it must be in double quotes"
         } else {
             ": fill the missing cells or remove the row"
@@ -104,6 +109,16 @@ pub fn check_record(
                 hint,
             },
         );
+    }
+    for (index, cell) in record.iter().enumerate().take(expected) {
+        if columns.names[index].is_empty() && !blank(cell) {
+            problem(
+                None,
+                Problem::UnnamedColumn {
+                    position: index + 1,
+                },
+            );
+        }
     }
     let mut text = |index: Option<usize>| -> String {
         let Some(index) = index else {
@@ -215,186 +230,54 @@ pub fn check_record(
     }
 }
 
+/// Line breaks inside a cell followed by what looks like the start of another row (spaces,
+/// an auth_uuid perhaps in quotes, then the delimiter): the mark of a quote never closed,
+/// which swallowed the rows after it. `line` is the line where the record starts; the
+/// problem names the line of the first such cell and every swallowed line.
+fn swallowed_row(record: &csv::ByteRecord, line: u64, delimiter: u8) -> Option<Problem> {
+    let mut at = line;
+    let mut found: Option<(u64, Vec<u64>)> = None;
+    for cell in record.iter() {
+        if !cell.iter().any(|b| *b == b'\n' || *b == b'\r') {
+            continue;
+        }
+        let opened = at;
+        for (i, &byte) in cell.iter().enumerate() {
+            let after_cr = i > 0 && cell[i - 1] == b'\r';
+            let next_is_lf = cell.get(i + 1) == Some(&b'\n');
+            if byte == b'\r' || (byte == b'\n' && !after_cr) {
+                at += 1;
+            }
+            let ends_break = (byte == b'\r' && !next_is_lf) || byte == b'\n';
+            if ends_break && looks_like_row(&cell[i + 1..], delimiter) {
+                found.get_or_insert_with(|| (opened, Vec::new())).1.push(at);
+            }
+        }
+    }
+    found.map(|(opened, swallowed)| Problem::SwallowedRow { opened, swallowed })
+}
+
+/// Whether `text` starts like a row: spaces, an auth_uuid (perhaps quoted), the delimiter.
+fn looks_like_row(text: &[u8], delimiter: u8) -> bool {
+    let text = skip_spaces(text);
+    let text = text.strip_prefix(b"\"").unwrap_or(text);
+    let Some((uuid, rest)) = text.split_at_checked(36) else {
+        return false;
+    };
+    let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
+    skip_spaces(rest).first() == Some(&delimiter)
+        && std::str::from_utf8(uuid).is_ok_and(|u| parse_canonical_uuid(u).is_some())
+}
+
+fn skip_spaces(text: &[u8]) -> &[u8] {
+    let n = text.iter().take_while(|b| **b == b' ').count();
+    &text[n..]
+}
+
 /// Parses only the canonical hyphenated 36-character form (any version, either case).
 pub fn parse_canonical_uuid(text: &str) -> Option<Uuid> {
     if text.len() != 36 {
         return None;
     }
     Uuid::try_parse(text).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::input::{CsvInput, ReadOptions};
-    use secrecy::ExposeSecret;
-
-    const U1: &str = "01900000-0000-7000-8000-000000000001";
-
-    fn columns(header: &str) -> Columns {
-        let text = format!("{header}\n");
-        CsvInput::new(
-            Box::new(std::io::Cursor::new(text.into_bytes())),
-            "t.csv",
-            &ReadOptions::default(),
-        )
-        .unwrap()
-        .columns()
-        .clone()
-    }
-
-    fn check(header: &str, cells: &[&str], rules: &Rules) -> Checked {
-        let record = csv::ByteRecord::from(cells.to_vec());
-        check_record(&columns(header), &record, 7, rules)
-    }
-
-    fn problems(cells: &[&str]) -> Vec<Problem> {
-        match check("auth_uuid,state,reasons", cells, &Rules::default()) {
-            Checked::Invalid(_, p) => p.into_iter().map(|p| p.problem).collect(),
-            Checked::Valid(..) => vec![],
-        }
-    }
-
-    #[test]
-    fn a_valid_row_becomes_a_request() {
-        let Checked::Valid(row, request) = check(
-            "auth_uuid,state,reasons",
-            &[&format!("  {U1} "), " ko ", " Documento ilegible, repetir "],
-            &Rules::default(),
-        ) else {
-            panic!("should be valid")
-        };
-        assert_eq!(row.line, 7);
-        assert_eq!(row.auth_uuid, U1);
-        assert_eq!(request.state, State::Ko);
-        assert_eq!(
-            request.reasons.as_deref(),
-            Some("Documento ilegible, repetir")
-        );
-    }
-
-    #[test]
-    fn empty_reasons_are_not_sent_unless_a_default_is_given() {
-        let Checked::Valid(_, request) = check(
-            "auth_uuid,state,reasons",
-            &[U1, "OK", "  "],
-            &Rules::default(),
-        ) else {
-            panic!()
-        };
-        assert_eq!(request.reasons, None);
-        let rules = Rules {
-            default_reasons: Some("bulk fix".into()),
-            ..Rules::default()
-        };
-        let Checked::Valid(_, request) = check("auth_uuid,state,reasons", &[U1, "OK", ""], &rules)
-        else {
-            panic!()
-        };
-        assert_eq!(request.reasons.as_deref(), Some("bulk fix"));
-        let Checked::Valid(_, request) = check("auth_uuid,state", &[U1, "OK"], &rules) else {
-            panic!()
-        };
-        assert_eq!(request.reasons.as_deref(), Some("bulk fix"));
-    }
-
-    #[test]
-    fn uuids_must_be_canonical() {
-        assert!(
-            problems(&["not-a-uuid", "OK", ""])
-                .iter()
-                .any(|p| matches!(p, Problem::BadUuid { .. }))
-        );
-        assert!(matches!(
-            problems(&["0190000000007000800000000000000a", "OK", ""])[0],
-            Problem::BadUuid { .. }
-        ));
-        assert!(matches!(
-            problems(&["{01900000-0000-7000-8000-000000000001}", "OK", ""])[0],
-            Problem::BadUuid { .. }
-        ));
-        assert!(matches!(
-            problems(&["", "OK", ""])[0],
-            Problem::Empty { .. }
-        ));
-        assert!(problems(&["01900000-0000-7000-8000-00000000000A", "OK", ""]).is_empty());
-    }
-
-    #[test]
-    fn states_are_case_insensitive_with_suggestions() {
-        assert_eq!(State::parse(" cancelled "), Some(State::Cancelled));
-        assert_eq!(State::parse("Ok"), Some(State::Ok));
-        assert_eq!(State::suggest("CANCELED"), Some(State::Cancelled));
-        assert_eq!(State::suggest("canceld"), Some(State::Cancelled));
-        assert_eq!(State::suggest("0k"), Some(State::Ok));
-        assert_eq!(State::suggest("K0"), Some(State::Ko));
-        assert_eq!(State::suggest("PENDING"), None);
-        let message = problems(&[U1, "Canceled", ""])[0].to_string();
-        assert!(message.contains("did you mean CANCELLED?"), "{message}");
-    }
-
-    #[test]
-    fn long_reasons_are_refused_at_the_limit() {
-        let rules = Rules {
-            max_reasons_len: 5,
-            ..Rules::default()
-        };
-        assert!(matches!(
-            check("auth_uuid,state,reasons", &[U1, "OK", "ñññññ"], &rules),
-            Checked::Valid(..)
-        ));
-        let Checked::Invalid(_, p) =
-            check("auth_uuid,state,reasons", &[U1, "OK", "ñññññx"], &rules)
-        else {
-            panic!()
-        };
-        assert_eq!(p[0].problem, Problem::ReasonsTooLong { length: 6, max: 5 });
-        assert_eq!(p[0].column.as_deref(), Some("reasons"));
-    }
-
-    #[test]
-    fn every_problem_of_a_row_is_reported() {
-        let p = problems(&["nope", "MAYBE", "x", "extra"]);
-        assert_eq!(p.len(), 3, "{p:?}");
-        assert!(matches!(
-            p[0],
-            Problem::FieldCount {
-                found: 4,
-                expected: 3,
-                ..
-            }
-        ));
-    }
-
-    #[test]
-    fn non_utf8_cells_point_to_encoding() {
-        let record = csv::ByteRecord::from(vec![U1.as_bytes(), b"OK", b"Cami\xf3n"]);
-        let Checked::Invalid(_, p) = check_record(
-            &columns("auth_uuid,state,reasons"),
-            &record,
-            3,
-            &Rules::default(),
-        ) else {
-            panic!()
-        };
-        assert_eq!(p[0].problem, Problem::NotUtf8 { byte: 0xF3 });
-        assert!(
-            p[0].render("f.csv")
-                .starts_with("f.csv:3: column reasons: not valid UTF-8")
-        );
-        assert!(p[0].problem.to_string().contains("--encoding windows-1252"));
-    }
-
-    #[test]
-    fn a_row_key_is_kept_secret() {
-        let Checked::Valid(row, _) = check(
-            "auth_uuid,state,api_key",
-            &[U1, "OK", "sekret-key"],
-            &Rules::default(),
-        ) else {
-            panic!()
-        };
-        assert_eq!(row.api_key.as_ref().unwrap().expose_secret(), "sekret-key");
-        assert!(!format!("{row:?}").contains("sekret-key"));
-    }
 }

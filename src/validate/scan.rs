@@ -10,27 +10,34 @@ use crate::input::{Columns, CsvInput, InputError};
 /// pass can refuse them without holding the file in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Duplicates {
-    /// (line, another line with the same auth_uuid, the auth_uuid), sorted by line.
-    lines: Vec<(u64, u64, Uuid)>,
+    /// (line, index in `groups`), sorted by line.
+    lines: Vec<(u64, usize)>,
+    /// Each repeated auth_uuid with every line that holds it, in order.
+    groups: Vec<(Uuid, Vec<u64>)>,
 }
 
 impl Duplicates {
-    /// The problem of `line` if it is a duplicate.
+    /// The problem of `line` if it is a duplicate: one message naming every line.
     pub fn problem(&self, line: u64) -> Option<RowProblem> {
-        let i = self
-            .lines
-            .binary_search_by_key(&line, |(l, _, _)| *l)
-            .ok()?;
-        let (line, other, uuid) = self.lines[i];
-        Some(RowProblem {
+        let i = self.lines.binary_search_by_key(&line, |(l, _)| *l).ok()?;
+        Some(self.group_problem(self.lines[i].1, line))
+    }
+
+    fn group_problem(&self, group: usize, line: u64) -> RowProblem {
+        let (uuid, lines) = &self.groups[group];
+        RowProblem {
             line,
             column: Some("auth_uuid".to_string()),
             problem: Problem::Duplicate {
-                uuid,
-                first: line.min(other),
-                second: line.max(other),
+                uuid: *uuid,
+                lines: lines.clone(),
             },
-        })
+        }
+    }
+
+    /// One problem per repeated auth_uuid, at its first line, for the scan's list.
+    fn problems(&self) -> impl Iterator<Item = RowProblem> + '_ {
+        (0..self.groups.len()).map(|g| self.group_problem(g, self.groups[g].1[0]))
     }
 
     /// How many lines are duplicates.
@@ -81,6 +88,8 @@ pub struct Scan {
     pub per_state: [u64; 3],
     /// Every problem, sorted by line and column.
     pub problems: Vec<RowProblem>,
+    /// Blank rows skipped (blank lines, lines of blanks or of delimiters only).
+    pub blank_rows: u64,
     /// Valid rows without their own api_key (they need the default key).
     pub rows_without_key: u64,
     /// The validator for the sending pass, duplicates included.
@@ -130,28 +139,29 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
             }
         }
     }
+    scan.blank_rows = input.blank_rows();
     seen.sort_unstable();
-    let mut duplicates = Vec::new();
+    let mut duplicates = Duplicates::default();
     for group in seen.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
         let uuid = Uuid::from_u64_pair(group[0].0[0], group[0].0[1]);
-        for (i, (_, tagged)) in group.iter().enumerate() {
+        let mut lines = Vec::with_capacity(group.len());
+        for (_, tagged) in group {
             let line = tagged & LINE_MASK;
             let state = tagged >> TAG_SHIFT;
-            let other = if i == 0 { group[1].1 } else { group[0].1 } & LINE_MASK;
-            duplicates.push((line, other, uuid));
+            duplicates.lines.push((line, duplicates.groups.len()));
+            lines.push(line);
             if state > 0 {
                 // It passed every other rule, so it was counted valid.
                 scan.valid -= 1;
                 scan.per_state[(state - 1) as usize] -= 1;
             }
         }
+        lines.sort_unstable();
+        duplicates.groups.push((uuid, lines));
     }
     drop(seen);
-    duplicates.sort_unstable_by_key(|(line, _, _)| *line);
-    let duplicates = Duplicates { lines: duplicates };
-    for &(line, _, _) in &duplicates.lines {
-        scan.problems.extend(duplicates.problem(line));
-    }
+    duplicates.lines.sort_unstable_by_key(|(line, _)| *line);
+    scan.problems.extend(duplicates.problems());
     scan.problems
         .sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.column.cmp(&b.column)));
     scan.validator = Some(Validator {
@@ -169,27 +179,46 @@ mod tests {
     const U1: &str = "01900000-0000-7000-8000-000000000001";
     const U2: &str = "01900000-0000-7000-8000-000000000002";
 
-    #[test]
-    fn the_scan_names_both_lines_of_a_duplicate_and_fixes_the_counts() {
-        let text = format!(
-            "auth_uuid,state\n{U1},OK\n{U2},KO\n{},cancelled\nbad,OK\n",
-            U1.to_uppercase()
-        );
+    fn scan_text(text: &str) -> Scan {
         let mut input = CsvInput::new(
-            Box::new(std::io::Cursor::new(text.into_bytes())),
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
             "t.csv",
             &ReadOptions::default(),
         )
         .unwrap();
-        let scan = scan(&mut input, &Rules::default()).unwrap();
-        assert_eq!((scan.rows, scan.valid, scan.invalid()), (4, 1, 3));
+        scan(&mut input, &Rules::default()).unwrap()
+    }
+
+    #[test]
+    fn the_scan_names_every_line_of_a_duplicate_once_and_fixes_the_counts() {
+        let scan = scan_text(&format!(
+            "auth_uuid,state\n{U1},OK\n{U2},KO\n{},cancelled\nbad,OK\n{U1},KO\n",
+            U1.to_uppercase()
+        ));
+        assert_eq!((scan.rows, scan.valid, scan.invalid()), (5, 1, 4));
         assert_eq!(scan.per_state, [0, 1, 0]);
         let lines: Vec<u64> = scan.problems.iter().map(|p| p.line).collect();
-        assert_eq!(lines, vec![2, 4, 5]);
+        assert_eq!(lines, vec![2, 5]);
         let rendered = scan.problems[0].render("t.csv");
-        assert!(rendered.contains("lines 2 and 4"), "{rendered}");
+        assert!(
+            rendered.starts_with(&format!(
+                "t.csv:2: column auth_uuid: {U1} appears on lines 2, 4 and 6;"
+            )),
+            "{rendered}"
+        );
         let validator = scan.validator.unwrap();
-        assert!(validator.duplicates.problem(4).is_some());
+        for line in [2, 4, 6] {
+            let problem = validator.duplicates.problem(line).unwrap();
+            assert_eq!(problem.line, line);
+            assert!(problem.render("t.csv").contains("lines 2, 4 and 6"));
+        }
         assert!(validator.duplicates.problem(3).is_none());
+    }
+
+    #[test]
+    fn blank_rows_are_counted_not_checked() {
+        let scan = scan_text(&format!("auth_uuid;state\r\n{U1};OK\r\n;;\r\n\r\n  \r\n"));
+        assert_eq!((scan.rows, scan.valid, scan.blank_rows), (1, 1, 3));
+        assert!(scan.problems.is_empty());
     }
 }
