@@ -191,7 +191,10 @@ pub(crate) fn parse_header(
 
 /// The delimiter set by Excel's optional first line `sep=X` (also quoted, `"sep=X"`).
 pub(crate) fn sep_line(line: &[u8]) -> Option<u8> {
-    let line = line.trim_ascii();
+    // Spaces only: the delimiter itself may be a tab.
+    let start = line.iter().take_while(|b| **b == b' ').count();
+    let end = line.len() - line.iter().rev().take_while(|b| **b == b' ').count();
+    let line = line.get(start..end).unwrap_or_default();
     let line = line
         .strip_prefix(b"\"")
         .and_then(|l| l.strip_suffix(b"\""))

@@ -113,6 +113,18 @@ pub enum InputError {
         /// The line where the quote opened.
         line: u64,
     },
+    /// Text follows the closing quote of a quoted cell.
+    #[error(
+        "{file}:{line}: text follows the closing quote of a cell that opened on line {opened}; a quote inside a quoted cell must be written twice (\"\"), or a closing quote is missing on line {opened} and rows after it were read into the cell"
+    )]
+    TextAfterQuote {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the text.
+        line: u64,
+        /// The line where the quoted cell opened.
+        opened: u64,
+    },
     /// A record is longer than any valid row can be.
     #[error(
         "{file}:{line}: the row starting on this line is longer than {limit} bytes, which no valid row can be{}",
@@ -159,6 +171,9 @@ impl InputError {
         match error {
             RecordError::UnclosedQuote { opened } => {
                 InputError::UnclosedQuote { file, line: opened }
+            }
+            RecordError::TextAfterQuote { line, opened } => {
+                InputError::TextAfterQuote { file, line, opened }
             }
             RecordError::TooLong { line, open_quote } => InputError::RecordTooLong {
                 file,

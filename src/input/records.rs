@@ -6,9 +6,12 @@
 //! rest of the file silently becomes one cell), it counts lines by `\n` only (a file with
 //! bare `\r` endings is all "line 1", or one record with `Terminator::Any(b'\n')`), and it
 //! puts no bound on a record. Wrapping it could not recover the line where a quote opened.
-//! The quoting rules here are csv-core's (RFC 4180 with its leniencies: a quote inside an
-//! unquoted field is a literal, text after a closing quote is kept), so that whatever the csv
-//! crate's writer writes reads back the same; `tests/properties.rs` checks exactly that.
+//! The quoting rules here are RFC 4180's as csv-core reads them, with one leniency kept (a
+//! quote inside an unquoted field is a literal) and one refused: text after the closing
+//! quote of a field (`"a"b`, which csv-core reads as `ab`) is an error, because that is what
+//! a missing closing quote looks like when a later quote closes the cell, rows merged in
+//! between. Blanks after a closing quote are allowed. Whatever the csv crate's writer
+//! writes reads back the same; `tests/properties.rs` checks exactly that.
 
 use std::io::{self, BufRead};
 
@@ -18,6 +21,14 @@ pub(crate) enum RecordError {
     /// The input ended inside a quoted field.
     UnclosedQuote {
         /// The line where the quote opened.
+        opened: u64,
+    },
+    /// Text follows the closing quote of a quoted field (`"a"b`): a quote inside the cell
+    /// was not doubled, or a closing quote is missing and a later quote closed the cell.
+    TextAfterQuote {
+        /// The line of the text.
+        line: u64,
+        /// The line where the quoted field opened.
         opened: u64,
     },
     /// The record grew past the limit.
@@ -160,7 +171,19 @@ impl<R: BufRead> Records<R> {
                         self.field.push(byte);
                         state = State::Quoted;
                     }
-                    State::StartField | State::InField | State::QuoteInQuoted => {
+                    State::QuoteInQuoted if raw => {
+                        self.field.push(byte);
+                        state = State::InField;
+                    }
+                    State::QuoteInQuoted if byte == b' ' || byte == b'\t' => {}
+                    State::QuoteInQuoted => {
+                        self.inner.consume(used);
+                        return Err(RecordError::TextAfterQuote {
+                            line: self.line,
+                            opened: quote_line,
+                        });
+                    }
+                    State::StartField | State::InField => {
                         self.field.push(byte);
                         state = State::InField;
                     }
@@ -225,12 +248,18 @@ mod tests {
     }
 
     #[test]
-    fn quotes_follow_csv_core() {
-        let got = split(b"\"a\"\"b\",c\"d,\"e\"f\n", Some(b','));
+    fn quotes_follow_rfc_4180() {
+        let got = split(b"\"a\"\"b\",c\"d,\"e\"  ,\"\"\n", Some(b','));
         assert_eq!(
             got,
-            vec![(1, vec!["a\"b".into(), "c\"d".into(), "ef".into()])]
+            vec![(1, vec!["a\"b".into(), "c\"d".into(), "e".into(), "".into()])]
         );
+        let mut records = Records::new(&b"a,\"b\nc\"d,e\n"[..], Some(b','), 1000);
+        let mut record = csv::ByteRecord::new();
+        assert!(matches!(
+            records.read(&mut record),
+            Err(RecordError::TextAfterQuote { line: 2, opened: 1 })
+        ));
     }
 
     #[test]
