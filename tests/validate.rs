@@ -482,7 +482,7 @@ fn no_row_is_lost_to_a_quote_or_a_delimiter() {
         "{}",
         out.describe()
     );
-    // Closed a few lines later: the row that swallowed the others names both lines.
+    // Closed by a later quote with text after it: an error naming both lines.
     let out = validate(
         &dir,
         "late.csv",
@@ -493,11 +493,25 @@ fn no_row_is_lost_to_a_quote_or_a_delimiter() {
         &[],
     );
     assert_eq!(out.code, 4, "{}", out.describe());
-    out.stderr_has("late.csv:2: the quoted cell that opens on line 2 runs on over lines 3 and 4, which look like other rows");
+    out.stderr_has("late.csv:4: text follows the closing quote of a cell that opened on line 2");
+    // Closed cleanly by a later quote (5 inches): the row that swallowed the others names
+    // every line it swallowed.
+    let out = validate(
+        &dir,
+        "inches.csv",
+        format!("auth_uuid,state,reasons\r\n{U1},KO,\"never closed\r\n{U2},OK,x\r\n{U3},KO,pantalla 5\"\r\n")
+            .as_bytes(),
+        &[],
+    );
+    assert_eq!(out.code, 4, "{}", out.describe());
+    out.stderr_has("inches.csv:2: the quoted cell that opens on line 2 runs on over lines 3 and 4, which look like other rows");
     // With --skip-invalid the swallowing row is recorded as invalid, naming the lost line.
-    dir.dry_run("late.csv", &["--skip-invalid", "--output", "late.out.csv"])
-        .env("TECALIS_API_KEY", "k")
-        .expect(4);
+    dir.dry_run(
+        "inches.csv",
+        &["--skip-invalid", "--output", "late.out.csv"],
+    )
+    .env("TECALIS_API_KEY", "k")
+    .expect(4);
     let results = dir.results("late.out.csv");
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["outcome"], "invalid");
