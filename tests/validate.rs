@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::Workdir;
 
 const U1: &str = "0193a1b2-c3d4-726b-b2a7-4de452e6b438";
@@ -663,4 +665,71 @@ fn a_notepad_key_file_is_read_without_its_bom() {
         received.iter().all(|r| r.key_matched == Some(true)),
         "{received:?}"
     );
+}
+
+/// Standard input is spooled into a file with no name: while the run reads it, and after a
+/// `kill -9`, the temporary folder holds nothing (the input may carry an api_key column).
+#[cfg(target_os = "linux")]
+#[test]
+fn spooled_standard_input_leaves_nothing_on_disk_even_after_kill_9() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = Workdir::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tecalis-status"))
+        .args([
+            "run",
+            "-",
+            "--dry-run",
+            "--url",
+            "https://api.invalid",
+            "-o",
+            "out.csv",
+        ])
+        .current_dir(dir.path(""))
+        .env("TMPDIR", tmp.path())
+        .env("TECALIS_API_KEY", "k")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("auth_uuid,state,api_key\n{U1},OK,row-secret-key\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    // Wait (with a generous deadline) until the process holds its spool open.
+    let fds = format!("/proc/{}/fd", child.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let spool = loop {
+        let held = std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find_map(|fd| {
+                let target = std::fs::read_link(fd.path()).ok()?;
+                target.starts_with(tmp.path()).then_some(target)
+            });
+        if let Some(target) = held {
+            break target;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the spool never appeared in {fds}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(spool.to_string_lossy().ends_with("(deleted)"), "{spool:?}");
+    let names = |p: &Path| std::fs::read_dir(p).unwrap().count();
+    assert_eq!(
+        names(tmp.path()),
+        0,
+        "the spool has a name while the run reads it"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(names(tmp.path()), 0, "something was left after kill -9");
 }
