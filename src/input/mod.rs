@@ -1,6 +1,7 @@
 //! Reading the input CSV: standard input spooling (`spool`), decoding (`decode`), the
-//! delimiter and the header (`dialect`), and records with their line numbers. Deciding
-//! whether a row is right is `validate`'s job, not this module's.
+//! delimiter, `sep=` line and header (`dialect`), and records with the line where each
+//! starts (`records`), blank rows skipped and counted. Deciding whether a row is right is
+//! `validate`'s job, not this module's.
 
 mod decode;
 mod dialect;

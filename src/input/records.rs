@@ -68,6 +68,32 @@ pub(crate) struct Records<R> {
     limit: usize,
     /// The field being read.
     field: Vec<u8>,
+    /// The bytes with no meaning inside an unquoted field (all but the delimiter and line
+    /// breaks; a quote there is text).
+    plain_unquoted: [bool; 256],
+}
+
+/// The bytes with no meaning inside a quoted field: all but the quote and line breaks (which
+/// are text there too, but count lines).
+const PLAIN_QUOTED: [bool; 256] = {
+    let mut plain = [true; 256];
+    plain[b'"' as usize] = false;
+    plain[b'\r' as usize] = false;
+    plain[b'\n' as usize] = false;
+    plain
+};
+
+/// For the states where every byte needs a look.
+const NOTHING_PLAIN: [bool; 256] = [false; 256];
+
+fn plain_unquoted(delimiter: Option<u8>) -> [bool; 256] {
+    let mut plain = [true; 256];
+    plain[usize::from(b'\r')] = false;
+    plain[usize::from(b'\n')] = false;
+    if let Some(d) = delimiter {
+        plain[usize::from(d)] = false;
+    }
+    plain
 }
 
 impl<R: BufRead> Records<R> {
@@ -80,12 +106,14 @@ impl<R: BufRead> Records<R> {
             after_cr: false,
             limit,
             field: Vec::new(),
+            plain_unquoted: plain_unquoted(delimiter),
         }
     }
 
     /// Sets the delimiter once it is known (after the header line).
     pub(crate) fn set_delimiter(&mut self, delimiter: u8) {
         self.delimiter = Some(delimiter);
+        self.plain_unquoted = plain_unquoted(Some(delimiter));
     }
 
     /// The line of the next byte to read.
@@ -127,16 +155,43 @@ impl<R: BufRead> Records<R> {
             }
             let mut used = 0;
             let mut ended = false;
-            for &byte in buf {
-                used += 1;
-                let prev_cr = std::mem::replace(&mut self.after_cr, false);
+            while used < buf.len() {
+                let byte = buf[used];
                 if !started {
-                    if byte == b'\n' && prev_cr {
+                    if byte == b'\n' && self.after_cr {
+                        self.after_cr = false;
+                        used += 1;
                         continue;
                     }
                     started = true;
                     start = self.line;
                 }
+                // The fast path: a run of plain bytes inside a field is copied at once.
+                let plain = match state {
+                    State::InField => &self.plain_unquoted,
+                    State::Quoted => &PLAIN_QUOTED,
+                    _ => &NOTHING_PLAIN,
+                };
+                let run = buf[used..]
+                    .iter()
+                    .position(|b| !plain[usize::from(*b)])
+                    .unwrap_or(buf.len() - used);
+                if run > 0 {
+                    size += run;
+                    if size > self.limit {
+                        self.inner.consume(used + run);
+                        return Err(RecordError::TooLong {
+                            line: start,
+                            open_quote: (state == State::Quoted).then_some(quote_line),
+                        });
+                    }
+                    self.field.extend_from_slice(&buf[used..used + run]);
+                    self.after_cr = false;
+                    used += run;
+                    continue;
+                }
+                used += 1;
+                let prev_cr = std::mem::replace(&mut self.after_cr, false);
                 size += 1;
                 if size > self.limit {
                     self.inner.consume(used);
