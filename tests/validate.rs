@@ -733,3 +733,48 @@ fn spooled_standard_input_leaves_nothing_on_disk_even_after_kill_9() {
     child.wait().unwrap();
     assert_eq!(names(tmp.path()), 0, "something was left after kill -9");
 }
+
+#[test]
+fn every_setting_combines_with_every_other() {
+    let dir = Workdir::new();
+    // Standard input (spooled), windows-1252, bare CR, a sep= line, formatted empty rows, and
+    // both --encoding and --delimiter given.
+    let mut bytes = format!("sep=;\rauth_uuid;state;reasons\r{U1};KO;\"Cami").into_bytes();
+    bytes.extend_from_slice(b"\xf3n;\rparado\"\r;;\r");
+    bytes.extend_from_slice(format!("{U2};ok;\r;;\r").as_bytes());
+    let out = dir
+        .dry_run(
+            "-",
+            &[
+                "-o",
+                "p.csv",
+                "--encoding",
+                "windows-1252",
+                "--delimiter",
+                ";",
+            ],
+        )
+        .env("TECALIS_API_KEY", "k")
+        .stdin(bytes.clone())
+        .expect(0);
+    out.stderr_has("2 rows: 2 valid (OK 1, KO 1, CANCELLED 0), 0 invalid, 2 blank row(s) skipped");
+    let results = dir.results("p.csv");
+    let rows: Vec<(&str, &str, &str, &str)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_str(),
+                r["auth_uuid"].as_str(),
+                r["state"].as_str(),
+                r["reasons"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [("3", U1, "KO", "Camión;\rparado"), ("6", U2, "OK", "")]
+    );
+    // The same without --delimiter: the sep= line decides; without it, detection does.
+    validate(&dir, "f.csv", &bytes, &["--encoding", "windows-1252"]).expect_code(0);
+    validate(&dir, "g.csv", &bytes[6..], &["--encoding", "latin1"]).expect_code(0);
+}
