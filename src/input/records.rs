@@ -97,7 +97,7 @@ fn plain_unquoted(delimiter: Option<u8>) -> [bool; 256] {
 }
 
 impl<R: BufRead> Records<R> {
-    /// A splitter at line `line` of `inner`.
+    /// A splitter over `inner`, at its line 1; `None` reads raw lines (see `delimiter`).
     pub(crate) fn new(inner: R, delimiter: Option<u8>, limit: usize) -> Self {
         Records {
             inner,
