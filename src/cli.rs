@@ -116,7 +116,7 @@ pub struct InputArgs {
     #[arg(long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
     /// Character encoding of the input, e.g. `windows-1252` or `latin1`. UTF-8 by default.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::input::encoding_label)]
     pub encoding: Option<String>,
     /// Reasons to send for rows whose `reasons` cell is empty (by default such rows send no
     /// reasons, leaving the stored ones unchanged).

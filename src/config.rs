@@ -159,15 +159,25 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Reads the default key: `--api-key-file` (first line, trimmed) or `TECALIS_API_KEY`.
+/// Reads the default key: `--api-key-file` (its first line, without a UTF-8 BOM, surrounding
+/// blanks or `\r`, as Windows Notepad saves it) or `TECALIS_API_KEY`.
 pub fn load_key(api_key_file: Option<&Path>) -> anyhow::Result<(Option<SecretString>, KeySource)> {
     if let Some(path) = api_key_file {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the key file {}", path.display()))?;
         warn_if_readable_by_others(path);
-        let key = text.lines().next().unwrap_or("").trim().to_string();
-        if key.is_empty() {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        if text.trim().is_empty() {
             bail!("the key file {} is empty", path.display());
+        }
+        // A bare `\r` ends a line too (an old Mac editor).
+        let first = text.split(['\n', '\r']).next().unwrap_or("");
+        let key = first.trim().to_string();
+        if key.is_empty() {
+            bail!(
+                "the first line of the key file {} is empty; the key must be on the first line",
+                path.display()
+            );
         }
         return Ok((
             Some(SecretString::from(key)),

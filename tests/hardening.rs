@@ -202,7 +202,7 @@ fn a_one_gigabyte_line_is_refused_without_reading_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(
-        stderr.contains("<stdin>:2: the line is longer than 1048576 bytes"),
+        stderr.contains("<stdin>:2: the row starting on this line is longer than 1048576 bytes"),
         "{stderr}"
     );
     assert!(

@@ -90,8 +90,12 @@ pub(crate) fn scan_input(
 
 /// One line of counts: rows, valid, invalid, per state.
 fn scan_counts(scan: &Scan) -> String {
+    let blank = match scan.blank_rows {
+        0 => String::new(),
+        n => format!(", {n} blank row(s) skipped"),
+    };
     format!(
-        "{} rows: {} valid ({}), {} invalid",
+        "{} rows: {} valid ({}), {} invalid{blank}",
         scan.rows,
         scan.valid,
         per_state(scan),

@@ -1,0 +1,193 @@
+//! The errors that stop the reading of an input before or between its rows: the file as a
+//! whole, its header, or a record that cannot be read. Messages about the header never print
+//! its cells: a file without a header has data there, perhaps a key.
+
+use std::io;
+
+use super::records::RecordError;
+
+/// Problems with the input as a whole, which stop before any row is looked at.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file cannot be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Unreadable {
+        /// The input as the user named it.
+        file: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// `--encoding` names no known encoding.
+    #[error(
+        "unknown encoding `{0}`: use an encoding label such as windows-1252, latin1, iso-8859-15 or utf-8"
+    )]
+    UnknownEncoding(String),
+    /// The file has no header row (no bytes, or blank lines only).
+    #[error(
+        "{file}: the file is empty; it needs at least a header row such as `auth_uuid,state,reasons`"
+    )]
+    Empty {
+        /// The input as the user named it.
+        file: String,
+    },
+    /// The first row holds data, not column names.
+    #[error(
+        "{file}:{line}: the first row looks like data (its first cell is a UUID), not a header; add a header row such as `auth_uuid,state,reasons` as the first line"
+    )]
+    NoHeader {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the first row.
+        line: u64,
+    },
+    /// The header lacks a required column.
+    #[error("{file}:{line}: the header has no {missing} column ({count} columns found){hint}")]
+    MissingColumn {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the header.
+        line: u64,
+        /// The names of the missing columns.
+        missing: String,
+        /// How many columns the header has.
+        count: usize,
+        /// What to do, when a likely cause is known.
+        hint: String,
+    },
+    /// A header name is not a known column but is close to one: the data under it would be
+    /// ignored (or, for a key, copied into the results).
+    #[error(
+        "{file}:{line}: column {position} of the header is not a known column but looks like `{known}`; rename it to `{known}` (the data under it would otherwise not be used as {known}), or give an extra column a clearly different name"
+    )]
+    NearMiss {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the header.
+        line: u64,
+        /// 1-based position of the column.
+        position: usize,
+        /// The known column it resembles.
+        known: &'static str,
+    },
+    /// Two header cells name the same known column.
+    #[error(
+        "{file}:{line}: column `{name}` appears twice in the header (columns {first} and {second}); keep one"
+    )]
+    DuplicateColumn {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the header.
+        line: u64,
+        /// The repeated name.
+        name: String,
+        /// 1-based position of the first.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+    },
+    /// The file holds NUL bytes: it is not text.
+    #[error(
+        "{file}: this is not a text file (it holds NUL bytes); give the CSV file of corrections (a UTF-16 file needs its byte-order mark)"
+    )]
+    Binary {
+        /// The input as the user named it.
+        file: String,
+    },
+    /// The header is not valid UTF-8.
+    #[error(
+        "{file}:{line}: the header is not valid UTF-8; if the file was saved by a spreadsheet on Windows, run again with --encoding windows-1252"
+    )]
+    HeaderNotUtf8 {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the header.
+        line: u64,
+    },
+    /// A quote is still open at the end of the file.
+    #[error(
+        "{file}:{line}: a quote opened on this line is never closed, so every line after it would be read as part of one cell; add the closing quote (a quote meant as text inside a quoted cell is written twice: \"\")"
+    )]
+    UnclosedQuote {
+        /// The input as the user named it.
+        file: String,
+        /// The line where the quote opened.
+        line: u64,
+    },
+    /// Text follows the closing quote of a quoted cell.
+    #[error(
+        "{file}:{line}: text follows the closing quote of a cell that opened on line {opened}; a quote inside a quoted cell must be written twice (\"\"), or a closing quote is missing on line {opened} and rows after it were read into the cell"
+    )]
+    TextAfterQuote {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the text.
+        line: u64,
+        /// The line where the quoted cell opened.
+        opened: u64,
+    },
+    /// A record is longer than any valid row can be.
+    #[error(
+        "{file}:{line}: the row starting on this line is longer than {limit} bytes, which no valid row can be{}",
+        match open_quote {
+            Some(q) => format!("; a quote opened on line {q} is probably never closed"),
+            None => "; the file may not be a CSV of corrections".to_string(),
+        }
+    )]
+    RecordTooLong {
+        /// The input as the user named it.
+        file: String,
+        /// The line where the record starts.
+        line: u64,
+        /// The limit, in bytes.
+        limit: usize,
+        /// The line of a quote still open when the limit was passed.
+        open_quote: Option<u64>,
+    },
+    /// The input cannot be decoded.
+    #[error("{file}:{line}: cannot decode the text: {message}")]
+    Decode {
+        /// The input as the user named it.
+        file: String,
+        /// The line being read.
+        line: u64,
+        /// What the decoder said.
+        message: String,
+    },
+}
+
+impl InputError {
+    /// Whether the error is about the file's content (exit 4) rather than about reading it
+    /// at all (exit 1).
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(
+            self,
+            InputError::Unreadable { .. } | InputError::UnknownEncoding(_)
+        )
+    }
+
+    /// The error for a record that could not be read, at `line` (the next line to read).
+    pub(crate) fn from_record(error: RecordError, file: &str, line: u64, limit: usize) -> Self {
+        let file = file.to_string();
+        match error {
+            RecordError::UnclosedQuote { opened } => {
+                InputError::UnclosedQuote { file, line: opened }
+            }
+            RecordError::TextAfterQuote { line, opened } => {
+                InputError::TextAfterQuote { file, line, opened }
+            }
+            RecordError::TooLong { line, open_quote } => InputError::RecordTooLong {
+                file,
+                line,
+                limit,
+                open_quote,
+            },
+            // The decoders report malformed input this way.
+            RecordError::Io(e) if e.kind() == io::ErrorKind::InvalidData => InputError::Decode {
+                file,
+                line,
+                message: e.to_string(),
+            },
+            RecordError::Io(source) => InputError::Unreadable { file, source },
+        }
+    }
+}
