@@ -187,3 +187,73 @@ fn an_output_onto_the_input_is_refused_and_the_input_stays_intact() {
     assert_eq!(std::fs::read(dir.path("in.csv")).unwrap(), before);
     assert_eq!(server.stats().requests, 0, "nothing was sent");
 }
+
+#[test]
+fn an_input_rewritten_during_the_run_does_not_change_what_is_sent() {
+    use sha2::{Digest, Sha256};
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let uuids = dir.write_fresh("in.csv", 10, "OK", "first");
+    let original = std::fs::read(dir.path("in.csv")).unwrap();
+    let child = dir
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &[
+                "--rate",
+                "5",
+                "--concurrency",
+                "1",
+                "--summary-json",
+                "s.json",
+            ],
+        )
+        .spawn();
+    // Once sending has begun, the file is rewritten with other rows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.stats().requests == 0 {
+        assert!(std::time::Instant::now() < deadline, "the run never sent");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let others: Vec<(String, &str, &str)> = fresh_uuids(40)[20..]
+        .iter()
+        .map(|u| (u.clone(), "KO", "second"))
+        .collect();
+    let rows: Vec<(&str, &str, &str)> = others
+        .iter()
+        .map(|(u, s, r)| (u.as_str(), *s, *r))
+        .collect();
+    dir.write("in.csv", csv_input(&rows));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: Vec<(String, String)> = server
+        .received()
+        .into_iter()
+        .map(|r| {
+            let body = r.body.unwrap();
+            (
+                body["auth_uuid"].as_str().unwrap().to_string(),
+                body["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(sent.len(), 10, "exactly the rows that were validated");
+    for (uuid, state) in &sent {
+        assert!(uuids.contains(uuid) && state == "OK", "{uuid} {state}");
+    }
+    let json: Value = serde_json::from_str(&dir.read("s.json")).unwrap();
+    let hash: String = Sha256::digest(&original)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        json["input_sha256"],
+        hash.as_str(),
+        "the hash of what was sent"
+    );
+}

@@ -1,10 +1,15 @@
-//! Where the input comes from: a file, or standard input copied to an unnamed temporary file
-//! so that it can be read twice (validation, then sending) like any file, and leaves nothing
-//! on disk after any exit, `kill -9` included (it may hold an `api_key` column).
+//! Where the input comes from: a file, or standard input. When the input is read twice
+//! (validation, then sending), it is first copied to an unnamed temporary file — a private
+//! snapshot, hashed as it is copied — and both passes read that copy: what is sent is exactly
+//! what was validated, the audit's SHA-256 is the hash of what was sent, even if the file on
+//! disk is rewritten during the run, and the copy leaves nothing on disk after any exit,
+//! `kill -9` included (it may hold an `api_key` column).
 
 use std::fs::File;
 use std::io::{self, Seek};
 use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
 
 use super::{CsvInput, InputError, ReadOptions};
 
@@ -15,6 +20,8 @@ pub struct Source {
     display: String,
     stdin: bool,
     spool: Option<Spool>,
+    /// SHA-256 of the snapshot, hex, when there is one.
+    sha256: Option<String>,
 }
 
 /// Standard input's copy. On Unix it is an unnamed file (unlinked as it is created: the
@@ -28,8 +35,9 @@ struct Spool {
 }
 
 impl Spool {
-    /// Copies standard input; returns the spool and a path that opens it.
-    fn of_stdin() -> io::Result<(Spool, PathBuf)> {
+    /// Copies `input` (standard input, or a file); returns the spool, a path that opens it,
+    /// and the SHA-256 of what was copied.
+    fn of(mut input: impl io::Read) -> io::Result<(Spool, PathBuf, String)> {
         #[cfg(unix)]
         let (mut file, path) = {
             use std::os::fd::AsRawFd;
@@ -49,14 +57,30 @@ impl Spool {
             let (_, path) = named.into_parts();
             (file, path.to_path_buf(), path)
         };
-        io::copy(&mut io::stdin().lock(), &mut file)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let n = match input.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buffer[..n]);
+            io::Write::write_all(&mut file, &buffer[..n])?;
+        }
         file.rewind()?;
+        let sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let spool = Spool {
             file,
             #[cfg(not(unix))]
             _named: named,
         };
-        Ok((spool, path))
+        Ok((spool, path, sha256))
     }
 
     /// A reader from the start of the copy (readers take turns: none reads while another is
@@ -69,18 +93,19 @@ impl Spool {
 }
 
 impl Source {
-    /// A file on disk, or `-` for standard input (spooled).
+    /// A file on disk, or `-` for standard input, snapshotted to be read twice.
     pub fn open(path: &Path) -> Result<Source, InputError> {
         Source::open_with(path, true)
     }
 
-    /// Like [`Source::open`], but standard input is read directly, once, without a copy
-    /// (for `validate`, which reads the input a single time).
+    /// Like [`Source::open`], but read directly, once, without a copy (for `validate`,
+    /// which reads the input a single time).
     pub fn open_once(path: &Path) -> Result<Source, InputError> {
         Source::open_with(path, false)
     }
 
-    fn open_with(path: &Path, spool_stdin: bool) -> Result<Source, InputError> {
+    fn open_with(path: &Path, snapshot: bool) -> Result<Source, InputError> {
+        let spool_stdin = snapshot;
         let display = "<stdin>".to_string();
         if path.as_os_str() == "-" && !spool_stdin {
             return Ok(Source {
@@ -88,18 +113,21 @@ impl Source {
                 display,
                 stdin: true,
                 spool: None,
+                sha256: None,
             });
         }
         if path.as_os_str() == "-" {
-            let (spool, path) = Spool::of_stdin().map_err(|source| InputError::Unreadable {
-                file: display.clone(),
-                source,
-            })?;
+            let (spool, path, sha256) =
+                Spool::of(io::stdin().lock()).map_err(|source| InputError::Unreadable {
+                    file: display.clone(),
+                    source,
+                })?;
             return Ok(Source {
                 path,
                 display,
                 stdin: true,
                 spool: Some(spool),
+                sha256: Some(sha256),
             });
         }
         let display = path.display().to_string();
@@ -108,11 +136,27 @@ impl Source {
                 file: display,
                 source: io::Error::other("it is a directory, not a file"),
             }),
+            Ok(_) if snapshot => {
+                let unreadable = |source| InputError::Unreadable {
+                    file: display.clone(),
+                    source,
+                };
+                let file = File::open(path).map_err(unreadable)?;
+                let (spool, _, sha256) = Spool::of(file).map_err(unreadable)?;
+                Ok(Source {
+                    path: path.to_path_buf(),
+                    display,
+                    stdin: false,
+                    spool: Some(spool),
+                    sha256: Some(sha256),
+                })
+            }
             Ok(_) => Ok(Source {
                 path: path.to_path_buf(),
                 display,
                 stdin: false,
                 spool: None,
+                sha256: None,
             }),
             Err(source) => Err(InputError::Unreadable {
                 file: display,
@@ -126,10 +170,16 @@ impl Source {
         &self.display
     }
 
-    /// The file to read (for spooled standard input, a path to the unnamed copy that is
-    /// valid while this `Source` lives).
+    /// The input's path as given (for standard input that was spooled, a path to the
+    /// unnamed copy that is valid while this `Source` lives). A file that was snapshotted is
+    /// read from its snapshot, not from this path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// SHA-256 of the snapshot that every reader reads, hex, when there is one.
+    pub fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
     }
 
     /// Whether the input came from standard input.
@@ -164,6 +214,12 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         io::Write::write_all(&mut file, b"auth_uuid,state\n").unwrap();
         let spool = Spool { file };
+        let (copy, _, sha256) = Spool::of(&b"abc"[..]).unwrap();
+        assert_eq!(
+            sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(io::read_to_string(copy.reader().unwrap()).unwrap(), "abc");
         use std::os::unix::fs::MetadataExt;
         assert_eq!(spool.file.metadata().unwrap().nlink(), 0, "unlinked");
         for _ in 0..2 {

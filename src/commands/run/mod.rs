@@ -10,12 +10,10 @@ use anyhow::{Context, bail};
 
 mod confirm;
 mod feed;
-mod fingerprint;
 mod resume_command;
 
 use confirm::{Confirmation, Prompt, confirm};
 use feed::Feed;
-use fingerprint::fingerprint;
 use resume_command::resume_command;
 
 use super::{input_failure, open_input, scan_input};
@@ -150,10 +148,11 @@ async fn run_async(
         dry_run: plan.dry_run,
         started_at: SystemTime::now(),
     };
-    let before =
-        fingerprint(source.path()).with_context(|| format!("cannot read {}", source.display()))?;
+    // Every pass reads the private snapshot taken when the input was opened: this is the hash
+    // of exactly what is validated and sent.
+    let sha256 = source.sha256().unwrap_or_default().to_string();
     let audit = Audit {
-        input_sha256: before.sha256.clone(),
+        input_sha256: sha256,
         ..audit
     };
     ending.audit = Some(audit.clone());
@@ -193,15 +192,6 @@ async fn run_async(
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let writer = open_results(&plan, results_file, &reader, &done)?;
-    let unchanged = before
-        .still_matches(source.path())
-        .with_context(|| format!("cannot read {}", source.display()))?;
-    if !unchanged {
-        bail!(
-            "{} changed while it was being validated; nothing was sent. Run again on a file that is not being written",
-            source.display()
-        );
-    }
     let job = (!plan.dry_run).then(|| JobRecord {
         version: env!("CARGO_PKG_VERSION").to_string(),
         input: (!source.is_stdin())
