@@ -127,7 +127,7 @@ pub fn endpoint(base: &str, allow_insecure_http: bool) -> anyhow::Result<Url> {
             "already ends in /customer/status, which the tool appends itself"
         };
         return Err(UsageError(format!(
-            "--url {what}: pass the base URL, --url {}",
+            "the URL (--url or TECALIS_URL) {what}: pass the base URL, --url {}",
             suggested.as_str().trim_end_matches('/')
         ))
         .into());

@@ -98,6 +98,10 @@ fn sigint_finishes_in_flight_rows_and_resume_completes_the_job() {
         .map(|(u, _)| u)
         .collect();
     assert!(!ok_before.is_empty() && ok_before.len() < 40);
+    dir.cmd(&["report", "in.results.csv"])
+        .expect(3)
+        .stdout_has("Not finished: ")
+        .stdout_has("--resume");
     assert!(first.values().any(|o| o == "cancelled"));
     // Every request that reached the server before the stop was answered and recorded ok.
     assert_eq!(server.received().len(), ok_before.len());

@@ -199,8 +199,14 @@ fn end_of_input_or_ctrl_c_at_the_question_sends_nothing_and_says_so() {
     let (code, screen) = typed_under_pty(&dir, &args, true, "\u{4}");
     assert_eq!(code, Some(2), "{screen}");
     assert!(screen.contains("no answer: end of input"), "{screen}");
-    let (code, screen) = typed_at_prompt(&dir, &args, true, "Type yes", "\u{3}");
+    let with_summary = format!("{args} --summary-json cc.json");
+    let (code, screen) = typed_at_prompt(&dir, &with_summary, true, "Type yes", "\u{3}");
     assert_eq!(code, Some(130), "{screen}");
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("cc.json")).unwrap();
+    assert_eq!(
+        summary["exit_code"], 130,
+        "the summary is written on Ctrl-C too"
+    );
     assert!(
         screen.contains("interrupted at the confirmation: nothing was sent"),
         "{screen}"

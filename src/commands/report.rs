@@ -148,14 +148,19 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             written.note
         ));
     }
+    let cancelled = counts[Outcome::Cancelled];
     let verdict = if completeness != Completeness::Complete {
-        "Not complete."
+        "Not complete.".to_string()
     } else if counts[Outcome::Ok] + counts[Outcome::Skipped] == rows {
-        "Complete: every row ended ok."
+        "Complete: every row ended ok.".to_string()
+    } else if cancelled > 0 {
+        format!(
+            "Not finished: {cancelled} row(s) were never sent (cancelled: the run stopped before them). Send them with the same run command and --resume."
+        )
     } else {
-        "Complete, but not every row ended ok."
+        "Complete, but not every row ended ok.".to_string()
     };
-    out.push_str(verdict);
+    out.push_str(&verdict);
     out.push('\n');
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`report R | head`) is a normal end, not an error.

@@ -64,7 +64,9 @@ impl Tally {
         if result.attempts > 0 {
             self.sent += 1;
         }
-        if let Some(ms) = result.latency_ms {
+        // Latency is the time to an answer: an attempt that got none (refused, reset, timed
+        // out) has no latency to report.
+        if let (Some(ms), Some(_)) = (result.latency_ms, result.http_status) {
             let _ = self.latency.record(ms.clamp(1, 3_600_000));
         }
         if matches!(

@@ -92,6 +92,8 @@ pub struct Scan {
     pub blank_rows: u64,
     /// Valid rows without their own api_key (they need the default key).
     pub rows_without_key: u64,
+    /// Valid rows that send reasons (their own, or the `--reasons` default).
+    pub rows_with_reasons: u64,
     /// The validator for the sending pass, duplicates included.
     pub validator: Option<Validator>,
 }
@@ -129,6 +131,9 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
                 scan.per_state[request.state.index()] += 1;
                 if row.api_key.is_none() {
                     scan.rows_without_key += 1;
+                }
+                if request.reasons.is_some() {
+                    scan.rows_with_reasons += 1;
                 }
             }
             Checked::Invalid(row, problems) => {

@@ -13,6 +13,8 @@ use crate::validate::Scan;
 pub(super) enum Confirmation {
     Go,
     Refused(String),
+    /// Ctrl-C (or SIGTERM) at the question.
+    Interrupted,
 }
 
 /// What the confirmation shows besides the plan and the scan.
@@ -39,6 +41,10 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
         )
     };
     text.push_str(&format!("  states: {}\n", per_state(scan)));
+    text.push_str(&format!(
+        "  reasons: sent by {} row(s); the others leave the stored reasons as they are\n",
+        scan.rows_with_reasons
+    ));
     let own_key = scan.valid.saturating_sub(scan.rows_without_key);
     text.push_str(&match (scan.rows_without_key, own_key) {
         (_, 0) => format!("  key: from {}\n", describe_key_source(&plan.key_source)),
@@ -56,7 +62,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
     }
     let seconds = scan.valid as f64 / plan.rate.per_second;
     text.push_str(&format!(
-        "  results: {}\n  rate: {}/s, at most {} at once: about {} if every answer comes at once\n",
+        "  results: {}\n  rate: {}/s, at most {} at once: about {} at that rate\n",
         plan.output.display(),
         plan.rate.per_second,
         plan.concurrency,
@@ -100,17 +106,21 @@ pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt
     let Ok(mut signals) = crate::signals::Signals::listen() else {
         return refuse();
     };
-    let read = tokio::task::spawn_blocking(move || {
+    // A thread of its own, not the runtime's blocking pool: after Ctrl-C the read is left
+    // waiting on the terminal, and the runtime must not wait for it when the run ends.
+    let (answered, read) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         let mut answer = String::new();
-        BufReader::new(reader)
+        let read = BufReader::new(reader)
             .read_line(&mut answer)
-            .map(|n| (n, answer))
+            .map(|n| (n, answer));
+        let _ = answered.send(read);
     });
     let answer = tokio::select! {
         read = read => read.ok().and_then(Result::ok),
         () = signals.recv() => {
-            let _ = writeln!(out, "\ninterrupted at the confirmation: nothing was sent");
-            std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
+            let _ = writeln!(out);
+            return Confirmation::Interrupted;
         }
     };
     let answer = match answer {

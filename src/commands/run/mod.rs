@@ -260,14 +260,20 @@ async fn check_before_sending(
             "no API key: set TECALIS_API_KEY or pass --api-key-file PATH (or fill the api_key column of every row)"
         );
     }
-    if !plan.dry_run
-        && scan.valid > 0
-        && let Confirmation::Refused(message) = confirm(args.yes, plan, scan, prompt).await
-    {
-        eprintln!("{message}");
-        return Ok(Some(ExitCode::Usage));
+    if plan.dry_run || scan.valid == 0 {
+        return Ok(None);
     }
-    Ok(None)
+    Ok(match confirm(args.yes, plan, scan, prompt).await {
+        Confirmation::Go => None,
+        Confirmation::Refused(message) => {
+            eprintln!("{message}");
+            Some(ExitCode::Usage)
+        }
+        Confirmation::Interrupted => {
+            eprintln!("interrupted at the confirmation: nothing was sent");
+            Some(ExitCode::Interrupted)
+        }
+    })
 }
 
 /// The input files a run reads, which no output may be: none for standard input (its spool is
