@@ -10,7 +10,7 @@ use tracing_indicatif::span_ext::IndicatifSpanExt;
 use crate::results::{Outcome, RowResult};
 
 /// How many request bodies a dry run shows.
-const PREVIEWS: usize = 3;
+pub const PREVIEWS: usize = 3;
 
 /// The one-line counts: `ok 9, unauthorized 3`, or `no rows`.
 pub fn counts_line(counts: &[u64]) -> String {
@@ -146,10 +146,10 @@ impl Progress {
         pace
     }
 
-    /// Shows the body a dry-run row would send, for the first few rows (the key redacted).
+    /// Shows the body a dry-run row would send, for the first few rows (the key redacted),
+    /// on standard output: the preview is the dry run's primary output.
     pub fn preview(&mut self, result: &RowResult) {
-        if result.outcome != Outcome::DryRun || self.previews >= PREVIEWS || crate::logging::quiet()
-        {
+        if result.outcome != Outcome::DryRun || self.previews >= PREVIEWS {
             return;
         }
         self.previews += 1;
@@ -161,7 +161,8 @@ impl Progress {
         if !result.row.reasons.is_empty() {
             body["reasons"] = json!(result.row.reasons);
         }
-        eprintln!("would send (line {}): {body}", result.row.line);
+        let line = format!("would send (line {}): {body}", result.row.line);
+        let _ = std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!("{line}\n"));
     }
 }
 

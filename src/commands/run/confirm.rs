@@ -123,7 +123,7 @@ pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt
         }
         Some((_, answer)) => answer,
     };
-    if answer.trim().eq_ignore_ascii_case("yes") {
+    if answer.trim() == "yes" {
         Confirmation::Go
     } else {
         Confirmation::Refused(format!(

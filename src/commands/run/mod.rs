@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
+use serde_json::json;
 
 mod confirm;
+mod end;
 mod feed;
 mod fingerprint;
 mod resume_command;
@@ -16,7 +18,6 @@ mod resume_command;
 use confirm::{Confirmation, Prompt, confirm};
 use feed::Feed;
 use fingerprint::fingerprint;
-use resume_command::resume_command;
 
 use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
@@ -25,8 +26,9 @@ use crate::config::{KeySource, Plan};
 use crate::exit::ExitCode;
 use crate::files::{Checked, Existing, Output};
 use crate::input::{CsvInput, ReadOptions, Source};
+use crate::logging::{Level, emit};
 use crate::results::{Done, read_done};
-use crate::results::{JobRecord, Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
+use crate::results::{JobRecord, RESULT_COLUMNS, ResultsWriter, result_header};
 use crate::retry::RetryPolicy;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::{self, Collector, Pacer, Stop, Tally, Worker};
@@ -90,7 +92,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         }
         if let Err(e) = write_summary_json(args, ending.output.as_deref(), &json) {
             // The run's own error, if any, matters more; this one is said as well.
-            eprintln!("error: {e:#}");
+            crate::logging::error(&format!("{e:#}"));
             if error.is_none() {
                 return Ok(code.merge(ExitCode::Fatal));
             }
@@ -104,7 +106,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
 
 fn run_inner(args: &RunArgs, progress: bool, ending: &mut Ending) -> anyhow::Result<ExitCode> {
     if args.input.input.as_os_str() == "-" && args.output.is_none() {
-        eprintln!("error: the input is standard input, so --output FILE is required");
+        crate::logging::error("the input is standard input, so --output FILE is required");
         return Ok(ExitCode::Usage);
     }
     let (source, options, rules) = match open_input(&args.input, true) {
@@ -225,9 +227,8 @@ async fn run_async(
         scan.validator.clone().expect("the scan sets the validator"),
         done,
     );
-    let (tally, results) =
-        send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
-    let exit = report_end(&plan, &scan, &tally, &results);
+    let tally = send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
+    let exit = end::report_end(args, &plan, &scan, &tally, &audit);
     if let Some(mut job) = job {
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
@@ -250,18 +251,26 @@ async fn check_before_sending(
     prompt: &Prompt,
 ) -> anyhow::Result<Option<ExitCode>> {
     if scan.rows == 0 {
-        if !crate::logging::quiet() {
-            eprintln!(
+        emit(
+            Level::Info,
+            "nothing_to_do",
+            &format!(
                 "{file}: the header is fine and there are no rows: nothing to do, nothing sent"
-            );
-        }
+            ),
+            json!({"file": file, "rows": 0}),
+        );
         return Ok(Some(ExitCode::Success));
     }
     if scan.invalid() > 0 && !plan.skip_invalid && !plan.dry_run {
-        eprintln!(
-            "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
-            scan.invalid(),
-            scan.valid
+        emit(
+            Level::Error,
+            "invalid",
+            &format!(
+                "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
+                scan.invalid(),
+                scan.valid
+            ),
+            json!({"file": file, "invalid": scan.invalid(), "valid": scan.valid}),
         );
         return Ok(Some(ExitCode::InvalidInput));
     }
@@ -274,7 +283,7 @@ async fn check_before_sending(
         && scan.valid > 0
         && let Confirmation::Refused(message) = confirm(args.yes, plan, scan, prompt).await
     {
-        eprintln!("{message}");
+        emit(Level::Error, "refused", &message, json!({"sent": 0}));
         return Ok(Some(ExitCode::Usage));
     }
     Ok(None)
@@ -361,7 +370,7 @@ async fn send(
     writer: ResultsWriter,
     progress: bool,
     file: &str,
-) -> anyhow::Result<(Tally, PathBuf)> {
+) -> anyhow::Result<Tally> {
     let stop = Arc::new(Stop::default());
     let client = match plan.dry_run {
         true => None,
@@ -394,7 +403,18 @@ async fn send(
             plan.rate.per_second
         );
     }
-    let signals = crate::signals::stop_on_signal(stop.clone())
+    if plan.dry_run {
+        // The preview is the dry run's primary output: standard output, the target first.
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "Dry run: the bodies that would be sent to {} (key redacted), the first {} of {}:",
+            plan.endpoint,
+            crate::progress::PREVIEWS.min(scan.valid as usize),
+            scan.valid
+        );
+    }
+    let resume = (!plan.dry_run).then(end::this_resume_command);
+    let signals = crate::signals::stop_on_signal(stop.clone(), resume)
         .context("cannot install the signal handlers")?;
     let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
@@ -405,37 +425,7 @@ async fn send(
     if let Some(e) = feed.error.take() {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
-    collector.finish()
-}
-
-/// Prints the summary and what to do next; returns the exit code.
-fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCode {
-    eprint!("{}", crate::summary::render(tally, results));
-    if plan.dry_run {
-        let invalid = scan.invalid() > 0;
-        eprintln!(
-            "Dry run: nothing was sent. {}",
-            if invalid {
-                "Fix the invalid rows before the real run."
-            } else {
-                "Every row is valid."
-            }
-        );
-        let code = if invalid {
-            ExitCode::InvalidInput
-        } else {
-            ExitCode::Success
-        };
-        return code.merge(tally.exit_code());
-    }
-    let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
-    if resumable {
-        eprintln!(
-            "To send the rows that did not end ok (rows already ok are not sent again), run:\n  {}",
-            resume_command(std::env::args_os())
-        );
-    }
-    tally.exit_code()
+    Ok(collector.finish()?.0)
 }
 
 /// Writes the JSON summary by the rule of every output: never onto the input or the results
