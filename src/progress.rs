@@ -62,7 +62,9 @@ pub struct Progress {
 impl Progress {
     /// The display of a run of `total` rows: a bar (`bar`), or a log line every `log_every`.
     pub fn new(total: u64, bar: bool, log_every: Duration) -> Progress {
-        let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
+        // At WARN, so that `--progress always --quiet` (whose filter keeps warnings) still
+        // draws the bar.
+        let span = tracing::warn_span!("run", indicatif.pb_show = tracing::field::Empty);
         if bar {
             span.pb_set_style(
                 &indicatif::ProgressStyle::with_template("{bar:20} {wide_msg} {elapsed}")
