@@ -1,8 +1,12 @@
 //! The end of a run on standard error: the summary (one JSON object with `--log-format
 //! json`) and what to do next: the command that resumes, or what to fix before resuming. The
-//! dry run's closing line goes to standard output, after its preview.
+//! dry run's closing line goes to standard output, after its preview. And the JSON summary
+//! file (`--summary-json`), written at every exit.
 
 use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
 
 use serde_json::json;
 
@@ -10,6 +14,7 @@ use super::resume_command::resume_command;
 use crate::cli::RunArgs;
 use crate::config::Plan;
 use crate::exit::ExitCode;
+use crate::files::{Existing, Output};
 use crate::logging::{Level, emit};
 use crate::results::Outcome;
 use crate::send::{StopReason, Tally};
@@ -122,4 +127,49 @@ fn finish_preview(plan: &Plan, tally: &Tally) {
             plan.output.display()
         );
     }
+}
+
+/// `--summary-json` as an output: replaced with --force, and by the runs of the same job
+/// (--resume), whose command repeats the flag.
+pub(super) fn summary_output(path: &Path, args: &RunArgs) -> Output {
+    Output::new("the JSON summary", path)
+        .existing(if args.force || args.resume {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        })
+        .by_rename()
+        .hint("pass --force to replace it, or choose another --summary-json")
+}
+
+/// Writes the JSON summary by the rule of every output: never onto the input or the results
+/// file, never through a link, replaced only when allowed.
+pub(super) fn write_summary_json(
+    args: &RunArgs,
+    results: Option<&Path>,
+    json: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let Some(path) = &args.summary_json else {
+        return Ok(());
+    };
+    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
+    let inputs: Vec<&Path> = match args.input.input.as_os_str() == "-" {
+        true => Vec::new(),
+        false => vec![&args.input.input],
+    };
+    // The results file is named too, so that the summary is never written over it, even
+    // when neither exists yet.
+    let mut outputs: Vec<Output> = results
+        .map(|r| Output::new("the results file", r).existing(Existing::Append))
+        .into_iter()
+        .collect();
+    outputs.push(summary_output(path, args));
+    let mut file = crate::files::check(&inputs, outputs)?
+        .pop()
+        .expect("one checked output per output")
+        .open()?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write the summary {}", path.display()))?;
+    file.commit()?;
+    Ok(())
 }

@@ -13,22 +13,26 @@ mod confirm;
 mod end;
 mod feed;
 mod fingerprint;
+mod open;
 mod resume_command;
 
-use confirm::{Confirmation, Prompt, confirm};
+use end::{summary_output, write_summary_json};
+
+use confirm::{Confirmation, Prompt, confirm, describe_key_source};
 use feed::Feed;
 use fingerprint::fingerprint;
+use open::open_results;
 
 use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
 use crate::client::Client;
-use crate::config::{KeySource, Plan};
+use crate::config::Plan;
 use crate::exit::ExitCode;
-use crate::files::{Checked, Existing, Output};
-use crate::input::{CsvInput, ReadOptions, Source};
+use crate::files::Output;
+use crate::input::{ReadOptions, Source};
 use crate::logging::{Level, emit};
 use crate::results::{Done, read_done};
-use crate::results::{JobRecord, RESULT_COLUMNS, ResultsWriter, result_header};
+use crate::results::{JobRecord, ResultsWriter};
 use crate::retry::RetryPolicy;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::{self, Collector, Pacer, Stop, Tally, Worker};
@@ -299,67 +303,6 @@ fn input_paths(source: &Source) -> Vec<&Path> {
     }
 }
 
-/// `--summary-json` as an output: replaced with --force, and by the runs of the same job
-/// (--resume), whose command repeats the flag.
-fn summary_output(path: &Path, args: &RunArgs) -> Output {
-    Output::new("the JSON summary", path)
-        .existing(if args.force || args.resume {
-            Existing::Replace
-        } else {
-            Existing::Refuse
-        })
-        .by_rename()
-        .hint("pass --force to replace it, or choose another --summary-json")
-}
-
-/// Opens (and locks) the checked results file, checking first that appending keeps its
-/// columns.
-fn open_results(
-    plan: &Plan,
-    checked: Checked,
-    reader: &CsvInput,
-    done: &Done,
-) -> anyhow::Result<ResultsWriter> {
-    let extras: Vec<String> = reader
-        .columns()
-        .extras
-        .iter()
-        .map(|(_, n)| n.clone())
-        .collect();
-    let header = result_header(&extras);
-    if !done.header.is_empty() && done.header != header {
-        bail!(
-            "{} has other columns than this input would write (the extra input columns differ); write to a new --output",
-            plan.output.display()
-        );
-    }
-    let file = checked
-        .open()?
-        .into_file()
-        .map_err(|_| anyhow::anyhow!("the results file is written in place"))?;
-    let writer = ResultsWriter::new(
-        file,
-        &plan.output,
-        plan.existing == Existing::Append,
-        &header[RESULT_COLUMNS.len()..],
-    )?;
-    if writer.torn_bytes_cut > 0 {
-        tracing::warn!(
-            "{}: cut off a torn last line ({} bytes) left by a run that was stopped while writing; that row is sent again",
-            plan.output.display(),
-            writer.torn_bytes_cut
-        );
-    }
-    if plan.resume && !done.is_empty() {
-        tracing::info!(
-            "resuming: {} row(s) already ok in {} are skipped",
-            done.len(),
-            plan.output.display()
-        );
-    }
-    Ok(writer)
-}
-
 /// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
 /// and the collector, until every row is recorded.
 async fn send(
@@ -426,45 +369,4 @@ async fn send(
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
     Ok(collector.finish()?.0)
-}
-
-/// Writes the JSON summary by the rule of every output: never onto the input or the results
-/// file, never through a link, replaced only when allowed.
-fn write_summary_json(
-    args: &RunArgs,
-    results: Option<&Path>,
-    json: &serde_json::Value,
-) -> anyhow::Result<()> {
-    let Some(path) = &args.summary_json else {
-        return Ok(());
-    };
-    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
-    let inputs: Vec<&Path> = match args.input.input.as_os_str() == "-" {
-        true => Vec::new(),
-        false => vec![&args.input.input],
-    };
-    // The results file is named too, so that the summary is never written over it, even
-    // when neither exists yet.
-    let mut outputs: Vec<Output> = results
-        .map(|r| Output::new("the results file", r).existing(Existing::Append))
-        .into_iter()
-        .collect();
-    outputs.push(summary_output(path, args));
-    let mut file = crate::files::check(&inputs, outputs)?
-        .pop()
-        .expect("one checked output per output")
-        .open()?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write the summary {}", path.display()))?;
-    file.commit()?;
-    Ok(())
-}
-
-fn describe_key_source(source: &KeySource) -> String {
-    match source {
-        KeySource::Environment => "TECALIS_API_KEY".into(),
-        KeySource::File(path) => path.display().to_string(),
-        KeySource::Sandbox => "the sandbox's demo key".into(),
-        KeySource::None => "the api_key column".into(),
-    }
 }
