@@ -126,6 +126,16 @@ pub fn colour_allowed() -> bool {
 pub fn init(cli: &Cli, progress: bool) {
     QUIET.store(cli.quiet, Ordering::Relaxed);
     JSON.store(cli.log_format == LogFormat::Json, Ordering::Relaxed);
+    if cli.log_format == LogFormat::Json {
+        // A bug's message is a JSON line too (kind `panic`), so that a log stays readable.
+        std::panic::set_hook(Box::new(|info| {
+            use std::io::Write;
+            let text =
+                format!("internal error (a bug in tecalis-status, please report it): {info}");
+            let line = json_line(Level::Error, "panic", &text, serde_json::Value::Null);
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }));
+    }
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(cli)));
     let (writer, indicatif) = if progress {

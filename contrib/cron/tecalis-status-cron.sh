@@ -14,7 +14,7 @@
 # kept as NAME.log.1 (the last) ... NAME.log.N, N = TECALIS_LOG_KEEP (7 by default), so the
 # logs never grow without end.
 # SIGTERM, SIGINT or SIGHUP to this script (a shutdown, `timeout`, a systemd stop, Ctrl-C,
-# a signal to its process group) is passed on to tecalis-status, once: it finishes the
+# a signal to its process group) is passed on to tecalis-status, once (SIGHUP as SIGTERM): it finishes the
 # requests in flight, flushes the results and exits 130, and this script exits with its code.
 set -u
 input="${1:?usage: tecalis-status-cron.sh INPUT.csv}"
@@ -52,10 +52,9 @@ set -m
   --summary-json "$base.summary.json" --log-format json >"$log" 2>&1 &
 child=$!
 set +m
-for signal in TERM INT HUP; do
-  # shellcheck disable=SC2064
-  trap "kill -s $signal $child 2>/dev/null" "$signal"
-done
+# SIGHUP (a closed session) becomes SIGTERM: tecalis-status stops cleanly only on INT and TERM.
+trap 'kill -s TERM "$child" 2>/dev/null' TERM HUP
+trap 'kill -s INT "$child" 2>/dev/null' INT
 # `wait` returns early when a trapped signal arrives: wait again until the run has ended.
 while kill -0 "$child" 2>/dev/null; do
   wait "$child"
