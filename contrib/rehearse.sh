@@ -1,33 +1,82 @@
 #!/usr/bin/env bash
-# Rehearses a real input file against a local sandbox: starts `tecalis-status sandbox` on a
-# free loopback port (with no seeded processes, so it accepts your real auth_uuids with any
-# key; with some latency, errors and a rate limit), runs the file against it exactly as the real run would go, prints what the
-# sandbox received, and stops it. Nothing leaves this machine.
+# Rehearses a real input file against a local sandbox, exactly as the real run would go
+# (validation, confirmation flags, pacing, retries, pauses, results), and stops it. Nothing
+# leaves this machine.
 #
-#   contrib/rehearse.sh corrections.csv [more run flags, e.g. --rate 20 --concurrency 8]
+#   contrib/rehearse.sh INPUT.csv [--wrong-key] [run flags, e.g. --rate 20 --concurrency 8]
+#
+# The sandbox (on a free loopback port) accepts every auth_uuid of the file with the
+# rehearsal key, except the first valid row's, which it holds for "another customer": that
+# row is answered 401, as a real run answers a process of another customer. It adds 20-50 ms
+# of latency, 5% of 503s (retried) and a limit of 50 requests per second (429 + Retry-After).
+# --wrong-key rehearses a wrong key instead: the sandbox knows none of the rows, every answer
+# is 401, and the run stops after the first 10 (the wrong-key stop, exit 5).
+#
+# Results: INPUT.rehearsal.csv, replaced at each rehearsal, unless you pass --output FILE,
+# --resume (continue the previous rehearsal) or --force yourself. The exit code is the run's.
+# README.md, "Rehearsing a real file", gives the same steps by hand.
 set -euo pipefail
-input="${1:?usage: rehearse.sh INPUT.csv [run flags]}"
+input="${1:?usage: rehearse.sh INPUT.csv [--wrong-key] [run flags]}"
 shift
 bin="${TECALIS_BIN:-tecalis-status}"
-out="$(mktemp -d)"
-trap 'kill "$sandbox" 2>/dev/null || true; rm -rf "$out"' EXIT
+wrong_key=false
+own_output=false
+own_mode=false
+args=()          # the run's flags, as given
+preview_args=()  # the same without the flags that name or replace outputs, for the dry run
+skip_value=false
+for a in "$@"; do
+  if [ "$skip_value" = true ]; then skip_value=false; args+=("$a"); continue; fi
+  case "$a" in
+    --wrong-key) wrong_key=true; continue ;;
+    --output|-o|--summary-json) own_output=true; skip_value=true; args+=("$a"); continue ;;
+    --output=*|--summary-json=*) own_output=true; args+=("$a"); continue ;;
+    --resume|--force) own_mode=true; args+=("$a"); continue ;;
+    --yes|-y) continue ;;
+  esac
+  args+=("$a")
+  preview_args+=("$a")
+done
+[ "$own_output" = true ] || args+=(--output "${input%.csv}.rehearsal.csv")
+[ "$own_mode" = true ] || args+=(--force)
+work="$(mktemp -d)"
+sandbox=""
+trap '[ -z "$sandbox" ] || kill "$sandbox" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-echo '[]' > "$out/seed.json"
-"$bin" sandbox --listen 127.0.0.1:0 --seed "$out/seed.json" --accept-unknown --latency 20ms --jitter 30ms \
-  --error-rate 0.05 --rate-limit 50 > "$out/sandbox.out" 2>/dev/null &
+# The first valid row's auth_uuid, from the dry run's preview (standard output).
+first="$(TECALIS_API_KEY=rehearsal "$bin" run "$input" --dry-run --url http://127.0.0.1:9 \
+  --output "$work/preview.csv" "${preview_args[@]}" 2>/dev/null \
+  | sed -n 's/.*"auth_uuid":"\([^"]*\)".*/\1/p' | head -n 1 || true)"
+if [ "$wrong_key" = true ]; then
+  echo '[]' > "$work/seed.json"
+  seed=(--seed "$work/seed.json")
+  key=wrong-rehearsal-key
+else
+  printf 'auth_uuid,api_key\n%s,another-customers-key\n' "${first:-00000000-0000-0000-0000-000000000000}" > "$work/seed.csv"
+  seed=(--seed "$work/seed.csv" --accept-unknown)
+  key=rehearsal
+fi
+
+"$bin" sandbox --listen 127.0.0.1:0 "${seed[@]}" \
+  --latency 20ms --jitter 30ms --error-rate 0.05 --rate-limit 50 > "$work/sandbox.out" 2>/dev/null &
 sandbox=$!
-for _ in $(seq 100); do
-  url="$(sed -n 's/^listening on //p' "$out/sandbox.out")"
+url=""
+for _ in $(seq 200); do
+  url="$(sed -n 's/^listening on //p' "$work/sandbox.out")"
   [ -n "$url" ] && break
   sleep 0.05
 done
-[ -n "${url:-}" ] || { echo "the sandbox did not start" >&2; exit 1; }
+[ -n "$url" ] || { echo "rehearse.sh: the sandbox did not start" >&2; exit 1; }
+if [ "$wrong_key" = true ]; then
+  echo "rehearse.sh: sandbox at $url; a wrong key: every answer is 401" >&2
+else
+  echo "rehearse.sh: sandbox at $url; ${first:-no row} plays a process of another customer (401)" >&2
+fi
 
 set +e
-TECALIS_URL="$url" TECALIS_API_KEY=rehearsal "$bin" run "$input" --yes \
-  --output "${input%.csv}.rehearsal.csv" --force "$@"
+TECALIS_URL="$url" TECALIS_API_KEY="$key" "$bin" run "$input" --yes "${args[@]}"
 code=$?
 set -e
-echo "sandbox received: $(curl -s "$url/_sandbox/stats" 2>/dev/null || echo '(curl not installed)')"
-echo "rehearsal results: ${input%.csv}.rehearsal.csv (exit code $code)"
+echo "rehearse.sh: the sandbox received: $(curl -s "$url/_sandbox/stats" 2>/dev/null || echo '(curl is not installed)')" >&2
+echo "rehearse.sh: exit code $code" >&2
 exit "$code"

@@ -28,6 +28,31 @@ pub mod validate;
 use crate::cli::{Cli, Command, LogFormat, ProgressMode};
 use crate::exit::ExitCode;
 
+/// Prints a command line that did not parse (or `--help`, `--version`) as clap does, and
+/// returns its exit code; with `--log-format json` among the arguments, a usage error is one
+/// JSON line (`kind` `usage`), like every other line on standard error.
+pub fn parse_error(error: clap::Error) -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--log-format=json")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--log-format" && w[1] == "json");
+    if !json || !error.use_stderr() {
+        error.exit()
+    }
+    let text = error.render().to_string();
+    eprintln!(
+        "{}",
+        logging::json_line(
+            logging::Level::Error,
+            "usage",
+            text.trim_end(),
+            serde_json::Value::Null
+        )
+    );
+    std::process::ExitCode::from(error.exit_code().clamp(0, 255) as u8)
+}
+
 /// Runs the command line and returns the exit code; prints every error itself.
 pub fn main(cli: Cli) -> ExitCode {
     let progress = match &cli.command {
@@ -55,7 +80,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            logging::error(&format!("{error:#}"));
             exit::code_for_error(&error)
         }
     }

@@ -1,5 +1,7 @@
 //! Log output on standard error: text or JSON, verbosity from `-v`/`--quiet`/`RUST_LOG`,
-//! colours only on a terminal and never with `NO_COLOR`.
+//! colours only on a terminal and never with `NO_COLOR`. Every message that is not a
+//! `tracing` event (problems, counts, refusals, the summary, errors) goes through [`emit`],
+//! so that with `--log-format json` every line on standard error is one JSON object.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,6 +31,83 @@ fn default_filter(cli: &Cli) -> String {
 }
 
 static QUIET: AtomicBool = AtomicBool::new(false);
+static JSON: AtomicBool = AtomicBool::new(false);
+
+/// How serious a message is: the `level` of its JSON line, as `tracing` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Information: left out with `--quiet`.
+    Info,
+    /// Information that `--quiet` keeps (the final summary); `INFO` in JSON.
+    Notice,
+    /// Something to look at; the command goes on.
+    Warn,
+    /// The command failed or refused.
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info | Level::Notice => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+/// Whether `--log-format json` was given.
+pub fn json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// Prints one message on standard error. As text: `text` as it is (it may hold several
+/// lines). With `--log-format json`: one line, the object
+/// `{"timestamp", "level", "kind", "message": text, ...fields}`, where `fields` (an object, or
+/// null) adds what a script needs without parsing the text. Informational messages are left
+/// out with `--quiet`. The progress bar, if any, is lifted while the message is printed.
+pub fn emit(level: Level, kind: &str, text: &str, fields: serde_json::Value) {
+    if level == Level::Info && quiet() {
+        return;
+    }
+    let line = match json() {
+        true => json_line(level, kind, text, fields),
+        false => text.trim_end_matches('\n').to_string(),
+    };
+    tracing_indicatif::suspend_tracing_indicatif(|| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    });
+}
+
+/// The JSON line of [`emit`].
+pub(crate) fn json_line(level: Level, kind: &str, text: &str, fields: serde_json::Value) -> String {
+    let mut object = serde_json::Map::new();
+    object.insert(
+        "timestamp".into(),
+        humantime::format_rfc3339_micros(std::time::SystemTime::now())
+            .to_string()
+            .into(),
+    );
+    object.insert("level".into(), level.as_str().into());
+    object.insert("kind".into(), kind.into());
+    object.insert("message".into(), text.trim_end_matches('\n').into());
+    if let serde_json::Value::Object(fields) = fields {
+        object.extend(fields);
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// An error message (`error: ...` as text), kind `error`.
+pub fn error(text: &str) {
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    emit(
+        Level::Error,
+        "error",
+        &format!("error: {text}"),
+        serde_json::Value::Null,
+    );
+}
 
 /// Whether `--quiet` was given: informational lines are left out; problems, errors and the
 /// final summary are not.
@@ -46,6 +125,17 @@ pub fn colour_allowed() -> bool {
 /// nothing).
 pub fn init(cli: &Cli, progress: bool) {
     QUIET.store(cli.quiet, Ordering::Relaxed);
+    JSON.store(cli.log_format == LogFormat::Json, Ordering::Relaxed);
+    if cli.log_format == LogFormat::Json {
+        // A bug's message is a JSON line too (kind `panic`), so that a log stays readable.
+        std::panic::set_hook(Box::new(|info| {
+            use std::io::Write;
+            let text =
+                format!("internal error (a bug in tecalis-status, please report it): {info}");
+            let line = json_line(Level::Error, "panic", &text, serde_json::Value::Null);
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }));
+    }
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(cli)));
     let (writer, indicatif) = if progress {
@@ -60,6 +150,8 @@ pub fn init(cli: &Cli, progress: bool) {
     let fmt = match cli.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
+            // `message` at the top level, as in the lines of `emit`.
+            .flatten_event(true)
             .with_writer(writer)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -73,4 +165,26 @@ pub fn init(cli: &Cli, progress: bool) {
         .with(fmt)
         .with(indicatif)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_line_is_one_object_with_the_fields() {
+        let line = json_line(
+            Level::Warn,
+            "problem",
+            "a\nb\n",
+            serde_json::json!({"line": 3}),
+        );
+        assert!(!line.contains('\n'), "{line}");
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["level"], "WARN");
+        assert_eq!(value["kind"], "problem");
+        assert_eq!(value["message"], "a\nb");
+        assert_eq!(value["line"], 3);
+        assert!(value["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
 }

@@ -4,6 +4,8 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = tecalis_status::cli::Cli::parse();
-    tecalis_status::main(cli).into()
+    match tecalis_status::cli::Cli::try_parse() {
+        Ok(cli) => tecalis_status::main(cli).into(),
+        Err(error) => tecalis_status::parse_error(error),
+    }
 }

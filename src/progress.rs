@@ -10,7 +10,7 @@ use tracing_indicatif::span_ext::IndicatifSpanExt;
 use crate::results::{Outcome, RowResult};
 
 /// How many request bodies a dry run shows.
-const PREVIEWS: usize = 3;
+pub const PREVIEWS: usize = 3;
 
 /// The one-line counts: `ok 9, unauthorized 3`, or `no rows`.
 pub fn counts_line(counts: &[u64]) -> String {
@@ -62,7 +62,9 @@ pub struct Progress {
 impl Progress {
     /// The display of a run of `total` rows: a bar (`bar`), or a log line every `log_every`.
     pub fn new(total: u64, bar: bool, log_every: Duration) -> Progress {
-        let span = tracing::info_span!("run", indicatif.pb_show = tracing::field::Empty);
+        // At WARN, so that `--progress always --quiet` (whose filter keeps warnings) still
+        // draws the bar.
+        let span = tracing::warn_span!("run", indicatif.pb_show = tracing::field::Empty);
         if bar {
             span.pb_set_style(
                 &indicatif::ProgressStyle::with_template("{bar:20} {wide_msg} {elapsed}")
@@ -146,10 +148,10 @@ impl Progress {
         pace
     }
 
-    /// Shows the body a dry-run row would send, for the first few rows (the key redacted).
+    /// Shows the body a dry-run row would send, for the first few rows (the key redacted),
+    /// on standard output: the preview is the dry run's primary output.
     pub fn preview(&mut self, result: &RowResult) {
-        if result.outcome != Outcome::DryRun || self.previews >= PREVIEWS || crate::logging::quiet()
-        {
+        if result.outcome != Outcome::DryRun || self.previews >= PREVIEWS {
             return;
         }
         self.previews += 1;
@@ -161,7 +163,8 @@ impl Progress {
         if !result.row.reasons.is_empty() {
             body["reasons"] = json!(result.row.reasons);
         }
-        eprintln!("would send (line {}): {body}", result.row.line);
+        let line = format!("would send (line {}): {body}", result.row.line);
+        let _ = std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!("{line}\n"));
     }
 }
 

@@ -56,26 +56,37 @@ pub async fn interrupted() {
 }
 
 /// Stops the run cleanly at SIGINT or SIGTERM; a second one quits at once (every finished
-/// row is already flushed). The messages go around the progress bar, so that no stale copy
-/// of it stays above them.
+/// row is already flushed) and prints `resume`, the command that sends the rest, if any.
+/// The messages go around the progress bar, so that no stale copy of it stays above them.
 pub fn stop_on_signal(
     stop: std::sync::Arc<crate::send::Stop>,
+    resume: Option<String>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut signals = Signals::listen()?;
     Ok(tokio::spawn(async move {
         signals.recv().await;
         stop.stop(crate::send::StopReason::Interrupted);
-        tracing_indicatif::suspend_tracing_indicatif(|| {
-            eprintln!(
-                "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once"
-            )
-        });
+        crate::logging::emit(
+            crate::logging::Level::Warn,
+            "interrupted",
+            "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once",
+            serde_json::Value::Null,
+        );
         signals.recv().await;
-        tracing_indicatif::suspend_tracing_indicatif(|| {
-            eprintln!(
-                "interrupted again: quitting now; every finished row is already in the results file"
-            )
-        });
+        let mut text =
+            "interrupted again: quitting now; every finished row is already in the results file"
+                .to_string();
+        if let Some(resume) = &resume {
+            text.push_str(&format!(
+                "\nTo send the rows that did not end ok (rows already ok are not sent again), run:\n  {resume}"
+            ));
+        }
+        crate::logging::emit(
+            crate::logging::Level::Warn,
+            "interrupted",
+            &text,
+            serde_json::json!({ "resume_command": resume }),
+        );
         std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
     }))
 }

@@ -205,3 +205,23 @@ fn ctrl_c_leaves_no_stale_bar_above_the_warning() {
     assert!(results.iter().any(|r| r["outcome"] == "cancelled"));
     assert!(server.stats().requests < 300);
 }
+
+#[test]
+fn progress_always_draws_the_bar_with_quiet() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 30, "OK", "");
+    let args = format!(
+        "run in.csv --url {} --yes --rate 20 -q --progress always",
+        server.url()
+    );
+    let (code, screen) = Pty::start(&dir, &args).finish();
+    assert_eq!(code, Some(0), "{screen}");
+    let frames = frames(&screen);
+    assert!(
+        frames.iter().filter_map(|f| position_and_ok(f)).count() >= 2,
+        "no bar with -q --progress always: {frames:#?}"
+    );
+    // Quiet: no informational log lines, only the bar and the summary.
+    assert!(!screen.contains("sending 30 row(s)"), "{screen}");
+}

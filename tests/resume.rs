@@ -353,4 +353,16 @@ fn a_second_sigint_quits_at_once() {
         assert!(Instant::now() < deadline, "a second SIGINT did not quit");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Even quitting at once, it says how to send the rest, with the program as it was run.
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("interrupted again: quitting now"),
+        "{stderr}"
+    );
+    let resume = format!(
+        "\n  {} run in.csv --url {url} --yes --timeout 1h --concurrency 1 --resume",
+        env!("CARGO_BIN_EXE_tecalis-status")
+    );
+    assert!(stderr.contains(&resume), "{resume:?} in:\n{stderr}");
 }

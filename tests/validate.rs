@@ -381,10 +381,12 @@ fn a_dry_run_sends_nothing_and_shows_redacted_bodies() {
         .dry_run("corrections.csv", &[])
         .env("TECALIS_API_KEY", "top-secret-key-123")
         .expect(0);
-    out.stderr_has("would send (line 2)")
-        .stderr_has("\"api_key\":\"<redacted>\"")
+    // The preview is the dry run's output: on standard output.
+    out.stdout_has("would send (line 2)")
+        .stdout_has("\"api_key\":\"<redacted>\"")
         .stderr_has("nothing was sent");
     assert!(!out.stderr.contains("top-secret-key-123"));
+    assert!(!out.stdout.contains("top-secret-key-123"));
     let results = dir.results("corrections.dry-run.csv");
     assert_eq!(results.len(), 12);
     assert!(

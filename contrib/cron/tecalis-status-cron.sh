@@ -1,21 +1,65 @@
 #!/usr/bin/env bash
 # Runs one bulk correction unattended (cron, a systemd timer) and turns the exit code into
-# an action. Safe to re-run: --resume sends only the rows not already ok, and a second copy
-# running at the same time is refused by the results file's lock.
+# a one-line message for whoever reads cron's mail. Safe to re-run: --resume sends only the
+# rows not already ok, and a second copy running at the same time is refused by the results
+# file's lock.
 #
-#   tecalis-status-cron.sh /srv/corrections/today.csv
+#   tecalis-status-cron.sh /srv/tecalis/in/2026-11-26.csv
 #
-# Needs TECALIS_URL and TECALIS_API_KEY (or set TECALIS_KEY_FILE to a chmod-600 key file).
-# Writes beside the input: NAME.results.csv, NAME.summary.json and NAME.log (JSON lines).
+# Needs TECALIS_URL, and TECALIS_KEY_FILE (a chmod-600 key file) or TECALIS_API_KEY.
+# Runs TECALIS_BIN if set, else the tecalis-status beside this script, else the one on PATH
+# (cron's PATH is only /usr/bin:/bin: install both files in the same folder).
+# Writes beside the input: NAME.results.csv, NAME.summary.json, and NAME.log: this run's
+# JSON lines (one object per line, `jq` reads it whole); the logs of the previous runs are
+# kept as NAME.log.1 (the last) ... NAME.log.N, N = TECALIS_LOG_KEEP (7 by default), so the
+# logs never grow without end.
+# SIGTERM, SIGINT or SIGHUP to this script (a shutdown, `timeout`, a systemd stop, Ctrl-C,
+# a signal to its process group) is passed on to tecalis-status, once (SIGHUP as SIGTERM): it finishes the
+# requests in flight, flushes the results and exits 130, and this script exits with its code.
 set -u
 input="${1:?usage: tecalis-status-cron.sh INPUT.csv}"
-bin="${TECALIS_BIN:-tecalis-status}"
 base="${input%.csv}"
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ -n "${TECALIS_BIN:-}" ]; then
+  bin="$TECALIS_BIN"
+elif [ -x "$here/tecalis-status" ]; then
+  bin="$here/tecalis-status"
+elif command -v tecalis-status >/dev/null 2>&1; then
+  bin="tecalis-status"
+else
+  echo "tecalis-status: no tecalis-status beside $0 or on PATH ($PATH); install it there or set TECALIS_BIN"
+  exit 127
+fi
 key_args=()
 if [ -n "${TECALIS_KEY_FILE:-}" ]; then key_args=(--api-key-file "$TECALIS_KEY_FILE"); fi
 
+# One log per run: NAME.log is this run's, the previous ones move up by one.
+log="$base.log"
+keep="${TECALIS_LOG_KEEP:-7}"
+if [ "$keep" -ge 1 ] 2>/dev/null; then
+  rm -f "$log.$keep"
+  for ((i = keep - 1; i >= 1; i--)); do
+    if [ -e "$log.$i" ]; then mv -f "$log.$i" "$log.$((i + 1))"; fi
+  done
+  if [ -e "$log" ]; then mv -f "$log" "$log.1"; fi
+fi
+
+# The run in its own process group (job control), so that a signal to this script's group
+# reaches it once, through the trap below, and never twice (a second signal means "quit at
+# once" to tecalis-status).
+set -m
 "$bin" run "$input" --yes --resume "${key_args[@]}" \
-  --summary-json "$base.summary.json" --log-format json >>"$base.log" 2>&1
+  --summary-json "$base.summary.json" --log-format json >"$log" 2>&1 &
+child=$!
+set +m
+# SIGHUP (a closed session) becomes SIGTERM: tecalis-status stops cleanly only on INT and TERM.
+trap 'kill -s TERM "$child" 2>/dev/null' TERM HUP
+trap 'kill -s INT "$child" 2>/dev/null' INT
+# `wait` returns early when a trapped signal arrives: wait again until the run has ended.
+while kill -0 "$child" 2>/dev/null; do
+  wait "$child"
+done
+wait "$child"
 code=$?
 
 # cron mails whatever this prints; print only what needs a person.
@@ -23,8 +67,9 @@ case "$code" in
   0)   ;;                                                      # every row ok: nothing to do
   3)   echo "tecalis-status: some rows were not applied: tecalis-status report $base.results.csv" ;;
   4)   echo "tecalis-status: $input is invalid, nothing was sent: tecalis-status validate $input" ;;
-  5)   echo "tecalis-status: the API key is wrong (every answer was 401); nothing more was sent" ;;
-  130) echo "tecalis-status: interrupted; the next run resumes where this one stopped" ;;
-  *)   echo "tecalis-status: failed with exit code $code; see $base.log" ;;
+  5)   echo "tecalis-status: the API key is wrong (the first answers were all 401); nothing more was sent. Fix the key; the next run resumes" ;;
+  6)   echo "tecalis-status: the server could not be reached; the next run resumes. See $log" ;;
+  130) echo "tecalis-status: interrupted; the rows that finished are in $base.results.csv, the next run resumes" ;;
+  *)   echo "tecalis-status: failed with exit code $code; see $log" ;;
 esac
 exit "$code"

@@ -7,9 +7,8 @@ mod run;
 mod sandbox;
 mod validate;
 
-use std::io::Write;
-
 use anyhow::Context;
+use serde_json::json;
 
 pub use docs::{completions, man};
 pub use report::report;
@@ -20,6 +19,7 @@ pub use validate::validate;
 use crate::cli::InputArgs;
 use crate::exit::ExitCode;
 use crate::input::{InputError, ReadOptions, Source};
+use crate::logging::{Level, emit};
 use crate::validate::{Rules, Scan, State};
 
 /// The multi-threaded runtime that the sandbox serves on.
@@ -32,7 +32,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Prints an input error and gives the exit code it calls for.
 pub(crate) fn input_failure(error: InputError) -> ExitCode {
-    eprintln!("error: {error}");
+    crate::logging::error(&error.to_string());
     if error.is_invalid_input() {
         ExitCode::InvalidInput
     } else {
@@ -78,12 +78,36 @@ pub(crate) fn scan_input(
     let mut reader = source.reader(options)?;
     let scan = crate::validate::scan(&mut reader, rules)?;
     let file = source.display();
-    let mut out = std::io::stderr().lock();
     for problem in &scan.problems {
-        let _ = writeln!(out, "{}", problem.render(file));
+        emit(
+            Level::Error,
+            "problem",
+            &problem.render(file),
+            json!({
+                "file": file,
+                "line": problem.line,
+                "column": problem.column,
+                "problem": problem.problem.to_string(),
+            }),
+        );
     }
-    if scan.rows > 0 && !crate::logging::quiet() {
-        let _ = writeln!(out, "{file}: {}", scan_counts(&scan));
+    if scan.rows > 0 {
+        let states: serde_json::Map<String, serde_json::Value> = State::ALL
+            .iter()
+            .map(|s| (s.to_string(), json!(scan.per_state[s.index()])))
+            .collect();
+        emit(
+            Level::Info,
+            "counts",
+            &format!("{file}: {}", scan_counts(&scan)),
+            json!({
+                "file": file,
+                "rows": scan.rows,
+                "valid": scan.valid,
+                "invalid": scan.invalid(),
+                "states": states,
+            }),
+        );
     }
     Ok(scan)
 }

@@ -3,6 +3,8 @@
 use super::{input_failure, open_input, scan_input};
 use crate::cli::ValidateArgs;
 use crate::exit::ExitCode;
+use crate::logging::{Level, emit};
+use serde_json::json;
 
 /// `validate INPUT`: every problem, the counts, exit 0 or 4.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -14,22 +16,33 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     };
     let file = source.display();
     if scan.rows == 0 {
-        if !crate::logging::quiet() {
-            eprintln!("{file}: the header is fine and there are no rows: nothing to do");
-        }
+        emit(
+            Level::Info,
+            "validated",
+            &format!("{file}: the header is fine and there are no rows: nothing to do"),
+            json!({"file": file, "rows": 0, "invalid": 0}),
+        );
         return Ok(ExitCode::Success);
     }
     if scan.invalid() > 0 {
-        eprintln!(
-            "{file}: {} problem(s) in {} row(s); fix them, or let `run --skip-invalid` record those rows as invalid and send the rest",
-            scan.problems.len(),
-            scan.invalid()
+        emit(
+            Level::Error,
+            "validated",
+            &format!(
+                "{file}: {} problem(s) in {} row(s); fix them, or let `run --skip-invalid` record those rows as invalid and send the rest",
+                scan.problems.len(),
+                scan.invalid()
+            ),
+            json!({"file": file, "rows": scan.rows, "invalid": scan.invalid(), "problems": scan.problems.len()}),
         );
         Ok(ExitCode::InvalidInput)
     } else {
-        if !crate::logging::quiet() {
-            eprintln!("{file}: every row is valid");
-        }
+        emit(
+            Level::Info,
+            "validated",
+            &format!("{file}: every row is valid"),
+            json!({"file": file, "rows": scan.rows, "invalid": 0}),
+        );
         Ok(ExitCode::Success)
     }
 }

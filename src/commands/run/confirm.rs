@@ -4,9 +4,8 @@
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::time::Duration;
 
-use super::describe_key_source;
 use crate::commands::per_state;
-use crate::config::Plan;
+use crate::config::{KeySource, Plan};
 use crate::validate::Scan;
 
 /// Whether the user agreed to send.
@@ -133,7 +132,7 @@ pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt
         }
         Some((_, answer)) => answer,
     };
-    if answer.trim().eq_ignore_ascii_case("yes") {
+    if answer.trim() == "yes" {
         Confirmation::Go
     } else {
         Confirmation::Refused(format!(
@@ -143,5 +142,15 @@ pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt
                 .take(40)
                 .collect::<String>()
         ))
+    }
+}
+
+/// Where the default key comes from, in words.
+pub(super) fn describe_key_source(source: &KeySource) -> String {
+    match source {
+        KeySource::Environment => "TECALIS_API_KEY".into(),
+        KeySource::File(path) => path.display().to_string(),
+        KeySource::Sandbox => "the sandbox's demo key".into(),
+        KeySource::None => "the api_key column".into(),
     }
 }

@@ -7,24 +7,30 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
+use serde_json::json;
 
 mod confirm;
+mod end;
 mod feed;
+mod open;
 mod resume_command;
 
-use confirm::{Confirmation, Prompt, confirm};
+use end::{summary_output, write_summary_json};
+
+use confirm::{Confirmation, Prompt, confirm, describe_key_source};
 use feed::Feed;
-use resume_command::resume_command;
+use open::open_results;
 
 use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
 use crate::client::Client;
-use crate::config::{KeySource, Plan};
+use crate::config::Plan;
 use crate::exit::ExitCode;
-use crate::files::{Checked, Existing, Output};
-use crate::input::{CsvInput, ReadOptions, Source};
+use crate::files::Output;
+use crate::input::{ReadOptions, Source};
+use crate::logging::{Level, emit};
 use crate::results::{Done, read_done};
-use crate::results::{JobRecord, Outcome, RESULT_COLUMNS, ResultsWriter, result_header};
+use crate::results::{JobRecord, ResultsWriter};
 use crate::retry::RetryPolicy;
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::{self, Collector, Pacer, Stop, Tally, Worker};
@@ -90,7 +96,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
             && error.is_none()
         {
             // With an error of the run's own, that one is said (it is usually the same).
-            eprintln!("error: {e:#}");
+            crate::logging::error(&format!("{e:#}"));
             return Ok(code.merge(ExitCode::Fatal));
         }
     }
@@ -102,7 +108,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
 
 fn run_inner(args: &RunArgs, progress: bool, ending: &mut Ending) -> anyhow::Result<ExitCode> {
     if args.input.input.as_os_str() == "-" && args.output.is_none() {
-        eprintln!("error: the input is standard input, so --output FILE is required");
+        crate::logging::error("the input is standard input, so --output FILE is required");
         return Ok(ExitCode::Usage);
     }
     let (source, options, rules) = match open_input(&args.input, true) {
@@ -215,9 +221,8 @@ async fn run_async(
         scan.validator.clone().expect("the scan sets the validator"),
         done,
     );
-    let (tally, results) =
-        send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
-    let exit = report_end(&plan, &scan, &tally, &results);
+    let tally = send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
+    let exit = end::report_end(args, &plan, &scan, &tally, &audit);
     if let Some(mut job) = job {
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
@@ -240,18 +245,26 @@ async fn check_before_sending(
     prompt: &Prompt,
 ) -> anyhow::Result<Option<ExitCode>> {
     if scan.rows == 0 {
-        if !crate::logging::quiet() {
-            eprintln!(
+        emit(
+            Level::Info,
+            "nothing_to_do",
+            &format!(
                 "{file}: the header is fine and there are no rows: nothing to do, nothing sent"
-            );
-        }
+            ),
+            json!({"file": file, "rows": 0}),
+        );
         return Ok(Some(ExitCode::Success));
     }
     if scan.invalid() > 0 && !plan.skip_invalid && !plan.dry_run {
-        eprintln!(
-            "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
-            scan.invalid(),
-            scan.valid
+        emit(
+            Level::Error,
+            "invalid",
+            &format!(
+                "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
+                scan.invalid(),
+                scan.valid
+            ),
+            json!({"file": file, "invalid": scan.invalid(), "valid": scan.valid}),
         );
         return Ok(Some(ExitCode::InvalidInput));
     }
@@ -266,11 +279,16 @@ async fn check_before_sending(
     Ok(match confirm(args.yes, plan, scan, prompt).await {
         Confirmation::Go => None,
         Confirmation::Refused(message) => {
-            eprintln!("{message}");
+            emit(Level::Error, "refused", &message, json!({"sent": 0}));
             Some(ExitCode::Usage)
         }
         Confirmation::Interrupted => {
-            eprintln!("interrupted at the confirmation: nothing was sent");
+            emit(
+                Level::Error,
+                "interrupted",
+                "interrupted at the confirmation: nothing was sent",
+                json!({"sent": 0}),
+            );
             Some(ExitCode::Interrupted)
         }
     })
@@ -286,67 +304,6 @@ fn input_paths(source: &Source) -> Vec<&Path> {
     }
 }
 
-/// `--summary-json` as an output: replaced with --force, and by the runs of the same job
-/// (--resume), whose command repeats the flag.
-fn summary_output(path: &Path, args: &RunArgs) -> Output {
-    Output::new("the JSON summary", path)
-        .existing(if args.force || args.resume {
-            Existing::Replace
-        } else {
-            Existing::Refuse
-        })
-        .by_rename()
-        .hint("pass --force to replace it, or choose another --summary-json")
-}
-
-/// Opens (and locks) the checked results file, checking first that appending keeps its
-/// columns.
-fn open_results(
-    plan: &Plan,
-    checked: Checked,
-    reader: &CsvInput,
-    done: &Done,
-) -> anyhow::Result<ResultsWriter> {
-    let extras: Vec<String> = reader
-        .columns()
-        .extras
-        .iter()
-        .map(|(_, n)| n.clone())
-        .collect();
-    let header = result_header(&extras);
-    if !done.header.is_empty() && done.header != header {
-        bail!(
-            "{} has other columns than this input would write (the extra input columns differ); write to a new --output",
-            plan.output.display()
-        );
-    }
-    let file = checked
-        .open()?
-        .into_file()
-        .map_err(|_| anyhow::anyhow!("the results file is written in place"))?;
-    let writer = ResultsWriter::new(
-        file,
-        &plan.output,
-        plan.existing == Existing::Append,
-        &header[RESULT_COLUMNS.len()..],
-    )?;
-    if writer.torn_bytes_cut > 0 {
-        tracing::warn!(
-            "{}: cut off a torn last line ({} bytes) left by a run that was stopped while writing; that row is sent again",
-            plan.output.display(),
-            writer.torn_bytes_cut
-        );
-    }
-    if plan.resume && !done.is_empty() {
-        tracing::info!(
-            "resuming: {} row(s) already ok in {} are skipped",
-            done.len(),
-            plan.output.display()
-        );
-    }
-    Ok(writer)
-}
-
 /// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
 /// and the collector, until every row is recorded.
 async fn send(
@@ -357,7 +314,7 @@ async fn send(
     writer: ResultsWriter,
     progress: bool,
     file: &str,
-) -> anyhow::Result<(Tally, PathBuf)> {
+) -> anyhow::Result<Tally> {
     let stop = Arc::new(Stop::default());
     let client = match plan.dry_run {
         true => None,
@@ -390,7 +347,18 @@ async fn send(
             plan.rate.per_second
         );
     }
-    let signals = crate::signals::stop_on_signal(stop.clone())
+    if plan.dry_run {
+        // The preview is the dry run's primary output: standard output, the target first.
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "Dry run: the bodies that would be sent to {} (key redacted), the first {} of {}:",
+            plan.endpoint,
+            crate::progress::PREVIEWS.min(scan.valid as usize),
+            scan.valid
+        );
+    }
+    let resume = (!plan.dry_run).then(end::this_resume_command);
+    let signals = crate::signals::stop_on_signal(stop.clone(), resume)
         .context("cannot install the signal handlers")?;
     let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
@@ -401,76 +369,5 @@ async fn send(
     if let Some(e) = feed.error.take() {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
-    collector.finish()
-}
-
-/// Prints the summary and what to do next; returns the exit code.
-fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, results: &Path) -> ExitCode {
-    eprint!("{}", crate::summary::render(tally, results));
-    if plan.dry_run {
-        let invalid = scan.invalid() > 0;
-        eprintln!(
-            "Dry run: nothing was sent. {}",
-            if invalid {
-                "Fix the invalid rows before the real run."
-            } else {
-                "Every row is valid."
-            }
-        );
-        let code = if invalid {
-            ExitCode::InvalidInput
-        } else {
-            ExitCode::Success
-        };
-        return code.merge(tally.exit_code());
-    }
-    let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
-    if resumable {
-        eprintln!(
-            "To send the rows that did not end ok (rows already ok are not sent again), run:\n  {}",
-            resume_command(std::env::args_os())
-        );
-    }
-    tally.exit_code()
-}
-
-/// Writes the JSON summary by the rule of every output: never onto the input or the results
-/// file, never through a link, replaced only when allowed.
-fn write_summary_json(
-    args: &RunArgs,
-    results: Option<&Path>,
-    json: &serde_json::Value,
-) -> anyhow::Result<()> {
-    let Some(path) = &args.summary_json else {
-        return Ok(());
-    };
-    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
-    let inputs: Vec<&Path> = match args.input.input.as_os_str() == "-" {
-        true => Vec::new(),
-        false => vec![&args.input.input],
-    };
-    // The results file is named too, so that the summary is never written over it, even
-    // when neither exists yet.
-    let mut outputs: Vec<Output> = results
-        .map(|r| Output::new("the results file", r).existing(Existing::Append))
-        .into_iter()
-        .collect();
-    outputs.push(summary_output(path, args));
-    let mut file = crate::files::check(&inputs, outputs)?
-        .pop()
-        .expect("one checked output per output")
-        .open()?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write the summary {}", path.display()))?;
-    file.commit()?;
-    Ok(())
-}
-
-fn describe_key_source(source: &KeySource) -> String {
-    match source {
-        KeySource::Environment => "TECALIS_API_KEY".into(),
-        KeySource::File(path) => path.display().to_string(),
-        KeySource::Sandbox => "the sandbox's demo key".into(),
-        KeySource::None => "the api_key column".into(),
-    }
+    Ok(collector.finish()?.0)
 }

@@ -1,8 +1,14 @@
 //! The command line printed after a run that did not finish, to resume it.
 
-/// The command line that resumes this run: the same arguments, without `--force` (which
-/// would start over) and with `--resume`. It never holds the key: no flag takes one.
-pub(super) fn resume_command(args: impl Iterator<Item = std::ffi::OsString>) -> String {
+/// The command line that resumes this run: the program as it was run, the same arguments,
+/// without `--force` (which would start over) and with `--resume`; prefixed with
+/// `TECALIS_URL=...` when the URL came from the environment (`env_url`), so that pasting it
+/// in another shell sends to the same server (credentials in the URL redacted). It never
+/// holds the key: no flag takes one.
+pub(super) fn resume_command(
+    args: impl Iterator<Item = std::ffi::OsString>,
+    env_url: Option<&str>,
+) -> String {
     let mut words: Vec<String> = args
         .map(|a| a.to_string_lossy().into_owned())
         .filter(|a| a != "--force")
@@ -10,14 +16,23 @@ pub(super) fn resume_command(args: impl Iterator<Item = std::ffi::OsString>) -> 
     if !words.iter().any(|w| w == "--resume") {
         words.push("--resume".into());
     }
-    if let Some(program) = words.first_mut() {
-        *program = "tecalis-status".into();
-    }
-    words
+    let url_in_args = words
+        .iter()
+        .skip(1)
+        .any(|w| w == "--url" || w.starts_with("--url=") || w == "--sandbox");
+    let prefix = match env_url.filter(|u| !u.is_empty() && !url_in_args) {
+        Some(url) => format!(
+            "TECALIS_URL={} ",
+            shell_quote(&crate::config::redact_userinfo(url))
+        ),
+        None => String::new(),
+    };
+    let command = words
         .iter()
         .map(|w| shell_quote(w))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    prefix + &command
 }
 
 /// Quotes a word for a POSIX shell when it needs it.
@@ -51,12 +66,29 @@ mod tests {
         .into_iter()
         .map(std::ffi::OsString::from);
         assert_eq!(
-            resume_command(args),
-            "tecalis-status run 'my file.csv' --reasons 'it'\\''s' --yes --resume"
+            resume_command(args, None),
+            "/usr/bin/tecalis-status run 'my file.csv' --reasons 'it'\\''s' --yes --resume"
         );
-        let again = ["x", "run", "a.csv", "--resume"]
+        let again = || {
+            ["./bin/ts", "run", "a.csv", "--resume"]
+                .into_iter()
+                .map(std::ffi::OsString::from)
+        };
+        assert_eq!(resume_command(again(), None), "./bin/ts run a.csv --resume");
+        assert_eq!(
+            resume_command(again(), Some("https://u:secret@api.example.com/v1")),
+            "TECALIS_URL='https://<redacted>@api.example.com/v1' ./bin/ts run a.csv --resume"
+        );
+        assert_eq!(
+            resume_command(again(), Some("")),
+            "./bin/ts run a.csv --resume"
+        );
+        let with_url = ["ts", "run", "a.csv", "--url=http://h"]
             .into_iter()
             .map(std::ffi::OsString::from);
-        assert_eq!(resume_command(again), "tecalis-status run a.csv --resume");
+        assert_eq!(
+            resume_command(with_url, Some("https://other")),
+            "ts run a.csv --url=http://h --resume"
+        );
     }
 }

@@ -1,0 +1,175 @@
+//! The end of a run on standard error: the summary (one JSON object with `--log-format
+//! json`) and what to do next: the command that resumes, or what to fix before resuming. The
+//! dry run's closing line goes to standard output, after its preview. And the JSON summary
+//! file (`--summary-json`), written at every exit.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use serde_json::json;
+
+use super::resume_command::resume_command;
+use crate::cli::RunArgs;
+use crate::config::Plan;
+use crate::exit::ExitCode;
+use crate::files::{Existing, Output};
+use crate::logging::{Level, emit};
+use crate::results::Outcome;
+use crate::send::{StopReason, Tally};
+use crate::summary::Audit;
+use crate::validate::Scan;
+
+/// `TECALIS_URL` from the environment, when it is set.
+pub(super) fn env_url() -> Option<String> {
+    std::env::var("TECALIS_URL").ok()
+}
+
+/// The command that resumes this run, as it was run.
+pub(super) fn this_resume_command() -> String {
+    resume_command(std::env::args_os(), env_url().as_deref())
+}
+
+/// What `run --sandbox` says when the built-in sandbox answered 401 to the first rows: it
+/// knows only the bundled processes, so the user's own file cannot be sent to it.
+const SANDBOX_UNKNOWN_ROWS: &str = "The built-in sandbox (--sandbox) knows only the bundled processes (samples/sandbox-processes.json) and answers 401 Not authorized to any other auth_uuid: the key is not what is wrong. To rehearse your own file, run `contrib/rehearse.sh FILE` (a local sandbox that accepts your auth_uuids, with faults), or start `tecalis-status sandbox --accept-unknown --listen 127.0.0.1:8080` and run against it with `--url http://127.0.0.1:8080` (README, \"Rehearsing a real file\").";
+
+/// Prints the summary and what to do next; returns the exit code.
+pub(super) fn report_end(
+    args: &RunArgs,
+    plan: &Plan,
+    scan: &Scan,
+    tally: &Tally,
+    audit: &Audit,
+) -> ExitCode {
+    let exit = match plan.dry_run {
+        true if scan.invalid() > 0 => ExitCode::InvalidInput.merge(tally.exit_code()),
+        true => ExitCode::Success.merge(tally.exit_code()),
+        false => tally.exit_code(),
+    };
+    let sandbox_unknown = args.sandbox && tally.stopped == Some(StopReason::WrongKey);
+    let mut text = crate::summary::render(tally, &plan.output);
+    if sandbox_unknown {
+        text = text.replace(
+            StopReason::WrongKey.describe(),
+            "the first answers were all 401 Not authorized: the built-in sandbox does not know these processes",
+        );
+    }
+    emit(
+        Level::Notice,
+        "summary",
+        &text,
+        json!({ "summary": crate::summary::summary_json(tally, audit, exit) }),
+    );
+    if plan.dry_run {
+        finish_preview(plan, tally);
+        let invalid = scan.invalid() > 0;
+        emit(
+            Level::Notice,
+            "dry_run",
+            &format!(
+                "Dry run: nothing was sent. {}",
+                match invalid {
+                    true => "Fix the invalid rows before the real run.",
+                    false => "Every row is valid.",
+                }
+            ),
+            json!({ "invalid": scan.invalid() }),
+        );
+        return exit;
+    }
+    if sandbox_unknown {
+        emit(
+            Level::Error,
+            "next",
+            SANDBOX_UNKNOWN_ROWS,
+            json!({ "resume_command": null }),
+        );
+        return exit;
+    }
+    let wrong_key = matches!(
+        tally.stopped,
+        Some(StopReason::WrongKey | StopReason::TooManyUnauthorized)
+    );
+    let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
+    if resumable {
+        let command = this_resume_command();
+        let text = match wrong_key {
+            true => format!(
+                "Fix the API key first (TECALIS_API_KEY, --api-key-file, or the api_key column of these rows): resumed with the same key, the rows would be answered 401 again. Then, to send the rows that did not end ok, run:\n  {command}"
+            ),
+            false => format!(
+                "To send the rows that did not end ok (rows already ok are not sent again), run:\n  {command}"
+            ),
+        };
+        emit(
+            Level::Notice,
+            "next",
+            &text,
+            json!({ "resume_command": command, "fix_key_first": wrong_key }),
+        );
+    }
+    exit
+}
+
+/// Closes the dry run's preview on standard output: how many more bodies there are, and
+/// where all of them are.
+fn finish_preview(plan: &Plan, tally: &Tally) {
+    let shown = tally
+        .count(Outcome::DryRun)
+        .min(crate::progress::PREVIEWS as u64);
+    let more = tally.count(Outcome::DryRun) - shown;
+    if more > 0 {
+        let _ = writeln!(
+            std::io::stdout().lock(),
+            "… and {more} more (every row is in {})",
+            plan.output.display()
+        );
+    }
+}
+
+/// `--summary-json` as an output: replaced with --force, and by the runs of the same job
+/// (--resume), whose command repeats the flag.
+pub(super) fn summary_output(path: &Path, args: &RunArgs) -> Output {
+    Output::new("the JSON summary", path)
+        .existing(if args.force || args.resume {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        })
+        .by_rename()
+        .hint("pass --force to replace it, or choose another --summary-json")
+}
+
+/// Writes the JSON summary by the rule of every output: never onto the input or the results
+/// file, never through a link, replaced only when allowed.
+pub(super) fn write_summary_json(
+    args: &RunArgs,
+    results: Option<&Path>,
+    json: &serde_json::Value,
+) -> anyhow::Result<()> {
+    let Some(path) = &args.summary_json else {
+        return Ok(());
+    };
+    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
+    let inputs: Vec<&Path> = match args.input.input.as_os_str() == "-" {
+        true => Vec::new(),
+        false => vec![&args.input.input],
+    };
+    // The results file is named too, so that the summary is never written over it, even
+    // when neither exists yet.
+    let mut outputs: Vec<Output> = results
+        .map(|r| Output::new("the results file", r).existing(Existing::Append))
+        .into_iter()
+        .collect();
+    outputs.push(summary_output(path, args));
+    let mut file = crate::files::check(&inputs, outputs)?
+        .pop()
+        .expect("one checked output per output")
+        .open()?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write the summary {}", path.display()))?;
+    file.commit()?;
+    Ok(())
+}
