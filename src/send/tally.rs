@@ -33,6 +33,9 @@ pub struct Tally {
     pub counts: Counts,
     /// Rows sent at least once (not dry runs, skipped, invalid or cancelled rows).
     pub sent: u64,
+    /// Rows that stayed `ok` although the server echoed other `status_reasons` than the
+    /// reasons sent.
+    pub reasons_differ: u64,
     /// The lowest lines of every outcome that is not ok, at most [`EXAMPLES`] each, indexed
     /// by [`Outcome::index`].
     pub examples: Vec<Vec<Example>>,
@@ -50,6 +53,7 @@ impl Tally {
         Tally {
             counts: [0; Outcome::ALL.len()],
             sent: 0,
+            reasons_differ: 0,
             examples: vec![Vec::new(); Outcome::ALL.len()],
             stopped: None,
             elapsed: Duration::ZERO,
@@ -63,6 +67,9 @@ impl Tally {
         self.counts[index] += 1;
         if result.attempts > 0 {
             self.sent += 1;
+        }
+        if result.reasons_differ {
+            self.reasons_differ += 1;
         }
         if let Some(ms) = result.latency_ms {
             let _ = self.latency.record(ms.clamp(1, 3_600_000));
