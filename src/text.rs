@@ -25,6 +25,11 @@ pub struct Redactor {
     spellings: Vec<SecretString>,
     /// The keys added, ASCII lower-case.
     keys: Vec<SecretString>,
+    /// The positions in `keys` by a keyed hash of the key, so that adding the key of every
+    /// row of a large file stays linear (a hash only narrows the search: keys are compared).
+    by_hash: std::collections::HashMap<u64, Vec<usize>>,
+    /// The hasher's random keys.
+    hasher: std::hash::RandomState,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -52,11 +57,17 @@ impl Redactor {
         if key.is_empty() {
             return;
         }
-        let lower = key.to_ascii_lowercase();
-        if self.keys.iter().any(|k| k.expose_secret() == lower) {
+        let lower = SecretString::from(key.to_ascii_lowercase());
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, lower.expose_secret());
+        let same = self.by_hash.entry(hash).or_default();
+        if same
+            .iter()
+            .any(|&i| self.keys[i].expose_secret() == lower.expose_secret())
+        {
             return;
         }
-        self.keys.push(SecretString::from(lower));
+        same.push(self.keys.len());
+        self.keys.push(lower);
         for spelling in spellings(key) {
             let spelling = spelling.to_ascii_lowercase();
             if !self.spellings.iter().any(|s| s.expose_secret() == spelling) {

@@ -20,9 +20,9 @@ pub type Counts = [u64; Outcome::ALL.len()];
 pub struct Example {
     /// The input line.
     pub line: u64,
-    /// The row's auth_uuid.
+    /// The row's auth_uuid, safe to print (controls escaped, length capped).
     pub auth_uuid: String,
-    /// What went wrong.
+    /// What went wrong, safe to print (controls escaped, length capped).
     pub error: String,
 }
 
@@ -85,10 +85,11 @@ impl Tally {
         if examples.len() == EXAMPLES && examples.last().is_some_and(|e| e.line < result.row.line) {
             return;
         }
+        // Both come from the input or a server: made safe once, for every summary.
         examples.push(Example {
             line: result.row.line,
-            auth_uuid: result.row.auth_uuid.clone(),
-            error: result.error.clone(),
+            auth_uuid: crate::text::safe_input_text(&result.row.auth_uuid),
+            error: crate::text::safe_input_text(&result.error),
         });
         examples.sort_by_key(|e| e.line);
         examples.truncate(EXAMPLES);
