@@ -21,7 +21,7 @@ pub const REDACTED: &str = "<redacted>";
 /// form-encoded, in any ASCII letter case. Its `Debug` shows only how many keys it holds.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// Each key's spellings, ASCII lower-case, longest first, without duplicates.
+    /// Each key's spellings, ASCII lower-case (a key's own spellings without duplicates).
     spellings: Vec<SecretString>,
     /// The keys added, ASCII lower-case.
     keys: Vec<SecretString>,
@@ -68,15 +68,19 @@ impl Redactor {
         }
         same.push(self.keys.len());
         self.keys.push(lower);
+        // Only this key's own spellings are compared, so that adding the keys of a large file
+        // stays linear (another key's spelling seldom equals one, and a duplicate only costs
+        // a second search). Their order does not
+        // matter: `redact` cuts the union of every match, so a key inside another is cut whole.
+        let mut own: Vec<String> = Vec::new();
         for spelling in spellings(key) {
             let spelling = spelling.to_ascii_lowercase();
-            if !self.spellings.iter().any(|s| s.expose_secret() == spelling) {
-                self.spellings.push(SecretString::from(spelling));
+            if !own.contains(&spelling) {
+                own.push(spelling);
             }
         }
-        // Longest first, so that a key inside another key's spelling is cut whole.
         self.spellings
-            .sort_by_key(|s| std::cmp::Reverse(s.expose_secret().len()));
+            .extend(own.into_iter().map(SecretString::from));
     }
 
     /// How many distinct keys it holds.

@@ -317,3 +317,36 @@ fn a_one_gigabyte_line_is_refused_without_reading_it() {
         "the reader stopped early; {written} bytes were written"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_process_dumps_no_core() {
+    use std::io::BufRead;
+    // The sandbox command stays up, so its limits can be read while it runs. It starts with
+    // core dumps allowed (as far as the hard limit lets a shell raise them), so that the
+    // zero seen below is its own doing.
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -c \"$(ulimit -H -c)\"; exec \"$0\" sandbox --listen 127.0.0.1:0",
+            env!("CARGO_BIN_EXE_tecalis-status"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("listening on"), "{first}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap();
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+}

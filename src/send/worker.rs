@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::pacer::Pacer;
@@ -70,14 +71,12 @@ impl Worker {
         let Some(key) = row.api_key.as_ref().or(self.key.as_ref()) else {
             return RowResult::unsent(row, Outcome::Failed, "no API key for this row".into());
         };
-        let body: bytes::Bytes = serde_json::to_vec(&Body {
+        let body = WipedBody::new(&Body {
             auth_uuid: &row.auth_uuid,
             api_key: key.expose_secret(),
             state: request.state.as_str(),
             reasons: request.reasons.as_deref(),
-        })
-        .expect("a struct of strings always serialises")
-        .into();
+        });
         let mut attempts = 0u32;
         let mut last: Option<Attempt> = None;
         loop {
@@ -93,7 +92,7 @@ impl Worker {
                 };
             }
             attempts += 1;
-            let attempt = client.send(body.clone()).await;
+            let attempt = client.send(body.0.clone()).await;
             tracing::debug!(
                 line = row.line,
                 attempt = attempts,
@@ -146,6 +145,32 @@ impl Worker {
                 }
                 wait
             }
+        }
+    }
+}
+
+/// A request body, which holds the key: written once into a buffer of the right size (so
+/// that no partial copy is left behind by a reallocation), and wiped when the row is done if
+/// no other copy of it is alive by then (the HTTP client's are gone once it answered).
+struct WipedBody(bytes::Bytes);
+
+impl WipedBody {
+    fn new(body: &Body<'_>) -> WipedBody {
+        let size = body.auth_uuid.len()
+            + body.api_key.len() * 6
+            + body.state.len()
+            + body.reasons.map_or(0, |r| r.len() * 6)
+            + 80;
+        let mut buffer = Vec::with_capacity(size);
+        serde_json::to_writer(&mut buffer, body).expect("a struct of strings always serialises");
+        WipedBody(buffer.into())
+    }
+}
+
+impl Drop for WipedBody {
+    fn drop(&mut self) {
+        if let Ok(mut only) = std::mem::take(&mut self.0).try_into_mut() {
+            only.as_mut().zeroize();
         }
     }
 }
