@@ -350,3 +350,59 @@ fn the_process_dumps_no_core() {
     let fields: Vec<&str> = core.split_whitespace().collect();
     assert_eq!(&fields[4..6], ["0", "0"], "{core}");
 }
+
+#[test]
+fn the_export_keeps_the_formula_rule() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.error_rate = 1.0;
+        c.error_status = 422;
+    });
+    let uuids = fresh_uuids(2);
+    dir.write(
+        "in.csv",
+        format!(
+            "auth_uuid,state,reasons,note\n{},KO,=HYPERLINK(\"http://x\"),@SUM(A1)\n{},KO,plain,-1\n",
+            uuids[0], uuids[1]
+        ),
+    );
+    dir.run_at(&server.url(), "in.csv", &["--rate", "1000"])
+        .expect(3);
+    dir.cmd(&["report", "in.results.csv", "--export-failed", "again.csv"])
+        .expect(3);
+    let export = dir.read("again.csv");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(export.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 2, "{export}");
+    assert_eq!(&rows[0][2], "'=HYPERLINK(\"http://x\")");
+    assert_eq!(&rows[0][3], "'@SUM(A1)");
+    assert_eq!((&rows[1][2], &rows[1][3]), ("plain", "'-1"));
+}
+
+#[cfg(unix)]
+#[test]
+fn man_pages_replace_a_link_instead_of_writing_through_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Workdir::new();
+    std::fs::create_dir(dir.path("man1")).unwrap();
+    let precious = dir.write("precious.txt", "keep me\n");
+    std::os::unix::fs::symlink(&precious, dir.path("man1/tecalis-status-run.1")).unwrap();
+    let out = dir.cmd(&["man", "--out-dir", "man1"]).expect(0);
+    out.stdout_has("tecalis-status-run.1");
+    assert_eq!(
+        dir.read("precious.txt"),
+        "keep me\n",
+        "the link's target is untouched"
+    );
+    let page = dir.path("man1/tecalis-status-run.1");
+    let meta = std::fs::symlink_metadata(&page).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the link was replaced by the page"
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    assert!(dir.read("man1/tecalis-status-run.1").contains(".TH"));
+}
