@@ -406,3 +406,31 @@ fn man_pages_replace_a_link_instead_of_writing_through_it() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
     assert!(dir.read("man1/tecalis-status-run.1").contains(".TH"));
 }
+
+#[test]
+fn problems_show_input_cells_escaped_and_cut() {
+    let dir = Workdir::new();
+    let uuid = &fresh_uuids(1)[0];
+    dir.write(
+        "in.csv",
+        format!(
+            "auth_uuid,state\n{uuid},\"OK\u{1b}]0;pwned\u{7}\r\nSummary: all fine\"\n{},OK\n",
+            "x".repeat(100_000)
+        ),
+    );
+    let out = dir.cmd(&["validate", "in.csv"]).expect(4);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    for byte in ['\u{1b}', '\u{7}', '\r'] {
+        assert!(!all.contains(byte), "{byte:?} printed:\n{all}");
+    }
+    assert!(
+        !all.lines().any(|l| l.starts_with("Summary: all fine")),
+        "{all}"
+    );
+    assert!(
+        all.contains(r"OK\u{1b}]0;pwned\u{7}\r\nSummary: all fine"),
+        "{all}"
+    );
+    assert!(all.contains("more characters)"), "{all}");
+    assert!(all.len() < 4_000, "{} bytes printed", all.len());
+}
