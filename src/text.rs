@@ -291,6 +291,22 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_of_a_large_file_are_each_kept_once() {
+        let mut r = Redactor::default();
+        for row in 0..20_000u32 {
+            // Every row's key, as the scan adds them: 2,000 customers, ten rows each.
+            let key = format!("9d3c8a52-6f0e-4b1a-8c47-{:012x}", row % 2_000);
+            r.add(&SecretString::from(key.to_ascii_uppercase()));
+        }
+        assert_eq!(r.len(), 2_000);
+        let text = "quoted back: 9d3c8a52-6f0e-4b1a-8c47-0000000007cf, and 9d3c8a52-6f0e-4b1a-8c47-0000000007d0";
+        assert_eq!(
+            r.redact(text),
+            "quoted back: <redacted>, and 9d3c8a52-6f0e-4b1a-8c47-0000000007d0"
+        );
+    }
+
+    #[test]
     fn controls_and_bidi_are_escaped_visibly() {
         let hostile =
             "\u{1b}]0;pwned\u{7}\u{1b}[2JBad\r\nSummary: ok\t\u{7f}\u{85}\u{202e}x\u{2066}";
