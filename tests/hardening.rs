@@ -165,6 +165,24 @@ fn a_hostile_message_reaches_no_terminal_as_control_and_forges_no_line() {
     let results = std::fs::read(dir.path("in.results.csv")).unwrap();
     assert!(!results.contains(&0x1b) && !results.contains(&0x07));
     assert_eq!(dir.results("in.results.csv")[0]["outcome"], "rejected");
+    // The same at the most verbose, in JSON lines.
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.error_rate = 1.0;
+        c.error_status = 422;
+        c.error_body = ErrorBody::Hostile;
+    });
+    let json = dir
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &["--force", "-vv", "--log-format", "json"],
+        )
+        .expect(3);
+    for byte in ['\u{1b}', '\u{7}', '\r'] {
+        assert!(!json.stderr.contains(byte), "{byte:?}:\n{}", json.stderr);
+    }
+    assert!(json.stderr.contains("pwned"), "{}", json.stderr);
 }
 
 #[test]
