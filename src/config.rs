@@ -163,8 +163,11 @@ pub fn is_loopback(url: &Url) -> bool {
 /// blanks or `\r`, as Windows Notepad saves it) or `TECALIS_API_KEY`.
 pub fn load_key(api_key_file: Option<&Path>) -> anyhow::Result<(Option<SecretString>, KeySource)> {
     if let Some(path) = api_key_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the key file {}", path.display()))?;
+        // The file's whole text is wiped once the key is taken from it.
+        let text = secrecy::zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the key file {}", path.display()))?,
+        );
         warn_if_readable_by_others(path);
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         if text.trim().is_empty() {
@@ -184,7 +187,8 @@ pub fn load_key(api_key_file: Option<&Path>) -> anyhow::Result<(Option<SecretStr
             KeySource::File(path.to_path_buf()),
         ));
     }
-    match std::env::var("TECALIS_API_KEY") {
+    // The copy read from the environment is wiped; the environment itself is not touched.
+    match std::env::var("TECALIS_API_KEY").map(secrecy::zeroize::Zeroizing::new) {
         Ok(key) if !key.trim().is_empty() => Ok((
             Some(SecretString::from(key.trim().to_string())),
             KeySource::Environment,

@@ -27,7 +27,8 @@ pub enum ExitCode {
     Fatal,
     /// Usage error, including a non-interactive run without `--yes`.
     Usage,
-    /// The run finished, but some rows are `unauthorized`, `rejected`, `failed` or `invalid`.
+    /// The run finished, but some rows are `mismatch`, `unauthorized`, `rejected`, `failed`,
+    /// `invalid` or `cancelled`.
     RowsFailed,
     /// The input is invalid; nothing was sent.
     InvalidInput,
@@ -84,7 +85,8 @@ impl ExitCode {
     pub fn for_outcome(outcome: Outcome) -> ExitCode {
         match outcome {
             Outcome::Ok | Outcome::Skipped | Outcome::DryRun => ExitCode::Success,
-            Outcome::Unauthorized
+            Outcome::Mismatch
+            | Outcome::Unauthorized
             | Outcome::Rejected
             | Outcome::Failed
             | Outcome::Invalid
@@ -141,6 +143,7 @@ mod tests {
         assert_eq!(ExitCode::for_outcome(Outcome::Skipped), ExitCode::Success);
         assert_eq!(ExitCode::for_outcome(Outcome::DryRun), ExitCode::Success);
         for bad in [
+            Outcome::Mismatch,
             Outcome::Unauthorized,
             Outcome::Rejected,
             Outcome::Failed,

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod core_dumps;
 pub mod exit;
 pub mod files;
 pub mod input;
@@ -69,6 +70,12 @@ pub fn main(cli: Cli) -> ExitCode {
         _ => false,
     };
     logging::init(&cli, progress);
+    // Before any key is read.
+    if let Err(why) = core_dumps::disable() {
+        tracing::warn!(
+            "could not switch core dumps off ({why}); a crash could write the key to a core file"
+        );
+    }
     let result = match &cli.command {
         Command::Validate(args) => commands::validate(args),
         Command::Run(args) => commands::run(args, progress),

@@ -55,12 +55,30 @@ pub fn render(tally: &Tally, results: &Path) -> String {
             false,
         );
     }
+    let mismatched = tally.count(Outcome::Mismatch);
+    if mismatched > 0 {
+        out.push_str(&format!(
+            "Mismatch on {mismatched} row(s): the server answered 200 but its echo shows another status (the change did not take):\n"
+        ));
+        list(
+            &mut out,
+            tally.examples(Outcome::Mismatch).to_vec(),
+            mismatched,
+            true,
+        );
+    }
     let failing = tally.count(Outcome::Rejected) + tally.count(Outcome::Failed);
     if failing > 0 {
         out.push_str("Rejected or failed:\n");
         let mut examples = tally.examples(Outcome::Rejected).to_vec();
         examples.extend_from_slice(tally.examples(Outcome::Failed));
         list(&mut out, examples, failing, true);
+    }
+    if tally.reasons_differ > 0 {
+        out.push_str(&format!(
+            "Reasons differ on {} ok row(s): the server echoed other status_reasons than the reasons sent (a warning; see remote_status_reasons in the results)\n",
+            tally.reasons_differ
+        ));
     }
     if let Some(reason) = tally.stopped {
         out.push_str(&format!("Stopped early: {}.\n", reason.describe()));
@@ -140,6 +158,7 @@ pub fn summary_json(tally: &Tally, audit: &Audit, exit: ExitCode) -> Value {
         "rows_sent": tally.sent,
         "rows_per_second": tally.sent_per_second(),
         "counts": counts,
+        "reasons_differ": tally.reasons_differ,
         "latency_ms": {
             "p50": tally.percentile(0.5),
             "p95": tally.percentile(0.95),

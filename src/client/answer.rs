@@ -1,5 +1,8 @@
 //! The classification of an HTTP answer: its status and body into what the retry logic and
-//! the results file need (the class, a message, the process echoed by a 200).
+//! the results file need (the class, a message, the process echoed by a 200). This is where
+//! server text enters the program: every piece of it leaves here through
+//! [`safe_server_text`] (every key in use cut out, controls escaped, length capped), so that
+//! every consumer (results, summary, logs, report) gets safe text.
 
 use std::time::Duration;
 
@@ -9,16 +12,19 @@ use serde_json::Value;
 use super::{Attempt, Class};
 use crate::results::Remote;
 use crate::retry::is_transient_status;
+use crate::text::{Redactor, clean, safe_server_text};
 
 /// How much of an unexpected body is quoted in the results' `error` column.
 const QUOTED_BODY_CHARS: usize = 200;
 
-/// Classifies an answer by its status and body.
+/// Classifies an answer by its status and body. Every text taken from the answer is made
+/// safe with `redactor` (the run's keys).
 pub fn classify(
     status: u16,
     body: &[u8],
     body_error: Option<&str>,
     location: Option<&str>,
+    redactor: &Redactor,
 ) -> Attempt {
     let mut attempt = Attempt {
         class: Class::Broken,
@@ -30,15 +36,19 @@ pub fn classify(
     };
     if (200..300).contains(&status) {
         attempt.class = Class::Ok;
-        match parse_remote(body) {
+        match parse_remote(body, redactor) {
             Ok(remote) => attempt.remote = Some(remote),
             Err(why) => {
-                // The state was applied; only the echo is unreadable.
-                attempt.message = format!("applied, but the answer could not be read: {why}");
+                // The state was applied; only the echo is unreadable. A parser's message
+                // can quote the body.
+                attempt.message = format!(
+                    "applied, but the answer could not be read: {}",
+                    safe_server_text(&why, redactor)
+                );
             }
         }
         if let Some(error) = body_error {
-            attempt.message = format!("applied, but {error}");
+            attempt.message = format!("applied, but {}", safe_server_text(error, redactor));
         }
         return attempt;
     }
@@ -49,17 +59,20 @@ pub fn classify(
         400..=499 => Class::Rejected,
         _ => Class::Broken,
     };
-    let mut message = format!("HTTP {status}: {}", describe_error_body(body));
+    let mut message = format!("HTTP {status}: {}", describe_error_body(body, redactor));
     if let (300..=399, Some(location)) = (status, location) {
-        message =
-            format!("HTTP {status}: redirected to {location}; point --url at the final address");
+        message = format!(
+            "HTTP {status}: redirected to {}; point --url at the final address",
+            safe_server_text(location, redactor)
+        );
     }
     attempt.message = message;
     attempt
 }
 
-/// The server's `{internal_code, message}`, or the first characters of another body.
-fn describe_error_body(body: &[u8]) -> String {
+/// The server's `{internal_code, message}`, or the first characters of another body, made
+/// safe.
+fn describe_error_body(body: &[u8], redactor: &Redactor) -> String {
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
         let code = map.get("internal_code").map(value_text).unwrap_or_default();
         let message = map
@@ -67,6 +80,8 @@ fn describe_error_body(body: &[u8]) -> String {
             .or_else(|| map.get("error"))
             .map(value_text)
             .unwrap_or_default();
+        let code = safe_server_text(&code, redactor);
+        let message = safe_server_text(&message, redactor);
         if !code.is_empty() || !message.is_empty() {
             return match (code.is_empty(), message.is_empty()) {
                 (false, false) => format!("{message} (internal_code {code})"),
@@ -80,11 +95,8 @@ fn describe_error_body(body: &[u8]) -> String {
     if collapsed.is_empty() {
         return "no body".to_string();
     }
-    let mut quoted: String = collapsed.chars().take(QUOTED_BODY_CHARS).collect();
-    if collapsed.chars().count() > QUOTED_BODY_CHARS {
-        quoted.push('…');
-    }
-    quoted
+    // The keys are cut from the whole body before it is cut to length.
+    clean(&collapsed, Some(redactor), QUOTED_BODY_CHARS)
 }
 
 fn value_text(value: &Value) -> String {
@@ -110,14 +122,17 @@ struct Data {
     updated_at: Option<Value>,
 }
 
-/// Reads the fields the results file keeps from a 200's `{"data": {...}}`.
-fn parse_remote(body: &[u8]) -> Result<Remote, String> {
+/// Reads the fields the results file keeps from a 200's `{"data": {...}}`, made safe.
+fn parse_remote(body: &[u8], redactor: &Redactor) -> Result<Remote, String> {
     let envelope: Envelope =
         serde_json::from_slice(body).map_err(|e| format!("not the expected JSON ({e})"))?;
     let Some(data) = envelope.data else {
         return Err("no `data` object".to_string());
     };
-    let text = |value: Option<Value>| value.as_ref().map(value_text).unwrap_or_default();
+    let text = |value: Option<Value>| {
+        let raw = value.as_ref().map(value_text).unwrap_or_default();
+        safe_server_text(&raw, redactor)
+    };
     Ok(Remote {
         process_uuid: text(data.process_uuid),
         status: text(data.status),
@@ -129,6 +144,58 @@ fn parse_remote(body: &[u8]) -> Result<Remote, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
+
+    /// Classifies with no key to cut out.
+    fn classify(
+        status: u16,
+        body: &[u8],
+        body_error: Option<&str>,
+        location: Option<&str>,
+    ) -> Attempt {
+        super::classify(status, body, body_error, location, &Redactor::default())
+    }
+
+    #[test]
+    fn every_text_from_the_server_is_made_safe() {
+        let key = "k3y-0f-the-run/with+odd=chars";
+        let redactor = Redactor::new([&SecretString::from(key)]);
+        let echo = serde_json::json!({
+            "internal_code": format!("422 {key}"),
+            "message": format!("bad request {{\"api_key\":\"{key}\"}}\u{1b}]0;pwned\u{7}\r\nSummary: ok"),
+        });
+        let attempt = super::classify(422, echo.to_string().as_bytes(), None, None, &redactor);
+        assert!(!attempt.message.contains(key), "{}", attempt.message);
+        assert!(
+            attempt.message.contains("<redacted>"),
+            "{}",
+            attempt.message
+        );
+        assert!(!attempt.message.chars().any(crate::text::is_unsafe_char));
+        let page = format!("<pre>{}{key}</pre>", "x".repeat(195));
+        let attempt = super::classify(502, page.as_bytes(), None, None, &redactor);
+        assert!(!attempt.message.contains(&key[..8]), "{}", attempt.message);
+        let ok = format!(
+            r#"{{"data":{{"status":"OK","status_reasons":"{key}\u001b[2J","process_uuid":"{}","updated_at":"t"}}}}"#,
+            "p".repeat(5000)
+        );
+        let remote = super::classify(200, ok.as_bytes(), None, None, &redactor)
+            .remote
+            .unwrap();
+        assert_eq!(remote.status_reasons, "<redacted>\\u{1b}[2J");
+        assert!(remote.process_uuid.chars().count() < 400);
+        let not_json = format!(r#"{{"data":"{key}"}}"#);
+        let unreadable = super::classify(200, not_json.as_bytes(), None, None, &redactor);
+        assert!(!unreadable.message.contains(key), "{}", unreadable.message);
+        let moved = super::classify(
+            302,
+            b"",
+            None,
+            Some(&format!("https://x/?k={key}")),
+            &redactor,
+        );
+        assert!(!moved.message.contains(key), "{}", moved.message);
+    }
 
     #[test]
     fn answers_are_classified() {
@@ -184,6 +251,6 @@ mod tests {
                 .message
                 .starts_with("HTTP 502: <html> <body><h1>502 Bad Gateway</h1>")
         );
-        assert!(attempt.message.chars().count() < 220);
+        assert!(attempt.message.chars().count() < 250);
     }
 }

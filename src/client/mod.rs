@@ -13,6 +13,7 @@ pub use answer::classify;
 
 use crate::results::Remote;
 use crate::retry::parse_retry_after;
+use crate::text::{Redactor, safe_server_text};
 
 /// The most bytes of an answer that are read; the rest is ignored. A real answer is a few
 /// kilobytes; this bounds memory per request whatever a broken server sends.
@@ -76,23 +77,27 @@ pub struct Attempt {
     pub remote: Option<Remote>,
 }
 
-/// The HTTP client of a run: one pooled `reqwest` client and the endpoint.
+/// The HTTP client of a run: one pooled `reqwest` client, the endpoint, and the run's keys
+/// to cut out of whatever comes back.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: Url,
     timeout: Duration,
     connect_timeout: Duration,
+    redactor: Redactor,
 }
 
 impl Client {
     /// Builds the client: rustls, keep-alive pool, timeouts, no redirects (a PATCH must not
-    /// silently turn into something else), no proxy for loopback targets.
+    /// silently turn into something else), no proxy for loopback targets. `redactor` holds
+    /// every key of the run: every text of an answer or a failure is made safe with it.
     pub fn new(
         endpoint: Url,
         timeout: Duration,
         connect_timeout: Duration,
         pool: usize,
+        redactor: Redactor,
     ) -> anyhow::Result<Client> {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("tecalis-status/", env!("CARGO_PKG_VERSION")))
@@ -112,6 +117,7 @@ impl Client {
             endpoint,
             timeout,
             connect_timeout,
+            redactor,
         })
     }
 
@@ -142,15 +148,23 @@ impl Client {
             .map(str::to_string);
         let (body, body_error) = read_capped(response).await;
         let latency = started.elapsed();
-        let mut attempt = classify(status, &body, body_error.as_deref(), location.as_deref());
+        let mut attempt = classify(
+            status,
+            &body,
+            body_error.as_deref(),
+            location.as_deref(),
+            &self.redactor,
+        );
         attempt.latency = latency;
         attempt.retry_after = retry_after;
         attempt
     }
 
     fn transport_failure(&self, error: &reqwest::Error, latency: Duration) -> Attempt {
-        let chain = error_chain(error);
-        let lower = chain.to_ascii_lowercase();
+        let raw = error_chain(error);
+        let lower = raw.to_ascii_lowercase();
+        // A failure's text can carry what the server sent (a TLS alert, a proxy's words).
+        let chain = safe_server_text(&raw, &self.redactor);
         let (class, message) = if error.is_timeout() && error.is_connect() {
             (
                 Class::Transient,

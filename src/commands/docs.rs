@@ -2,6 +2,7 @@
 //! the clap definition so they never drift from the flags.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::{Context, bail};
 
@@ -31,8 +32,7 @@ pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
             let path = dir.join(&file);
             let mut page = Vec::new();
             clap_mangen::Man::new(command).render(&mut page)?;
-            std::fs::write(&path, page)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_page(&path, &page)?;
             println!("{}", path.display());
         }
         return Ok(ExitCode::Success);
@@ -49,6 +49,28 @@ pub fn man(args: &ManArgs) -> anyhow::Result<ExitCode> {
     let mut page = Vec::new();
     clap_mangen::Man::new(command).render(&mut page)?;
     print_all(&page)
+}
+
+/// Writes a manual page whole: a temporary file in the same folder, renamed over `path`, so
+/// that a link at `path` is replaced, never written through. Pages are documentation, for
+/// every user: mode 0644 (they are regenerated after an upgrade, so an old one is replaced
+/// without --force).
+fn write_page(path: &Path, page: &[u8]) -> anyhow::Result<()> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(folder)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.write_all(page)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// Writes to standard output; a reader that closed the pipe early (`| head`) is a normal end.

@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
 use crate::results::{Counts, JobRecord, Outcome, RowKey, job_path, read_lines, restore_cell};
+use crate::text::safe_input_text;
 
 /// How many 401s and failures the report lists by line.
 const LISTED: usize = 20;
@@ -58,7 +59,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
         counts[outcome] += 1;
         let line: u64 = record[0].parse().unwrap_or(0);
-        let uuid = printable(restore_cell(&record[1]));
+        let uuid = safe_input_text(restore_cell(&record[1]));
         match outcome {
             Outcome::Ok | Outcome::Skipped | Outcome::DryRun => {}
             Outcome::Unauthorized => unauthorized.push((line, format!("line {line}: {uuid}"))),
@@ -67,7 +68,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 format!(
                     "line {line}: {uuid}: {} {}",
                     outcome.as_str(),
-                    printable(restore_cell(&record[8]))
+                    safe_input_text(restore_cell(&record[8]))
                 ),
             )),
         }
@@ -200,17 +201,4 @@ fn list(out: &mut String, title: &str, items: &[(u64, String)]) {
             items.len() - LISTED
         ));
     }
-}
-
-// TODO(merge): replace with the one safe-text function once src/text.rs lands.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
 }

@@ -15,6 +15,8 @@ use crate::validate::Row;
 pub enum Outcome {
     /// 2xx: the state was applied.
     Ok,
+    /// 2xx, but the echoed `status` differs from the state sent: the change did not take.
+    Mismatch,
     /// 401: the key and the auth_uuid do not match.
     Unauthorized,
     /// Another 4xx: the server refused the request; not retried.
@@ -33,10 +35,11 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, in the order summaries list them.
-    pub const ALL: [Outcome; 8] = [
+    pub const ALL: [Outcome; 9] = [
         Outcome::Ok,
         Outcome::Skipped,
         Outcome::DryRun,
+        Outcome::Mismatch,
         Outcome::Unauthorized,
         Outcome::Rejected,
         Outcome::Failed,
@@ -48,6 +51,7 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
+            Outcome::Mismatch => "mismatch",
             Outcome::Unauthorized => "unauthorized",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
@@ -100,6 +104,9 @@ pub struct RowResult {
     pub latency_ms: Option<u64>,
     /// What went wrong, or a note; empty when all went well.
     pub error: String,
+    /// Reasons were sent and the server echoed other `status_reasons` (a warning: the row
+    /// stays `ok`, with a note in `error`).
+    pub reasons_differ: bool,
     /// The process as the server returned it, on success.
     pub remote: Option<Remote>,
     /// When the row finished.
@@ -116,6 +123,7 @@ impl RowResult {
             attempts: 0,
             latency_ms: None,
             error,
+            reasons_differ: false,
             remote: None,
             finished_at: SystemTime::now(),
         }

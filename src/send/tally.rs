@@ -20,9 +20,9 @@ pub type Counts = [u64; Outcome::ALL.len()];
 pub struct Example {
     /// The input line.
     pub line: u64,
-    /// The row's auth_uuid.
+    /// The row's auth_uuid, safe to print (controls escaped, length capped).
     pub auth_uuid: String,
-    /// What went wrong.
+    /// What went wrong, safe to print (controls escaped, length capped).
     pub error: String,
 }
 
@@ -33,6 +33,9 @@ pub struct Tally {
     pub counts: Counts,
     /// Rows sent at least once (not dry runs, skipped, invalid or cancelled rows).
     pub sent: u64,
+    /// Rows that stayed `ok` although the server echoed other `status_reasons` than the
+    /// reasons sent.
+    pub reasons_differ: u64,
     /// The lowest lines of every outcome that is not ok, at most [`EXAMPLES`] each, indexed
     /// by [`Outcome::index`].
     pub examples: Vec<Vec<Example>>,
@@ -50,6 +53,7 @@ impl Tally {
         Tally {
             counts: [0; Outcome::ALL.len()],
             sent: 0,
+            reasons_differ: 0,
             examples: vec![Vec::new(); Outcome::ALL.len()],
             stopped: None,
             elapsed: Duration::ZERO,
@@ -63,6 +67,9 @@ impl Tally {
         self.counts[index] += 1;
         if result.attempts > 0 {
             self.sent += 1;
+        }
+        if result.reasons_differ {
+            self.reasons_differ += 1;
         }
         // Latency is the time to an answer: an attempt that got none (refused, reset, timed
         // out) has no latency to report.
@@ -80,10 +87,11 @@ impl Tally {
         if examples.len() == EXAMPLES && examples.last().is_some_and(|e| e.line < result.row.line) {
             return;
         }
+        // Both come from the input or a server: made safe once, for every summary.
         examples.push(Example {
             line: result.row.line,
-            auth_uuid: result.row.auth_uuid.clone(),
-            error: result.error.clone(),
+            auth_uuid: crate::text::safe_input_text(&result.row.auth_uuid),
+            error: crate::text::safe_input_text(&result.error),
         });
         examples.sort_by_key(|e| e.line);
         examples.truncate(EXAMPLES);

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::pacer::Pacer;
 use super::stop::Stop;
 use crate::client::{Attempt, Body, Class, Client};
-use crate::results::{Outcome, RowResult};
+use crate::results::{Outcome, Remote, RowResult};
 use crate::retry::RetryPolicy;
 use crate::validate::{Request, Row};
 
@@ -70,14 +71,12 @@ impl Worker {
         let Some(key) = row.api_key.as_ref().or(self.key.as_ref()) else {
             return RowResult::unsent(row, Outcome::Failed, "no API key for this row".into());
         };
-        let body: bytes::Bytes = serde_json::to_vec(&Body {
+        let body = WipedBody::new(&Body {
             auth_uuid: &row.auth_uuid,
             api_key: key.expose_secret(),
             state: request.state.as_str(),
             reasons: request.reasons.as_deref(),
-        })
-        .expect("a struct of strings always serialises")
-        .into();
+        });
         let mut attempts = 0u32;
         let mut last: Option<Attempt> = None;
         loop {
@@ -85,7 +84,7 @@ impl Worker {
                 return match last {
                     None => cancelled(row),
                     Some(attempt) => {
-                        let mut result = finish(row, attempt, attempts);
+                        let mut result = finish(row, &request, attempt, attempts);
                         result.error =
                             format!("{}; the run stopped before the next retry", result.error);
                         result
@@ -93,7 +92,7 @@ impl Worker {
                 };
             }
             attempts += 1;
-            let attempt = client.send(body.clone()).await;
+            let attempt = client.send(body.0.clone()).await;
             tracing::debug!(
                 line = row.line,
                 attempt = attempts,
@@ -108,7 +107,7 @@ impl Worker {
             );
             let wait = self.wait_after(&attempt, attempts);
             if attempt.class != Class::Transient || !self.policy.may_retry(attempts) {
-                return finish(row, attempt, attempts);
+                return finish(row, &request, attempt, attempts);
             }
             tracing::info!(
                 line = row.line,
@@ -150,27 +149,160 @@ impl Worker {
     }
 }
 
+/// A request body, which holds the key: written once into a buffer of the right size (so
+/// that no partial copy is left behind by a reallocation), and wiped when the row is done if
+/// no other copy of it is alive by then (the HTTP client's are gone once it answered).
+struct WipedBody(bytes::Bytes);
+
+impl WipedBody {
+    fn new(body: &Body<'_>) -> WipedBody {
+        let size = body.auth_uuid.len()
+            + body.api_key.len() * 6
+            + body.state.len()
+            + body.reasons.map_or(0, |r| r.len() * 6)
+            + 80;
+        let mut buffer = Vec::with_capacity(size);
+        serde_json::to_writer(&mut buffer, body).expect("a struct of strings always serialises");
+        WipedBody(buffer.into())
+    }
+}
+
+impl Drop for WipedBody {
+    fn drop(&mut self) {
+        if let Ok(mut only) = std::mem::take(&mut self.0).try_into_mut() {
+            only.as_mut().zeroize();
+        }
+    }
+}
+
 /// A row the run's stop reached before its first attempt.
 fn cancelled(row: Row) -> RowResult {
     RowResult::unsent(row, Outcome::Cancelled, "not sent: the run stopped".into())
 }
 
-/// The result of a row from its last attempt.
-fn finish(row: Row, attempt: Attempt, attempts: u32) -> RowResult {
-    let outcome = match attempt.class {
+/// The result of a row from its last attempt. A 2xx is checked against the server's echo:
+/// another `status` than the state sent is a `mismatch` (the change did not take); other
+/// `status_reasons` than the reasons sent is only a note (see [`check_echo`]).
+fn finish(row: Row, request: &Request, attempt: Attempt, attempts: u32) -> RowResult {
+    let mut outcome = match attempt.class {
         Class::Ok => Outcome::Ok,
         Class::Unauthorized => Outcome::Unauthorized,
         Class::Rejected => Outcome::Rejected,
         Class::Transient | Class::Broken => Outcome::Failed,
     };
+    let mut error = attempt.message;
+    let mut reasons_differ = false;
+    if let (Outcome::Ok, Some(remote)) = (outcome, &attempt.remote) {
+        let echo = check_echo(request, remote);
+        reasons_differ = echo == Echo::ReasonsDiffer;
+        let note = match echo {
+            Echo::Agrees => None,
+            Echo::StatusDiffers => {
+                outcome = Outcome::Mismatch;
+                Some(format!(
+                    "the change did not take: the server answered {} but its echo says status {}, not {}",
+                    attempt.status.unwrap_or(200),
+                    remote.status,
+                    request.state.as_str()
+                ))
+            }
+            Echo::NoStatus => Some("applied, but the answer has no `status` to check".to_string()),
+            Echo::ReasonsDiffer => Some(
+                "applied, but the echoed status_reasons differ from the reasons sent (see remote_status_reasons)"
+                    .to_string(),
+            ),
+        };
+        if let Some(note) = note {
+            error = match error.is_empty() {
+                true => note,
+                false => format!("{note}; {error}"),
+            };
+        }
+    }
     RowResult {
         row,
         outcome,
         http_status: attempt.status,
         attempts,
         latency_ms: Some(attempt.latency.as_millis() as u64),
-        error: attempt.message,
+        error,
+        reasons_differ,
         remote: attempt.remote,
         finished_at: std::time::SystemTime::now(),
+    }
+}
+
+/// What a 2xx's echo says about the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Echo {
+    /// The echoed status is the state sent, and the reasons (if sent) are those sent.
+    Agrees,
+    /// The echoed status is another state: the change did not take.
+    StatusDiffers,
+    /// The echo has no status: nothing to check against.
+    NoStatus,
+    /// The status agrees, but reasons were sent and the echoed ones differ: a warning only
+    /// (the vendor's own example echoes other words than it was sent).
+    ReasonsDiffer,
+}
+
+/// Compares a 2xx's echo with what was sent. States compare without regard to case or
+/// surrounding blanks; reasons compare after trimming.
+fn check_echo(request: &Request, remote: &Remote) -> Echo {
+    let status = remote.status.trim();
+    if status.is_empty() {
+        return Echo::NoStatus;
+    }
+    if !status.eq_ignore_ascii_case(request.state.as_str()) {
+        return Echo::StatusDiffers;
+    }
+    match &request.reasons {
+        Some(sent) if sent.trim() != remote.status_reasons.trim() => Echo::ReasonsDiffer,
+        _ => Echo::Agrees,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::State;
+
+    fn request(state: State, reasons: Option<&str>) -> Request {
+        Request {
+            uuid: uuid::Uuid::nil(),
+            state,
+            reasons: reasons.map(str::to_string),
+        }
+    }
+
+    fn remote(status: &str, reasons: &str) -> Remote {
+        Remote {
+            status: status.into(),
+            status_reasons: reasons.into(),
+            ..Remote::default()
+        }
+    }
+
+    #[test]
+    fn the_echo_decides_between_ok_mismatch_and_a_note() {
+        let ko = request(State::Ko, None);
+        assert_eq!(check_echo(&ko, &remote("KO", "old words")), Echo::Agrees);
+        assert_eq!(check_echo(&ko, &remote(" ko ", "")), Echo::Agrees);
+        assert_eq!(check_echo(&ko, &remote("OK", "")), Echo::StatusDiffers);
+        assert_eq!(check_echo(&ko, &remote("", "")), Echo::NoStatus);
+        let with_reasons = request(State::Cancelled, Some("duplicado"));
+        assert_eq!(
+            check_echo(&with_reasons, &remote("CANCELLED", "duplicado")),
+            Echo::Agrees
+        );
+        assert_eq!(
+            check_echo(&with_reasons, &remote("CANCELLED", "otra cosa")),
+            Echo::ReasonsDiffer
+        );
+        assert_eq!(
+            check_echo(&with_reasons, &remote("OK", "otra cosa")),
+            Echo::StatusDiffers,
+            "a wrong state wins over wrong reasons"
+        );
     }
 }

@@ -33,14 +33,15 @@ pub enum Problem {
     },
     /// The auth_uuid is not a canonical UUID.
     #[error(
-        "{value:?} is not a UUID in canonical form (36 characters like 0190b5a2-7c3e-7d41-9b2a-5f6e1d2c3b4a)"
+        "\"{}\" is not a UUID in canonical form (36 characters like 0190b5a2-7c3e-7d41-9b2a-5f6e1d2c3b4a)",
+        crate::text::safe_input_text(value)
     )]
     BadUuid {
         /// The cell, trimmed.
         value: String,
     },
     /// The state is not one of OK, KO, CANCELLED.
-    #[error("{value:?} is not a state: use OK, KO or CANCELLED{}", suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
+    #[error("\"{}\" is not a state: use OK, KO or CANCELLED{}", crate::text::safe_input_text(value), suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default())]
     UnknownState {
         /// The cell, trimmed.
         value: String,
@@ -127,7 +128,12 @@ impl RowProblem {
     /// `FILE:LINE: column NAME: message`, the form every problem is printed in.
     pub fn render(&self, file: &str) -> String {
         match &self.column {
-            Some(column) => format!("{file}:{}: column {column}: {}", self.line, self.problem),
+            Some(column) => format!(
+                "{file}:{}: column {}: {}",
+                self.line,
+                crate::text::safe_input_text(column),
+                self.problem
+            ),
             None => format!("{file}:{}: {}", self.line, self.problem),
         }
     }

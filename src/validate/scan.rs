@@ -92,6 +92,8 @@ pub struct Scan {
     pub blank_rows: u64,
     /// Valid rows without their own api_key (they need the default key).
     pub rows_without_key: u64,
+    /// Every key of the `api_key` column, to cut out of whatever a server says.
+    pub keys: crate::text::Redactor,
     /// Valid rows that send reasons (their own, or the `--reasons` default).
     pub rows_with_reasons: u64,
     /// The validator for the sending pass, duplicates included.
@@ -129,14 +131,18 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
                 seen.push((key(request.uuid), (line & LINE_MASK) | (tag << TAG_SHIFT)));
                 scan.valid += 1;
                 scan.per_state[request.state.index()] += 1;
-                if row.api_key.is_none() {
-                    scan.rows_without_key += 1;
+                match &row.api_key {
+                    Some(key) => scan.keys.add(key),
+                    None => scan.rows_without_key += 1,
                 }
                 if request.reasons.is_some() {
                     scan.rows_with_reasons += 1;
                 }
             }
             Checked::Invalid(row, problems) => {
+                if let Some(key) = &row.api_key {
+                    scan.keys.add(key);
+                }
                 if let Some(uuid) = parse_canonical_uuid(&row.auth_uuid) {
                     seen.push((key(uuid), line & LINE_MASK));
                 }

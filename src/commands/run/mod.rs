@@ -316,6 +316,11 @@ async fn send(
     file: &str,
 ) -> anyhow::Result<Tally> {
     let stop = Arc::new(Stop::default());
+    // Every key in use: the default key and every key of the api_key column.
+    let mut redactor = scan.keys.clone();
+    if let Some(key) = &plan.key {
+        redactor.add(key);
+    }
     let client = match plan.dry_run {
         true => None,
         false => Some(Client::new(
@@ -323,6 +328,7 @@ async fn send(
             plan.timeout,
             plan.connect_timeout,
             plan.concurrency,
+            redactor,
         )?),
     };
     let policy = RetryPolicy {
