@@ -103,7 +103,7 @@ fn an_export_never_writes_over_the_results_it_reads() {
         "--force",
     ])
     .expect(1)
-    .stderr_has("is the results file that report reads");
+    .stderr_has("is the input corrections.results.csv");
     std::os::unix::fs::symlink(dir.path("corrections.results.csv"), dir.path("link.csv")).unwrap();
     dir.cmd(&[
         "report",

@@ -37,9 +37,15 @@ enum Completeness {
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let path = &args.results;
     let job = JobRecord::read(path)?;
-    if let Some(target) = &args.export_failed {
-        export::check_target(target, path, args.force)?;
-    }
+    let export_to = match &args.export_failed {
+        Some(target) => Some(export::check_target(
+            target,
+            path,
+            job.as_ref(),
+            args.force,
+        )?),
+        None => None,
+    };
     // First pass: where the last line of each row is. Memory: one entry per row, not the
     // rows themselves.
     let mut last: HashMap<RowKey, u64> = HashMap::new();
@@ -140,8 +146,8 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             job_path(path).display()
         )),
     }
-    if let Some(target) = &args.export_failed {
-        let written = export::write(target, path, &failed, job.as_ref())?;
+    if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
+        let written = export::write(checked, &failed, job.as_ref())?;
         out.push_str(&format!(
             "Exported {} row(s) that did not end ok to {}{}: correct them and run that file.\n",
             written.rows,

@@ -6,8 +6,9 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
+use crate::files::{Checked, Existing, Output, OutputFile};
 use crate::input::{ReadOptions, Source};
 use crate::results::{JobRecord, RESULT_COLUMNS, RowKey, file_sha256, neutralise, restore_cell};
 use crate::validate::parse_canonical_uuid;
@@ -41,59 +42,49 @@ pub(super) struct Written {
     pub note: String,
 }
 
-/// Refuses, before anything is read or written, an export onto the results file itself (also
-/// through a link), onto anything but a regular file, or over an existing file without force.
-pub(super) fn check_target(target: &Path, results: &Path, force: bool) -> anyhow::Result<()> {
-    let shown = target.display();
-    if let (Ok(a), Ok(b)) = (std::fs::metadata(target), std::fs::metadata(results))
-        && same_file(&a, &b)
-    {
-        bail!(
-            "--export-failed {shown} is the results file that report reads: nothing was written; choose another file name"
-        );
-    }
-    match std::fs::symlink_metadata(target) {
-        Ok(meta) if !meta.file_type().is_file() => bail!(
-            "--export-failed {shown} exists and is not a regular file (a link, a folder or a device): nothing was written; choose another file name"
-        ),
-        Ok(_) if !force => bail!("{shown} already exists: pass --force to replace it"),
-        _ => Ok(()),
-    }
+/// The export as an output, by the rule of every output file: never through a link, never
+/// onto the results file it reads or the job's input (also through a link), replaced only with
+/// `--force`, private, written whole (a temporary file beside it, renamed).
+fn output(target: &Path, force: bool) -> Output {
+    Output::new("the export", target)
+        .existing(if force {
+            Existing::Replace
+        } else {
+            Existing::Refuse
+        })
+        .by_rename()
 }
 
-#[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
-}
-
-/// Writes the export: a private temporary file beside the target, renamed over it whole.
-pub(super) fn write(
+/// Refuses, before anything is read or written, an export that breaks the rule of every
+/// output (see [`output`]).
+pub(super) fn check_target(
     target: &Path,
-    _results: &Path,
+    results: &Path,
+    job: Option<&JobRecord>,
+    force: bool,
+) -> anyhow::Result<Checked> {
+    let mut sources = vec![results];
+    if let Some(input) = job.and_then(|j| j.input.as_deref()) {
+        sources.push(input);
+    }
+    Ok(crate::files::check(&sources, vec![output(target, force)])?.remove(0))
+}
+
+/// Writes the export into the checked output and commits it.
+pub(super) fn write(
+    checked: Checked,
     failed: &Failed,
     job: Option<&JobRecord>,
 ) -> anyhow::Result<Written> {
-    let folder = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temp = tempfile::NamedTempFile::new_in(folder)
-        .with_context(|| format!("cannot write {}", target.display()))?;
-    let mut writer = csv::Writer::from_writer(temp.as_file());
+    let mut file = checked.open()?;
+    let mut writer = csv::Writer::from_writer(&mut file);
     let written = match unchanged_input(job) {
         Some((job, path)) => from_input(&mut writer, failed, job, path)?,
         None => from_results(&mut writer, failed, job)?,
     };
     writer.flush().context("cannot write the export")?;
     drop(writer);
-    temp.persist(target)
-        .with_context(|| format!("cannot write {}", target.display()))?;
+    file.commit()?;
     Ok(written)
 }
 
@@ -110,7 +101,7 @@ fn safe<'a>(cells: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// Copies the failed rows from the input, in input order.
 fn from_input(
-    writer: &mut csv::Writer<&std::fs::File>,
+    writer: &mut csv::Writer<&mut OutputFile>,
     failed: &Failed,
     job: &JobRecord,
     path: &Path,
@@ -166,7 +157,7 @@ fn from_input(
 /// Rebuilds the failed rows from the results file: auth_uuid, state, reasons and the extra
 /// columns under their input names. Per-row keys are not in the results, so they are lost.
 fn from_results(
-    writer: &mut csv::Writer<&std::fs::File>,
+    writer: &mut csv::Writer<&mut OutputFile>,
     failed: &Failed,
     job: Option<&JobRecord>,
 ) -> anyhow::Result<Written> {
