@@ -171,9 +171,17 @@ impl Worker {
             None => Answer::NoAnswer,
         };
         let mut auto = auto.lock().unwrap_or_else(|p| p.into_inner());
+        let events = auto.events();
         let rate = auto.on_answer(sent_at, Instant::now(), answer);
         if rate != self.pacer.rate() {
             self.pacer.set_rate(rate);
+        }
+        if auto.events() > events {
+            tracing::info!(
+                "--rate auto: throttled; down to {rate:.1}/s, then back up to {:.1}/s, just \
+                 below the limit it found",
+                auto.settled().unwrap_or(rate),
+            );
         }
     }
 
