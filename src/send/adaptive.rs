@@ -19,7 +19,8 @@
 //! Wiring: call [`AdaptiveRate::on_send`] for every send slot taken (retries included) and
 //! [`AdaptiveRate::on_answer`] for every attempt's outcome with its send and answer instants
 //! (a `Retry-After` as the run honours it, after `--max-retry-after`), then give the pacer
-//! the rate it returns. It is plain data: share it behind a mutex.
+//! the rate it returns. It is plain data: share it behind a mutex (the worker does, in
+//! `worker.rs`; the run command builds it from `--max-rate`).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
