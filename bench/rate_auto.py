@@ -58,6 +58,9 @@ class Sandbox:
             self.proc.kill()
             raise RuntimeError(f"the sandbox did not start: {line!r}")
         self.url = line[len("listening on "):]
+        if not self.url.startswith("http://127.0.0.1:"):
+            self.proc.kill()
+            raise RuntimeError(f"the sandbox is not on loopback: {self.url!r}")
 
     def reset(self):
         urllib.request.urlopen(urllib.request.Request(self.url + "/_sandbox/reset", method="POST")).read()
@@ -99,14 +102,13 @@ def run(sandbox, rows, rate, extra):
 
 
 def settled(summary):
-    """The rate `--rate auto` settled on, if the summary reports one (any key naming it)."""
-    for key, value in summary.items():
-        if "rate" in key and "settled" in key:
-            return value
+    """The rate `--rate auto` settled on (`rate.settled_per_second` in the JSON summary), or
+    `-` if the server never throttled it."""
     rate = summary.get("rate")
-    if isinstance(rate, dict):
-        return rate.get("settled") or rate.get("final")
-    return None
+    if not isinstance(rate, dict):
+        return None
+    found = rate.get("settled_per_second")
+    return "-" if found is None else f"{found:.1f}"
 
 
 def main():

@@ -330,7 +330,7 @@ fn pacing(mode: RateMode, max_rate: Option<Rate>) -> anyhow::Result<(Rate, Optio
                 per_second: DEFAULT_MAX_RATE,
             });
             let start = Rate {
-                per_second: crate::adaptive::INITIAL_RATE.min(max.per_second),
+                per_second: crate::send::adaptive::INITIAL_RATE.min(max.per_second),
             };
             Ok((start, Some(max)))
         }
@@ -373,7 +373,7 @@ mod tests {
         let auto = plan(&["--rate", "auto"]).unwrap();
         assert_eq!(auto.concurrency, 64);
         assert_eq!(auto.auto_max_rate.unwrap().per_second, 100.0);
-        assert_eq!(auto.rate.per_second, crate::adaptive::INITIAL_RATE);
+        assert_eq!(auto.rate.per_second, crate::send::adaptive::INITIAL_RATE);
         let capped = plan(&[
             "--rate",
             "auto",

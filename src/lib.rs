@@ -6,7 +6,6 @@
 
 #![warn(missing_docs)]
 
-pub mod adaptive;
 pub mod cli;
 pub mod client;
 pub mod commands;

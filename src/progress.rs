@@ -45,6 +45,8 @@ pub struct Status<'a> {
     /// The time left in a whole-run pause, and whether the server named it (`Retry-After`)
     /// or it is a 429's backoff.
     pub paused: Option<(Duration, bool)>,
+    /// `--rate auto`: the rate the pacer is at now, requests/s.
+    pub rate: Option<f64>,
 }
 
 /// The bar or the log lines of one run.
@@ -124,8 +126,8 @@ impl Progress {
         )
     }
 
-    /// Rows sent per second and the time left (and, in a log line, the pause that holds the
-    /// run). Only rows sent count toward the rate, so skipped and invalid rows do not shorten
+    /// Rows sent per second, the `--rate auto` rate if any, and the time left (and, in a log
+    /// line, the pause that holds the run). Only rows sent count toward the rate, so skipped and invalid rows do not shorten
     /// the ETA.
     fn pace(&self, status: &Status<'_>, bar: bool) -> String {
         // Over at least a second, so that the first row does not show a thousand rows a second.
@@ -138,10 +140,14 @@ impl Progress {
             humantime::format_duration(Duration::from_secs((left as f64 / rate).ceil() as u64))
                 .to_string()
         };
+        let auto = match status.rate {
+            Some(auto) => format!(" (auto rate {auto:.1}/s)"),
+            None => String::new(),
+        };
         if bar {
-            return format!("{rate:.1} rows/s · ETA {eta}");
+            return format!("{rate:.1} rows/s{auto} · ETA {eta}");
         }
-        let mut pace = format!("{rate:.1} rows/s, about {eta} left");
+        let mut pace = format!("{rate:.1} rows/s{auto}, about {eta} left");
         if let Some(paused) = status.paused {
             pace.push_str(&format!(", {}", describe_pause(paused)));
         }
@@ -190,6 +196,7 @@ mod tests {
             counts: &counts,
             sent: 0,
             paused: None,
+            rate: None,
         };
         assert_eq!(progress.pace(&idle, true), "0.0 rows/s · ETA unknown");
         let paused = Status {
@@ -213,6 +220,24 @@ mod tests {
                     false
                 )
                 .ends_with(", paused (429 1s)")
+        );
+        let auto = Status {
+            rate: Some(38.04),
+            ..paused
+        };
+        assert!(
+            progress
+                .message(&auto)
+                .contains(" rows/s (auto rate 38.0/s) · ETA "),
+            "{}",
+            progress.message(&auto)
+        );
+        assert!(
+            progress
+                .pace(&auto, false)
+                .contains(" rows/s (auto rate 38.0/s), about "),
+            "{}",
+            progress.pace(&auto, false)
         );
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::pacer::Pause;
+use super::pacer::{Pacer, Pause};
 use super::stop::{Stop, StopPolicy};
 use super::tally::Tally;
 use crate::progress::{Progress, Status};
@@ -21,6 +21,8 @@ pub struct Collector {
     progress: Progress,
     started: Instant,
     paused: Option<Pause>,
+    /// `--rate auto`: the pacer whose current rate the display shows.
+    auto_rate: Option<Arc<Pacer>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -48,7 +50,13 @@ impl Collector {
             progress,
             started: Instant::now(),
             paused: None,
+            auto_rate: None,
         }
+    }
+
+    /// `--rate auto`: shows the current rate of `pacer` with the progress.
+    pub fn show_rate(&mut self, pacer: Arc<Pacer>) {
+        self.auto_rate = Some(pacer);
     }
 
     /// The span the run goes in (its progress bar).
@@ -101,6 +109,7 @@ impl Collector {
             counts: &self.tally.counts,
             sent: self.tally.sent,
             paused,
+            rate: self.auto_rate.as_ref().map(|p| p.rate()),
         });
     }
 

@@ -4,6 +4,7 @@
 //! `Err`. The pieces depend downward only: `run` → collector → (tally, stop), worker →
 //! (pacer, stop).
 
+pub mod adaptive;
 pub mod collector;
 pub mod pacer;
 pub mod stop;

@@ -16,6 +16,9 @@ use super::stop::Stop;
 struct Schedule {
     limiter: Arc<DefaultDirectRateLimiter>,
     per_second: f64,
+    /// No slot of this schedule before this instant: one new period after the last slot
+    /// handed out when the rate changed.
+    not_before: Option<Instant>,
 }
 
 impl Schedule {
@@ -36,7 +39,21 @@ impl Schedule {
         Schedule {
             limiter: Arc::new(RateLimiter::direct(quota)),
             per_second,
+            not_before: None,
         }
+    }
+
+    /// One period of this schedule.
+    fn period(&self) -> Duration {
+        Duration::try_from_secs_f64(1.0 / self.per_second).unwrap_or(Duration::MAX)
+    }
+
+    /// Waits for this schedule's next slot.
+    async fn ready(&self) {
+        if let Some(at) = self.not_before {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        self.limiter.until_ready().await;
     }
 }
 
@@ -57,6 +74,8 @@ pub struct Pacer {
     /// input order (governor alone wakes its waiters in no particular order).
     queue: tokio::sync::Mutex<()>,
     pause: Mutex<Option<Pause>>,
+    /// When the last slot was handed out, so that a rate change keeps the schedule's phase.
+    last_slot: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
@@ -67,6 +86,7 @@ impl Pacer {
             schedule: watch::Sender::new(Schedule::new(per_second)),
             queue: tokio::sync::Mutex::new(()),
             pause: Mutex::new(None),
+            last_slot: Mutex::new(None),
         }
     }
 
@@ -75,12 +95,19 @@ impl Pacer {
         self.schedule.borrow().per_second
     }
 
-    /// Changes the rate from now on. The new schedule's first slot is taken at the switch, so
-    /// the next slot comes one new period later: no burst at the switch. A worker waiting on
-    /// the old schedule moves to the new one.
+    /// Changes the rate from now on. The next slot comes one new period after the last slot
+    /// handed out (or after the switch, if none was): no burst at the switch, and no period
+    /// lost either, however often the rate changes (`--rate auto` changes it on most
+    /// answers). A worker waiting on the old schedule moves to the new one.
     pub fn set_rate(&self, per_second: f64) {
-        let schedule = Schedule::new(per_second);
-        let _ = schedule.limiter.check();
+        let mut schedule = Schedule::new(per_second);
+        let last = *self.last_slot.lock().unwrap_or_else(|p| p.into_inner());
+        match last {
+            Some(last) => schedule.not_before = last.checked_add(schedule.period()),
+            None => {
+                let _ = schedule.limiter.check();
+            }
+        }
         self.schedule.send_replace(schedule);
     }
 
@@ -127,9 +154,12 @@ impl Pacer {
         let _turn = self.queue.lock().await;
         let mut changes = self.schedule.subscribe();
         loop {
-            let limiter = changes.borrow_and_update().limiter.clone();
+            let schedule = changes.borrow_and_update().clone();
             tokio::select! {
-                _ = limiter.until_ready() => return,
+                _ = schedule.ready() => {
+                    *self.last_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                    return;
+                }
                 changed = changes.changed() => {
                     if changed.is_err() {
                         // The pacer is gone; nothing is waiting for this slot.
@@ -187,6 +217,27 @@ mod tests {
         pacer.set_rate(4.0);
         let took = slots(&pacer, 2).await;
         assert!(took >= Duration::from_millis(450), "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn frequent_rate_changes_keep_the_schedule() {
+        // `--rate auto` changes the rate on most answers: a change must not push the next
+        // slot a whole period away, or changes every 5 ms at 50/s would hold every slot.
+        let pacer = Arc::new(Pacer::new(50.0));
+        let changer = tokio::spawn({
+            let pacer = pacer.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    pacer.set_rate(50.0);
+                }
+            }
+        });
+        // 20 slots: 380 ms on schedule; the bound is generous for a loaded machine.
+        let took = tokio::time::timeout(Duration::from_secs(5), slots(&pacer, 20)).await;
+        changer.abort();
+        let took = took.expect("the slots kept coming while the rate changed");
+        assert!(took >= Duration::from_millis(350), "a burst: {took:?}");
     }
 
     #[tokio::test]

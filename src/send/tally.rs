@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::adaptive::Found;
 use super::stop::StopReason;
 use crate::exit::ExitCode;
 use crate::results::{Outcome, RowResult};
@@ -45,6 +46,8 @@ pub struct Tally {
     pub elapsed: Duration,
     /// Latency of the last attempt of each sent row, in milliseconds.
     pub latency: Histogram<u64>,
+    /// `--rate auto`: what the controller found; `None` at a fixed rate.
+    pub auto_rate: Option<Found>,
 }
 
 impl Tally {
@@ -58,6 +61,7 @@ impl Tally {
             stopped: None,
             elapsed: Duration::ZERO,
             latency: Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds"),
+            auto_rate: None,
         }
     }
 

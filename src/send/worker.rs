@@ -1,13 +1,15 @@
 //! A worker takes one row to its final outcome: it waits for a send slot before every
 //! attempt (retries included), sends, retries what is transient with backoff, and pauses the
 //! whole run on a 429 or a `Retry-After`, on any attempt, the row's last included.
+//! With `--rate auto` it reports every attempt to the controller, and the pacer follows it.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::adaptive::{AdaptiveRate, Answer, Found};
 use super::pacer::Pacer;
 use super::stop::Stop;
 use crate::client::{Attempt, Body, Class, Client};
@@ -25,6 +27,8 @@ pub struct Worker {
     policy: RetryPolicy,
     /// The stop switch, shared with the collector and the signal handler.
     pub stop: Arc<Stop>,
+    /// `--rate auto`: the controller the pacer's rate follows; `None` at a fixed rate.
+    auto: Option<Mutex<AdaptiveRate>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -51,7 +55,25 @@ impl Worker {
             pacer,
             policy,
             stop,
+            auto: None,
         }
+    }
+
+    /// `--rate auto`: every attempt is reported to `controller`, and the pacer's rate
+    /// follows it.
+    pub fn with_auto_rate(mut self, controller: AdaptiveRate) -> Worker {
+        if controller.rate() != self.pacer.rate() {
+            self.pacer.set_rate(controller.rate());
+        }
+        self.auto = Some(Mutex::new(controller));
+        self
+    }
+
+    /// `--rate auto`: what the controller found so far; `None` at a fixed rate.
+    pub fn auto_rate(&self) -> Option<Found> {
+        self.auto
+            .as_ref()
+            .map(|auto| auto.lock().unwrap_or_else(|p| p.into_inner()).found())
     }
 
     /// Whether this is a dry run: nothing is sent.
@@ -92,7 +114,15 @@ impl Worker {
                 };
             }
             attempts += 1;
+            let sent_at = self.auto.as_ref().map(|auto| {
+                let now = Instant::now();
+                auto.lock().unwrap_or_else(|p| p.into_inner()).on_send(now);
+                now
+            });
             let attempt = client.send(body.0.clone()).await;
+            if let Some(sent_at) = sent_at {
+                self.report(sent_at, &attempt);
+            }
             tracing::debug!(
                 line = row.line,
                 attempt = attempts,
@@ -122,6 +152,35 @@ impl Worker {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.stop.stopped() => {}
             }
+        }
+    }
+
+    /// `--rate auto`: tells the controller how an attempt sent at `sent_at` was answered, and
+    /// moves the pacer to its new rate. The pacer changes under the controller's lock, so
+    /// that two answers at once cannot leave it on the older of two rates.
+    fn report(&self, sent_at: Instant, attempt: &Attempt) {
+        let Some(auto) = &self.auto else {
+            return;
+        };
+        let answer = match attempt.status {
+            Some(429) => Answer::Throttled {
+                retry_after: attempt.retry_after.map(|w| self.policy.cap_retry_after(w)),
+            },
+            Some(_) => Answer::Answered,
+            None => Answer::NoAnswer,
+        };
+        let mut auto = auto.lock().unwrap_or_else(|p| p.into_inner());
+        let events = auto.events();
+        let rate = auto.on_answer(sent_at, Instant::now(), answer);
+        if rate != self.pacer.rate() {
+            self.pacer.set_rate(rate);
+        }
+        if auto.events() > events {
+            tracing::info!(
+                "--rate auto: throttled; down to {rate:.1}/s, then back up to {:.1}/s, just \
+                 below the limit it found",
+                auto.settled().unwrap_or(rate),
+            );
         }
     }
 

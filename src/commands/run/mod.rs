@@ -33,6 +33,7 @@ use crate::results::{Done, read_done};
 use crate::results::{JobRecord, ResultsWriter};
 use crate::retry::RetryPolicy;
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::send::adaptive::AdaptiveRate;
 use crate::send::{self, Collector, Pacer, Stop, Tally, Worker};
 use crate::summary::{Audit, summary_json};
 use crate::validate::Scan;
@@ -336,21 +337,32 @@ async fn send(
         max_retry_after: args.max_retry_after,
         ..RetryPolicy::default()
     };
-    let worker = Arc::new(Worker::new(
+    let pacer = Arc::new(Pacer::new(plan.rate.per_second));
+    let mut worker = Worker::new(
         client,
         plan.key.clone(),
-        Arc::new(Pacer::new(plan.rate.per_second)),
+        pacer.clone(),
         policy,
         stop.clone(),
-    ));
+    );
+    if let Some(max) = plan.auto_max_rate {
+        worker = worker.with_auto_rate(AdaptiveRate::new(max.per_second));
+    }
+    let worker = Arc::new(worker);
     if !plan.dry_run {
         tracing::info!(
-            "sending {} row(s) to {} (key from {}), at most {} at once, {} per second",
+            "sending {} row(s) to {} (key from {}), at most {} at once, {}",
             scan.valid,
             plan.endpoint,
             describe_key_source(&plan.key_source),
             plan.concurrency,
-            plan.rate.per_second
+            match plan.auto_max_rate {
+                Some(max) => format!(
+                    "--rate auto from {}/s up to {}/s at most",
+                    plan.rate.per_second, max.per_second
+                ),
+                None => format!("{} per second", plan.rate.per_second),
+            }
         );
     }
     if plan.dry_run {
@@ -368,12 +380,27 @@ async fn send(
         .context("cannot install the signal handlers")?;
     let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
+    if plan.auto_max_rate.is_some() {
+        collector.show_rate(pacer);
+    }
     let items = futures::stream::iter(&mut feed);
-    let outcome = send::run(worker, items, &mut collector, plan.concurrency, plan.canary).await;
+    let outcome = send::run(
+        worker.clone(),
+        items,
+        &mut collector,
+        plan.concurrency,
+        plan.canary,
+    )
+    .await;
     signals.abort();
     outcome?;
     if let Some(e) = feed.error.take() {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
-    Ok(collector.finish()?.0)
+    let (mut tally, _) = collector.finish()?;
+    // A dry run sends nothing: the controller found nothing to tell.
+    tally.auto_rate = worker
+        .auto_rate()
+        .filter(|_| tally.sent > 0 && !plan.dry_run);
+    Ok(tally)
 }

@@ -19,7 +19,8 @@
 //! Wiring: call [`AdaptiveRate::on_send`] for every send slot taken (retries included) and
 //! [`AdaptiveRate::on_answer`] for every attempt's outcome with its send and answer instants
 //! (a `Retry-After` as the run honours it, after `--max-retry-after`), then give the pacer
-//! the rate it returns. It is plain data: share it behind a mutex.
+//! the rate it returns. It is plain data: share it behind a mutex (the worker does, in
+//! `worker.rs`; the run command builds it from `--max-rate`).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -104,6 +105,31 @@ pub struct AdaptiveRate {
     /// The longest time from a send to its answer seen so far.
     longest_answer: Duration,
     events: u64,
+    /// The highest target so far.
+    peak: f64,
+}
+
+/// What the controller found, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found {
+    /// The rate settled on after the last congestion event: what to pass as `--rate` next
+    /// time; `None` if the server never throttled.
+    pub settled: Option<f64>,
+    /// The target at the end of the run.
+    pub rate: f64,
+    /// The highest target of the run.
+    pub peak: f64,
+    /// The ceiling (`--max-rate`).
+    pub max_rate: f64,
+    /// How many congestion events (decreases) there were.
+    pub events: u64,
+}
+
+impl Found {
+    /// Whether the target reached the `--max-rate` ceiling.
+    pub fn reached_ceiling(&self) -> bool {
+        self.peak >= self.max_rate * 0.999
+    }
 }
 
 impl AdaptiveRate {
@@ -125,6 +151,18 @@ impl AdaptiveRate {
             resumed: None,
             longest_answer: Duration::ZERO,
             events: 0,
+            peak: INITIAL_RATE.min(max_rate),
+        }
+    }
+
+    /// What the controller found so far.
+    pub fn found(&self) -> Found {
+        Found {
+            settled: self.settled(),
+            rate: self.rate,
+            peak: self.peak,
+            max_rate: self.max_rate,
+            events: self.events,
         }
     }
 
@@ -183,6 +221,7 @@ impl AdaptiveRate {
             }
         };
         self.rate = rate.clamp(self.min_rate, self.max_rate);
+        self.peak = self.peak.max(self.rate);
         self.rate
     }
 

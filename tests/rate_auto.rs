@@ -1,0 +1,173 @@
+//! `--rate auto` end to end against the sandbox with a hidden rate limit: every row ends ok,
+//! the `--max-rate` ceiling holds by the server's own clock, the run beats the default fixed
+//! rate, and the summary names the rate settled on. Timings are the benchmark's
+//! (bench/rate_auto.sh); the bounds here are generous for a loaded 2-core machine.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestServer, Workdir};
+use tecalis_status::sandbox::Received;
+
+/// The most requests the server received in any sliding 1-s window (by its own clock).
+fn busiest_second(received: &[Received]) -> usize {
+    let at: Vec<f64> = received.iter().map(|r| r.at_ms).collect();
+    let mut most = 0;
+    let mut start = 0;
+    for end in 0..at.len() {
+        while at[end] - at[start] >= 1000.0 {
+            start += 1;
+        }
+        most = most.max(end - start + 1);
+    }
+    most
+}
+
+/// Every row of the results is `ok`, one per input row.
+fn assert_all_ok(w: &Workdir, results: &str, rows: usize) {
+    let results = w.results(results);
+    assert_eq!(results.len(), rows);
+    let not_ok: Vec<_> = results.iter().filter(|r| r["outcome"] != "ok").collect();
+    assert!(not_ok.is_empty(), "rows not ok: {not_ok:?}");
+}
+
+/// The server's count of answers with `status`.
+fn answered(received: &[Received], status: u16) -> usize {
+    received.iter().filter(|r| r.status == status).count()
+}
+
+#[test]
+fn auto_rate_settles_under_a_hidden_limit_of_8_per_second() {
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.rate_limit = Some(8);
+    });
+    let w = Workdir::new();
+    w.write_fresh("in.csv", 48, "OK", "");
+    let out = w
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &["--rate", "auto", "--summary-json", "s.json"],
+        )
+        .expect(0);
+    assert_all_ok(&w, "in.results.csv", 48);
+    let received = server.received();
+    assert_eq!(answered(&received, 200), 48, "each row taken once");
+    // Slow start passes 8/s within the 48 rows, so the limit is met; then the controller backs
+    // off: a few 429s while it finds the limit, not a stream of them.
+    let throttled = answered(&received, 429);
+    assert!(
+        (1..=12).contains(&throttled),
+        "{throttled} of {} requests answered 429\n{}",
+        received.len(),
+        out.describe()
+    );
+    // The summary names the rate settled on and says to pass it next time.
+    let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    let rate = &json["rate"];
+    assert_eq!(rate["mode"], "auto", "{json}");
+    let settled = rate["settled_per_second"].as_f64().expect("a settled rate");
+    assert!((3.0..=9.0).contains(&settled), "settled at {settled}/s");
+    let suggested = rate["suggested_rate"].as_str().unwrap();
+    assert_eq!(suggested, format!("{}", settled.floor()));
+    out.stderr_has(&format!("Rate: auto, settled at {settled:.1}/s"))
+        .stderr_has(&format!("pass --rate {suggested} next time"))
+        .stderr_has("--rate auto: throttled");
+}
+
+#[test]
+fn auto_rate_beats_the_default_rate_against_40_per_second_with_latency() {
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.rate_limit = Some(40);
+        c.latency = Duration::from_millis(150);
+    });
+    let w = Workdir::new();
+    let rows = 200;
+    w.write_fresh("in.csv", rows, "OK", "");
+    let out = w
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &["--rate", "auto", "--log-every", "500ms"],
+        )
+        .expect(0);
+    assert_all_ok(&w, "in.results.csv", rows);
+    let received = server.received();
+    assert_eq!(answered(&received, 200), rows);
+    // The default fixed rate of 10/s would need 19.9 s between the first request and the
+    // last (ideal at 40/s: 5 s); 150 ms of latency does not cap the rate in auto mode.
+    let span = received.last().unwrap().at_ms - received[0].at_ms;
+    assert!(
+        span < 19_900.0,
+        "auto took {span} ms, no faster than 10/s\n{}",
+        out.describe()
+    );
+    // The progress log lines show the current rate.
+    out.stderr_has("(auto rate ");
+}
+
+#[test]
+fn auto_rate_never_passes_max_rate() {
+    // No limit on the server: only --max-rate holds the rate.
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let w = Workdir::new();
+    w.write_fresh("in.csv", 60, "OK", "");
+    let out = w
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &["--rate", "auto", "--max-rate", "15"],
+        )
+        .expect(0);
+    assert_all_ok(&w, "in.results.csv", 60);
+    let received = server.received();
+    assert_eq!(received.len(), 60, "no 429, no retry");
+    // The pacer's own schedule never passes 15/s: 60 requests need at least 59/15 = 3.9 s
+    // (a loaded machine only makes it slower). Arrival times on the server also carry the
+    // network's and the scheduler's jitter, so a 1-s window gets a margin of three.
+    let span = received.last().unwrap().at_ms - received[0].at_ms;
+    assert!(
+        span >= 3_600.0,
+        "60 requests in {span} ms: faster than 15/s"
+    );
+    let most = busiest_second(&received);
+    assert!(most <= 18, "{most} requests in one second, --max-rate 15");
+    out.stderr_has("the server never throttled: its limit was not found");
+}
+
+#[test]
+fn auto_rate_backs_off_on_429_without_retry_after() {
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.rate_limit = Some(20);
+        c.retry_after = Some(tecalis_status::sandbox::NO_RETRY_AFTER.into());
+    });
+    let w = Workdir::new();
+    w.write_fresh("in.csv", 100, "OK", "");
+    let out = w
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &["--rate", "auto", "--summary-json", "s.json"],
+        )
+        .expect(0);
+    assert_all_ok(&w, "in.results.csv", 100);
+    let received = server.received();
+    let throttled = answered(&received, 429);
+    assert!(
+        throttled <= 20,
+        "{throttled} of {} requests answered 429\n{}",
+        received.len(),
+        out.describe()
+    );
+    let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    // 100 rows at 5/s rising: the limit of 20/s is found within the run.
+    assert_eq!(json["rate"]["limit_found"], true, "{json}");
+    let settled = json["rate"]["settled_per_second"].as_f64().unwrap();
+    assert!((8.0..=22.0).contains(&settled), "settled at {settled}/s");
+    out.stderr_has("Rate: auto, settled at ")
+        .stderr_has(" next time");
+}
