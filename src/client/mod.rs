@@ -106,7 +106,7 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(pool)
             .tcp_nodelay(true);
-        if crate::config::is_loopback(&endpoint) {
+        if is_loopback(&endpoint) {
             builder = builder.no_proxy();
         }
         let http = builder
@@ -271,6 +271,16 @@ async fn read_capped(mut response: reqwest::Response) -> (Vec<u8>, Option<String
             Ok(None) => return (body, None),
             Err(e) => return (body, Some(format!("answer cut short: {}", error_chain(&e)))),
         }
+    }
+}
+
+/// Whether the URL's host is this machine.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => std::net::IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => std::net::IpAddr::V6(ip).is_loopback(),
+        None => false,
     }
 }
 
