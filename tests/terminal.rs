@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-
-use common::{KEY, TestServer, Workdir};
+use common::pty::Pty;
+use common::{TestServer, Workdir};
 
 fn input(dir: &Workdir, n: usize) {
     dir.write_fresh("in.csv", n, "OK", "");
@@ -36,48 +34,12 @@ fn typed_at_prompt(
     prompt: &str,
     typed: &str,
 ) -> (Option<i32>, String) {
-    let command = format!("{} {args}", env!("CARGO_BIN_EXE_tecalis-status"));
-    let mut script = Command::new("script");
-    script
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .current_dir(dir.path(""))
-        .env("TECALIS_API_KEY", KEY)
-        .env_remove("RUST_LOG");
-    if no_color {
-        script.env("NO_COLOR", "1");
-    } else {
-        script.env_remove("NO_COLOR");
+    let mut pty = Pty::start_with(dir, args, no_color);
+    if !prompt.is_empty() {
+        pty.wait_for(prompt);
     }
-    script.stdin(Stdio::piped()).stdout(Stdio::piped());
-    let mut child = script.spawn().expect("util-linux script runs");
-    // Keep the keyboard open until the program ends: `script` may take the end of its input
-    // for the terminal closing.
-    let mut keyboard = child.stdin.take().expect("piped");
-    let mut stdout = child.stdout.take().expect("piped");
-    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let shared = screen.clone();
-    let reader = std::thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = stdout.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            shared.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !prompt.is_empty()
-        && !String::from_utf8_lossy(&screen.lock().unwrap()).contains(prompt)
-        && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    keyboard.write_all(typed.as_bytes()).expect("typing");
-    let status = child.wait().expect("util-linux script runs");
-    drop(keyboard);
-    reader.join().expect("the reader ends");
-    let screen = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
-    (status.code(), screen)
+    pty.type_keys(typed.as_bytes());
+    pty.finish()
 }
 
 #[test]
