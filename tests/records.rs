@@ -257,3 +257,33 @@ fn an_input_rewritten_during_the_run_does_not_change_what_is_sent() {
         "the hash of what was sent"
     );
 }
+
+#[test]
+fn report_counts_the_rows_of_the_job_as_it_is_after_a_corrected_resume() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let uuids = fresh_uuids(3);
+    // Line 4's auth_uuid is cut short: invalid, recorded as such with --skip-invalid.
+    let short = &uuids[2][..30];
+    let first = format!(
+        "auth_uuid,state\n{},OK\n{},OK\n{short},OK\n",
+        uuids[0], uuids[1]
+    );
+    dir.write("in.csv", &first);
+    dir.run_at(&server.url(), "in.csv", &["--skip-invalid"])
+        .expect(3);
+    // The operator corrects it and resumes: every row of the job ends ok.
+    dir.write(
+        "in.csv",
+        csv_input(&[
+            (&uuids[0], "OK", ""),
+            (&uuids[1], "OK", ""),
+            (&uuids[2], "OK", ""),
+        ]),
+    );
+    dir.run_at(&server.url(), "in.csv", &["--resume"]).expect(0);
+    let out = dir.cmd(&["report", "in.results.csv"]).expect(0);
+    out.stdout_has("3 rows (the final outcome of each")
+        .stdout_has("1 row(s) recorded only by earlier runs")
+        .stdout_has("Complete: every row ended ok.");
+}

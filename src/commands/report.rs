@@ -46,13 +46,18 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
-    // First pass: where the last line of each row is. Memory: one entry per row, not the
-    // rows themselves.
-    let mut last: HashMap<RowKey, u64> = HashMap::new();
+    // First pass: where the last line of each row is, and whether the last run recorded the
+    // row (the job is the last run's rows: a row corrected or removed from the input since an
+    // earlier run is no longer part of it). Memory: one entry per row, not the rows themselves.
+    let lines_before = job.as_ref().map_or(0, |j| j.lines_before);
+    let mut last: HashMap<RowKey, (u64, bool)> = HashMap::new();
     let file = read_lines(path, |n, record, _| {
-        last.insert(RowKey::of(record), n);
+        let entry = last.entry(RowKey::of(record)).or_insert((n, false));
+        entry.0 = n;
+        entry.1 |= n > lines_before;
         Ok(())
     })?;
+    let earlier_only = last.values().filter(|(_, current)| !current).count();
 
     // Second pass: count the final lines, list the problems, note what to export.
     let mut counts = Counts::default();
@@ -60,7 +65,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let mut failures: Vec<(u64, String)> = Vec::new();
     let mut failed = export::Failed::default();
     read_lines(path, |n, record, outcome| {
-        if last.get(&RowKey::of(record)) != Some(&n) {
+        if last.get(&RowKey::of(record)) != Some(&(n, true)) {
             return Ok(());
         }
         counts[outcome] += 1;
@@ -121,6 +126,11 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         &unauthorized,
     );
     list(&mut out, "Not applied:", &failures);
+    if earlier_only > 0 {
+        out.push_str(&format!(
+            "{earlier_only} row(s) recorded only by earlier runs of this file are not in the last run's input (corrected or removed since) and are left out of the counts\n"
+        ));
+    }
     if file.torn > 0 {
         out.push_str(&format!(
             "{} line(s) were not whole (a run was stopped while writing) and were ignored\n",
@@ -134,11 +144,11 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             rows,
             running,
         } => out.push_str(&format!(
-            "INCOMPLETE: {missing} of the last run's {rows} rows have no outcome yet: {}. Finish it with `run … --resume`, then report again.\n",
+            "INCOMPLETE: {missing} of the last run's {rows} rows have no outcome yet: {}, then report again.\n",
             if *running {
-                "a run is still writing this file"
+                "a run is still writing this file: wait for it to finish"
             } else {
-                "the run was killed or crashed before it recorded them"
+                "the run was killed or crashed before it recorded them: finish it with the same run command and --resume"
             }
         )),
         Completeness::Unknown => out.push_str(&format!(
