@@ -223,9 +223,25 @@ pub fn summary_json(tally: &Tally, audit: &Audit, exit: ExitCode) -> Value {
         },
         "unauthorized_examples": tally.examples(Outcome::Unauthorized).iter().map(|e| json!({"line": e.line, "auth_uuid": e.auth_uuid})).collect::<Vec<_>>(),
         "examples": examples,
-        "stopped": tally.stopped.map(|r| format!("{r:?}")),
+        "stopped": tally.stopped.map(|r| snake_case(&format!("{r:?}"))),
         "exit_code": exit.code(),
     })
+}
+
+/// `WrongKey` → `wrong_key`: the JSON's names, not Rust's.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

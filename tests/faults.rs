@@ -192,7 +192,7 @@ fn a_200_with_malformed_json_is_still_ok() {
     let r = only(&results);
     assert_eq!((r["outcome"].as_str(), r["attempts"].as_str()), ("ok", "1"));
     assert!(
-        r["error"].starts_with("applied, but the answer could not be read"),
+        r["error"].starts_with("answered 2xx, but the answer could not be read"),
         "{r:?}"
     );
     assert_eq!(r["remote_status"], "");

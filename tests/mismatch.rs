@@ -113,7 +113,7 @@ fn an_unreadable_200_stays_ok_with_a_note() {
     let results = dir.results("in.results.csv");
     assert_eq!(results[0]["outcome"], "ok");
     assert!(
-        results[0]["error"].starts_with("applied, but the answer could not be read"),
+        results[0]["error"].starts_with("answered 2xx, but the answer could not be read"),
         "{:?}",
         results[0]
     );

@@ -444,6 +444,14 @@ fn sigint_during_a_million_row_dry_run_exits_130_promptly() {
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted by a signal"), "{stderr}");
     let rows = dir.results("in.dry-run.csv");
+    // What the preview lacks is said: no row goes unaccounted for.
+    assert!(
+        stderr.contains(&format!(
+            "Interrupted: the preview holds {} of the 1000000 rows",
+            rows.len()
+        )),
+        "{stderr}"
+    );
     assert!(!rows.is_empty() && rows.len() < 1_000_000, "{}", rows.len());
     // The rows already taken from the input when the signal came are recorded `cancelled`;
     // the rest of an interrupted dry run is not recorded at all.

@@ -62,7 +62,7 @@ fn json_logs_a_run_with_401s_whole() {
         lines.iter().any(|l| l["message"]
             .as_str()
             .unwrap()
-            .starts_with("sending 12 row(s)")),
+            .starts_with("sending up to 12 row(s)")),
         "{}",
         out.stderr
     );
@@ -126,7 +126,7 @@ fn json_logs_the_wrong_key_stop_and_max_unauthorized() {
         .expect(5);
     let lines = json_lines(&out.stderr);
     let summary = &of_kind(&lines, "summary")[0]["summary"];
-    assert_eq!(summary["stopped"], "WrongKey");
+    assert_eq!(summary["stopped"], "wrong_key");
     assert_eq!(summary["counts"]["unauthorized"], 10);
     assert_eq!(summary["counts"]["cancelled"], ours.len() - 10);
     let next = of_kind(&lines, "next");
@@ -157,7 +157,7 @@ fn json_logs_the_wrong_key_stop_and_max_unauthorized() {
         .expect(5);
     let lines = json_lines(&out.stderr);
     let summary = &of_kind(&lines, "summary")[0]["summary"];
-    assert_eq!(summary["stopped"], "TooManyUnauthorized");
+    assert_eq!(summary["stopped"], "too_many_unauthorized");
     assert_eq!(summary["counts"]["unauthorized"], 1);
     assert_eq!(of_kind(&lines, "next")[0]["fix_key_first"], true);
 }

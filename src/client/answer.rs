@@ -42,13 +42,16 @@ pub fn classify(
                 // The state was applied; only the echo is unreadable. A parser's message
                 // can quote the body.
                 attempt.message = format!(
-                    "applied, but the answer could not be read: {}",
+                    "answered 2xx, but the answer could not be read, so the change is not confirmed by its echo: {}",
                     safe_server_text(&why, redactor)
                 );
             }
         }
         if let Some(error) = body_error {
-            attempt.message = format!("applied, but {}", safe_server_text(error, redactor));
+            attempt.message = format!(
+                "answered 2xx, but the change is not confirmed by its echo: {}",
+                safe_server_text(error, redactor)
+            );
         }
         return attempt;
     }
@@ -212,7 +215,7 @@ mod tests {
         );
         let unreadable = classify(200, b"<html>", None, None);
         assert_eq!(unreadable.class, Class::Ok);
-        assert!(unreadable.message.starts_with("applied, but"));
+        assert!(unreadable.message.starts_with("answered 2xx, but"));
         let unauthorized = classify(
             401,
             br#"{"internal_code": 401, "message": "Not authorized"}"#,

@@ -28,7 +28,14 @@ pub(super) fn env_url() -> Option<String> {
 
 /// The command that resumes this run, as it was run.
 pub(super) fn this_resume_command() -> String {
-    resume_command(std::env::args_os(), env_url().as_deref())
+    let command = resume_command(std::env::args_os(), env_url().as_deref());
+    // A command that reads standard input would wait for it, typed at the terminal.
+    match std::env::args_os().skip(2).any(|a| a == "-") {
+        true => format!(
+            "cat SAME-INPUT-FILE | {command}   (the input was standard input: feed it the same data again)"
+        ),
+        false => command,
+    }
 }
 
 /// What `run --sandbox` says when the built-in sandbox answered 401 to the first rows: it
@@ -65,17 +72,28 @@ pub(super) fn report_end(
     if plan.dry_run {
         finish_preview(plan, tally);
         let invalid = scan.invalid() > 0;
+        let previewed = tally.rows();
+        // An interrupted dry run stops at once: the rows after it were validated (the counts
+        // above say so) but are not in the preview, and that must be said.
+        let cut = match previewed < scan.rows {
+            true => format!(
+                " Interrupted: the preview holds {previewed} of the {} rows; the other {} were validated but not written to it.",
+                scan.rows,
+                scan.rows - previewed
+            ),
+            false => String::new(),
+        };
         emit(
             Level::Notice,
             "dry_run",
             &format!(
-                "Dry run: nothing was sent. {}",
+                "Dry run: nothing was sent. {}{cut}",
                 match invalid {
                     true => "Fix the invalid rows before the real run.",
                     false => "Every row is valid.",
                 }
             ),
-            json!({ "invalid": scan.invalid() }),
+            json!({ "invalid": scan.invalid(), "previewed": previewed, "rows": scan.rows }),
         );
         return exit;
     }

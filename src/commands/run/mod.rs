@@ -148,10 +148,13 @@ async fn run_async(
         sandbox_url.as_deref(),
     )?;
     let audit = Audit {
-        input: source.display().to_string(),
+        input: match source.is_stdin() {
+            true => source.display().to_string(),
+            false => absolute(source.path()),
+        },
         input_sha256: String::new(),
         url: plan.endpoint.to_string(),
-        results: plan.output.clone(),
+        results: PathBuf::from(absolute(&plan.output)),
         dry_run: plan.dry_run,
         started_at: SystemTime::now(),
     };
@@ -350,11 +353,19 @@ async fn send(
     }
     let worker = Arc::new(worker);
     if !plan.dry_run {
+        let own_key = scan.valid.saturating_sub(scan.rows_without_key);
+        let keys = match (own_key, scan.rows_without_key) {
+            (0, _) => format!("key from {}", describe_key_source(&plan.key_source)),
+            (_, 0) => "each row's own key".to_string(),
+            (n, d) => format!(
+                "{n} row(s) with their own key, {d} with the key from {}",
+                describe_key_source(&plan.key_source)
+            ),
+        };
         tracing::info!(
-            "sending {} row(s) to {} (key from {}), at most {} at once, {}",
+            "sending up to {} row(s) to {} ({keys}), at most {} at once, {}",
             scan.valid,
             plan.endpoint,
-            describe_key_source(&plan.key_source),
             plan.concurrency,
             match plan.auto_max_rate {
                 Some(max) => format!(
@@ -403,4 +414,12 @@ async fn send(
         .auto_rate()
         .filter(|_| tally.sent > 0 && !plan.dry_run);
     Ok(tally)
+}
+
+/// A path as an absolute one, for the audit (the file itself may not exist yet).
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }
