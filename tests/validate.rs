@@ -780,3 +780,39 @@ fn every_setting_combines_with_every_other() {
     validate(&dir, "f.csv", &bytes, &["--encoding", "windows-1252"]).expect_code(0);
     validate(&dir, "g.csv", &bytes[6..], &["--encoding", "latin1"]).expect_code(0);
 }
+
+#[test]
+fn a_single_byte_encoding_asked_for_a_utf8_file_is_refused_not_misread() {
+    let dir = Workdir::new();
+    let row = format!("auth_uuid,state,reasons\n{U1},OK,raz\u{f3}n\n");
+    let out = validate(
+        &dir,
+        "u8.csv",
+        row.as_bytes(),
+        &["--encoding", "windows-1252"],
+    );
+    assert_eq!(out.code, 1, "{}", out.describe());
+    out.stderr_has("u8.csv is UTF-8")
+        .stderr_has("Run again without --encoding");
+    // With Excel's UTF-8 byte-order mark the file says what it is: the flag is overruled.
+    let with_bom = [b"\xEF\xBB\xBF".as_slice(), row.as_bytes()].concat();
+    dir.write("bom.csv", &with_bom);
+    let out = dir
+        .dry_run("bom.csv", &["--encoding", "windows-1252"])
+        .env("TECALIS_API_KEY", "k")
+        .expect(0);
+    assert!(
+        out.stdout.contains("\"reasons\":\"raz\u{f3}n\""),
+        "{}",
+        out.describe()
+    );
+    // A real windows-1252 file still reads with the flag.
+    let latin = [
+        b"auth_uuid,state,reasons\n".as_slice(),
+        format!("{U1},OK,raz").as_bytes(),
+        b"\xF3n\n",
+    ]
+    .concat();
+    let out = validate(&dir, "w.csv", &latin, &["--encoding", "windows-1252"]);
+    assert_eq!(out.code, 0, "{}", out.describe());
+}

@@ -21,7 +21,19 @@ pub(crate) fn decode(
         file: file.to_string(),
         source,
     };
-    let (start, raw) = peek(raw, 4).map_err(unreadable)?;
+    let (start, raw) = peek(raw, 64 * 1024).map_err(unreadable)?;
+    // A UTF-8 byte-order mark says what the file is: it beats --encoding (a cron job that
+    // keeps the flag still reads Excel's "CSV UTF-8" export right).
+    let encoding = encoding.filter(|_| !start.starts_with(b"\xEF\xBB\xBF"));
+    if let Some(encoding) = encoding.filter(|e| *e != encoding_rs::UTF_8)
+        && let Some(why) = looks_like_utf8(&start)
+    {
+        return Err(InputError::EncodingMismatch {
+            file: file.to_string(),
+            encoding: encoding.name().to_string(),
+            why,
+        });
+    }
     // A UTF-16 file (Excel's "Unicode text") announces itself with a BOM: decode it without
     // asking for --encoding. A UTF-8 BOM beats --encoding too (encoding_rs_io sniffs both).
     let utf16 = start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF");
@@ -48,6 +60,28 @@ pub(crate) fn decode(
         text.consume(3);
     }
     Ok(text)
+}
+
+/// Whether the start of a file without a byte-order mark shows it is UTF-8: non-ASCII text
+/// that is valid UTF-8 (text in a single-byte encoding with accents almost never is: `é` is
+/// one byte, 0xE9, which UTF-8 never puts before an ASCII letter). A character cut by the
+/// end of the sample is allowed.
+fn looks_like_utf8(start: &[u8]) -> Option<&'static str> {
+    // A UTF-8 byte-order mark needs no check: it beats --encoding (see `decode`).
+    if start.starts_with(b"\xEF\xBB\xBF")
+        || start.is_ascii()
+        || start.starts_with(b"\xFF\xFE")
+        || start.starts_with(b"\xFE\xFF")
+    {
+        return None;
+    }
+    match std::str::from_utf8(start) {
+        Ok(_) => Some("its accented letters are UTF-8 sequences"),
+        Err(e) if e.error_len().is_none() && e.valid_up_to() + 4 > start.len() => {
+            Some("its accented letters are UTF-8 sequences")
+        }
+        Err(_) => None,
+    }
 }
 
 /// Reads up to `n` bytes (fewer only at the end of the input: a decoder may hand out its

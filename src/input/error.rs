@@ -93,6 +93,19 @@ pub enum InputError {
         /// The input as the user named it.
         file: String,
     },
+    /// `--encoding` names a single-byte encoding, but the file is UTF-8: every accent would be
+    /// read as two wrong characters.
+    #[error(
+        "{file} is UTF-8 ({why}), but --encoding {encoding} was given: every accented letter would be read wrong (razón as razÃ³n) and sent that way. Run again without --encoding"
+    )]
+    EncodingMismatch {
+        /// The input as the user named it.
+        file: String,
+        /// The encoding asked for.
+        encoding: String,
+        /// What shows the file is UTF-8.
+        why: &'static str,
+    },
     /// The header is not valid UTF-8.
     #[error(
         "{file}:{line}: the header is not valid UTF-8; if the file was saved by a spreadsheet on Windows, run again with --encoding windows-1252"
@@ -161,7 +174,9 @@ impl InputError {
     pub fn is_invalid_input(&self) -> bool {
         !matches!(
             self,
-            InputError::Unreadable { .. } | InputError::UnknownEncoding(_)
+            InputError::Unreadable { .. }
+                | InputError::UnknownEncoding(_)
+                | InputError::EncodingMismatch { .. }
         )
     }
 
