@@ -139,7 +139,8 @@ fn an_export_keeps_every_input_column_and_the_per_row_key() {
     let results = dir.read("in.results.csv");
     assert!(!results.contains("not-their-key"), "keys never in results");
     dir.cmd(&["report", "in.results.csv", "--export-failed", "retry.csv"])
-        .expect(3);
+        .expect(3)
+        .stdout_has("1 cell(s) of the export begin with a ' added for spreadsheet safety");
     let exported = dir.read("retry.csv");
     assert_eq!(
         exported,

@@ -164,6 +164,12 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             target.display(),
             written.note
         ));
+        if written.neutralised > 0 {
+            out.push_str(&format!(
+                "{} cell(s) of the export begin with a ' added for spreadsheet safety (their text starts with = + - or @): remove that ' before running the file, or it is sent as part of the text.\n",
+                written.neutralised
+            ));
+        }
     }
     let cancelled = counts[Outcome::Cancelled];
     let verdict = if completeness != Completeness::Complete {

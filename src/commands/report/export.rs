@@ -40,6 +40,8 @@ pub(super) struct Written {
     pub rows: u64,
     /// How they were obtained, when that matters to the operator.
     pub note: String,
+    /// Cells written with a leading `'` for spreadsheet safety.
+    pub neutralised: u64,
 }
 
 /// The export as an output, by the rule of every output file: never through a link, never
@@ -95,8 +97,17 @@ fn unchanged_input(job: Option<&JobRecord>) -> Option<(&JobRecord, &Path)> {
     (file_sha256(path).ok()? == job.input_sha256).then_some((job, path))
 }
 
-fn safe<'a>(cells: impl Iterator<Item = &'a str>) -> Vec<String> {
-    cells.map(|c| neutralise(c).into_owned()).collect()
+/// The cells, formula-safe; counts in `changed` the cells that got a leading `'`.
+fn safe<'a>(cells: impl Iterator<Item = &'a str>, changed: &mut u64) -> Vec<String> {
+    cells
+        .map(|c| {
+            let safe = neutralise(c);
+            if safe.len() != c.len() {
+                *changed += 1;
+            }
+            safe.into_owned()
+        })
+        .collect()
 }
 
 /// Copies the failed rows from the input, in input order.
@@ -113,8 +124,9 @@ fn from_input(
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let columns = reader.columns().clone();
+    let mut changed = 0;
     writer
-        .write_record(safe(columns.names.iter().map(String::as_str)))
+        .write_record(safe(columns.names.iter().map(String::as_str), &mut changed))
         .context("cannot write the export")?;
     let mut record = csv::ByteRecord::new();
     let mut rows = 0;
@@ -132,10 +144,11 @@ fn from_input(
             None => RowKey::Line(line),
         };
         if failed.keys.contains(&key) && found.insert(key) {
-            let cells: Vec<String> = record
+            let text: Vec<String> = record
                 .iter()
-                .map(|c| neutralise(&String::from_utf8_lossy(c)).into_owned())
+                .map(|c| String::from_utf8_lossy(c).into_owned())
                 .collect();
+            let cells = safe(text.iter().map(String::as_str), &mut changed);
             writer
                 .write_record(&cells)
                 .context("cannot write the export")?;
@@ -151,7 +164,11 @@ fn from_input(
     } else {
         format!(" (copied from {}, every column as written)", path.display())
     };
-    Ok(Written { rows, note })
+    Ok(Written {
+        rows,
+        note,
+        neutralised: changed,
+    })
 }
 
 /// Rebuilds the failed rows from the results file: auth_uuid, state, reasons and the extra
@@ -173,8 +190,9 @@ fn from_results(
         })
         .unwrap_or_default();
     header.extend(extras.iter().copied());
+    let mut changed = 0;
     writer
-        .write_record(safe(header.into_iter()))
+        .write_record(safe(header.into_iter(), &mut changed))
         .context("cannot write the export")?;
     for record in &failed.records {
         let mut row = vec![
@@ -184,7 +202,7 @@ fn from_results(
         ];
         row.extend(record.iter().skip(RESULT_COLUMNS.len()).map(restore_cell));
         writer
-            .write_record(safe(row.into_iter()))
+            .write_record(safe(row.into_iter(), &mut changed))
             .context("cannot write the export")?;
     }
     let had_keys = job.is_some_and(|j| {
@@ -206,6 +224,7 @@ fn from_results(
     Ok(Written {
         rows: failed.records.len() as u64,
         note,
+        neutralised: changed,
     })
 }
 
