@@ -58,9 +58,11 @@ pub async fn interrupted() {
 /// Stops the run cleanly at SIGINT or SIGTERM; a second one quits at once (every finished
 /// row is already flushed) and prints `resume`, the command that sends the rest, if any.
 /// The messages go around the progress bar, so that no stale copy of it stays above them.
+/// `on_quit` runs before a second signal ends the process (it writes `--summary-json`).
 pub fn stop_on_signal(
     stop: std::sync::Arc<crate::send::Stop>,
     resume: Option<String>,
+    on_quit: Option<Box<dyn FnOnce() + Send>>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let mut signals = Signals::listen()?;
     Ok(tokio::spawn(async move {
@@ -87,6 +89,9 @@ pub fn stop_on_signal(
             &text,
             serde_json::json!({ "resume_command": resume }),
         );
+        if let Some(on_quit) = on_quit {
+            on_quit();
+        }
         std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
     }))
 }

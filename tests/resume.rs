@@ -333,7 +333,18 @@ fn a_second_sigint_quits_at_once() {
     slow_input(&dir, 3);
     let url = server.url();
     let child = dir
-        .run_at(&url, "in.csv", &["--timeout", "1h", "--concurrency", "1"])
+        .run_at(
+            &url,
+            "in.csv",
+            &[
+                "--timeout",
+                "1h",
+                "--concurrency",
+                "1",
+                "--summary-json",
+                "s.json",
+            ],
+        )
         .spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while server.stats().slow == 0 {
@@ -360,8 +371,18 @@ fn a_second_sigint_quits_at_once() {
         stderr.contains("interrupted again: quitting now"),
         "{stderr}"
     );
+    // The JSON summary is written too, saying that the counts are not known.
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("s.json")).unwrap();
+    assert_eq!(summary["exit_code"], 130);
+    assert!(summary["counts"].is_null());
+    assert!(
+        summary["error"]
+            .as_str()
+            .unwrap()
+            .contains("quit at once on a second interrupt")
+    );
     let resume = format!(
-        "\n  {} run in.csv --url {url} --yes --timeout 1h --concurrency 1 --resume",
+        "\n  {} run in.csv --url {url} --yes --timeout 1h --concurrency 1 --summary-json s.json --resume",
         env!("CARGO_BIN_EXE_tecalis-status")
     );
     assert!(stderr.contains(&resume), "{resume:?} in:\n{stderr}");

@@ -144,7 +144,7 @@ pub struct ValidateArgs {
 }
 
 /// `run INPUT`.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// The input and how to read it.
     #[command(flatten)]

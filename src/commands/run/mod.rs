@@ -225,7 +225,27 @@ async fn run_async(
         scan.validator.clone().expect("the scan sets the validator"),
         done,
     );
-    let tally = send(args, &plan, &scan, feed, writer, progress, source.display()).await?;
+    // A second Ctrl-C quits at once: the JSON summary is still written, saying so.
+    let on_quit = args.summary_json.as_ref().map(|_| {
+        let (args, audit, results) = (args.clone(), audit.clone(), plan.output.clone());
+        Box::new(move || {
+            let mut json = summary_json(&Tally::empty(), &audit, ExitCode::Interrupted);
+            json["counts"] = serde_json::Value::Null;
+            json["rows"] = serde_json::Value::Null;
+            json["error"] = format!(
+                "quit at once on a second interrupt: the requests in flight have no outcome, and the counts are not known here; `tecalis-status report {}` gives the outcome of every row recorded",
+                results.display()
+            )
+            .into();
+            let _ = write_summary_json(&args, Some(&results), &json);
+        }) as Box<dyn FnOnce() + Send>
+    });
+    let around = Around {
+        progress,
+        file: source.display(),
+        on_quit,
+    };
+    let tally = send(args, &plan, &scan, feed, writer, around).await?;
     let exit = end::report_end(args, &plan, &scan, &tally, &audit);
     if let Some(mut job) = job {
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
@@ -309,6 +329,16 @@ fn input_paths(source: &Source) -> Vec<&Path> {
 }
 
 /// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
+/// What goes around the sending besides the plan: the display and the signal handling.
+struct Around<'a> {
+    /// Whether to draw the progress bar.
+    progress: bool,
+    /// The input's name, for messages.
+    file: &'a str,
+    /// What a second Ctrl-C does before it quits (writes `--summary-json`).
+    on_quit: Option<Box<dyn FnOnce() + Send>>,
+}
+
 /// and the collector, until every row is recorded.
 async fn send(
     args: &RunArgs,
@@ -316,9 +346,13 @@ async fn send(
     scan: &Scan,
     mut feed: Feed,
     writer: ResultsWriter,
-    progress: bool,
-    file: &str,
+    around: Around<'_>,
 ) -> anyhow::Result<Tally> {
+    let Around {
+        progress,
+        file,
+        on_quit,
+    } = around;
     let stop = Arc::new(Stop::default());
     // Every key in use: the default key and every key of the api_key column.
     let mut redactor = scan.keys.clone();
@@ -387,7 +421,7 @@ async fn send(
         );
     }
     let resume = (!plan.dry_run).then(end::this_resume_command);
-    let signals = crate::signals::stop_on_signal(stop.clone(), resume)
+    let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit)
         .context("cannot install the signal handlers")?;
     let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
