@@ -1,9 +1,7 @@
 //! `run INPUT`: validate everything, check the plan, confirm, then send every row through the
 //! runner into the results file, and summarise.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
@@ -14,27 +12,26 @@ mod end;
 mod feed;
 mod open;
 mod resume_command;
+mod sending;
 
 use end::{summary_output, write_summary_json};
 
-use confirm::{Confirmation, Prompt, confirm, describe_key_source};
+use confirm::{Confirmation, Prompt, confirm};
 use feed::Feed;
 use open::open_results;
+use sending::{Around, send};
 
 use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
-use crate::client::Client;
 use crate::config::Plan;
 use crate::exit::ExitCode;
 use crate::files::Output;
 use crate::input::{ReadOptions, Source};
 use crate::logging::{Level, emit};
+use crate::results::JobRecord;
 use crate::results::{Done, read_done};
-use crate::results::{JobRecord, ResultsWriter};
-use crate::retry::RetryPolicy;
 use crate::sandbox::{Sandbox, SandboxConfig};
-use crate::send::adaptive::AdaptiveRate;
-use crate::send::{self, Collector, Pacer, Stop, Tally, Worker};
+use crate::send::Tally;
 use crate::summary::{Audit, summary_json};
 use crate::validate::Scan;
 
@@ -326,128 +323,6 @@ fn input_paths(source: &Source) -> Vec<&Path> {
     } else {
         vec![source.path()]
     }
-}
-
-/// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
-/// What goes around the sending besides the plan: the display and the signal handling.
-struct Around<'a> {
-    /// Whether to draw the progress bar.
-    progress: bool,
-    /// The input's name, for messages.
-    file: &'a str,
-    /// What a second Ctrl-C does before it quits (writes `--summary-json`).
-    on_quit: Option<Box<dyn FnOnce() + Send>>,
-}
-
-/// and the collector, until every row is recorded.
-async fn send(
-    args: &RunArgs,
-    plan: &Plan,
-    scan: &Scan,
-    mut feed: Feed,
-    writer: ResultsWriter,
-    around: Around<'_>,
-) -> anyhow::Result<Tally> {
-    let Around {
-        progress,
-        file,
-        on_quit,
-    } = around;
-    let stop = Arc::new(Stop::default());
-    // Every key in use: the default key and every key of the api_key column.
-    let mut redactor = scan.keys.clone();
-    if let Some(key) = &plan.key {
-        redactor.add(key);
-    }
-    let client = match plan.dry_run {
-        true => None,
-        false => Some(Client::new(
-            plan.endpoint.clone(),
-            plan.timeout,
-            plan.connect_timeout,
-            plan.concurrency,
-            redactor,
-        )?),
-    };
-    let policy = RetryPolicy {
-        retries: plan.retries,
-        max_retry_after: args.max_retry_after,
-        ..RetryPolicy::default()
-    };
-    let pacer = Arc::new(Pacer::new(plan.rate.per_second));
-    let mut worker = Worker::new(
-        client,
-        plan.key.clone(),
-        pacer.clone(),
-        policy,
-        stop.clone(),
-    );
-    if let Some(max) = plan.auto_max_rate {
-        worker = worker.with_auto_rate(AdaptiveRate::new(max.per_second));
-    }
-    let worker = Arc::new(worker);
-    if !plan.dry_run {
-        let own_key = scan.valid.saturating_sub(scan.rows_without_key);
-        let keys = match (own_key, scan.rows_without_key) {
-            (0, _) => format!("key from {}", describe_key_source(&plan.key_source)),
-            (_, 0) => "each row's own key".to_string(),
-            (n, d) => format!(
-                "{n} row(s) with their own key, {d} with the key from {}",
-                describe_key_source(&plan.key_source)
-            ),
-        };
-        tracing::info!(
-            "sending up to {} row(s) to {} ({keys}), at most {} at once, {}",
-            scan.valid,
-            plan.endpoint,
-            plan.concurrency,
-            match plan.auto_max_rate {
-                Some(max) => format!(
-                    "--rate auto from {}/s up to {}/s at most",
-                    plan.rate.per_second, max.per_second
-                ),
-                None => format!("{} per second", plan.rate.per_second),
-            }
-        );
-    }
-    if plan.dry_run {
-        // The preview is the dry run's primary output: standard output, the target first.
-        let _ = writeln!(
-            std::io::stdout().lock(),
-            "Dry run: the bodies that would be sent to {} (key redacted), the first {} of {}:",
-            plan.endpoint,
-            crate::progress::PREVIEWS.min(scan.valid as usize),
-            scan.valid
-        );
-    }
-    let resume = (!plan.dry_run).then(end::this_resume_command);
-    let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit)
-        .context("cannot install the signal handlers")?;
-    let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
-    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
-    if plan.auto_max_rate.is_some() {
-        collector.show_rate(pacer);
-    }
-    let items = futures::stream::iter(&mut feed);
-    let outcome = send::run(
-        worker.clone(),
-        items,
-        &mut collector,
-        plan.concurrency,
-        plan.canary,
-    )
-    .await;
-    signals.abort();
-    outcome?;
-    if let Some(e) = feed.error.take() {
-        bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
-    }
-    let (mut tally, _) = collector.finish()?;
-    // A dry run sends nothing: the controller found nothing to tell.
-    tally.auto_rate = worker
-        .auto_rate()
-        .filter(|_| tally.sent > 0 && !plan.dry_run);
-    Ok(tally)
 }
 
 /// A path as an absolute one, for the audit (the file itself may not exist yet).
