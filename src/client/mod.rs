@@ -89,6 +89,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// The keys cut out of everything the server says.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     /// Builds the client: rustls, keep-alive pool, timeouts, no redirects (a PATCH must not
     /// silently turn into something else), no proxy for loopback targets. `redactor` holds
     /// every key of the run: every text of an answer or a failure is made safe with it.

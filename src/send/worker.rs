@@ -15,6 +15,7 @@ use super::stop::Stop;
 use crate::client::{Attempt, Body, Class, Client};
 use crate::results::{Outcome, Remote, RowResult};
 use crate::retry::RetryPolicy;
+use crate::text::{Redactor, safe_server_text};
 use crate::validate::{Request, Row};
 
 /// What the workers share: the client, the default key, the pacer, the retry policy and the
@@ -106,7 +107,8 @@ impl Worker {
                 return match last {
                     None => cancelled(row),
                     Some(attempt) => {
-                        let mut result = finish(row, &request, attempt, attempts);
+                        let mut result =
+                            finish(row, &request, attempt, attempts, client.redactor());
                         result.error =
                             format!("{}; the run stopped before the next retry", result.error);
                         result
@@ -137,7 +139,7 @@ impl Worker {
             );
             let wait = self.wait_after(&attempt, attempts);
             if attempt.class != Class::Transient || !self.policy.may_retry(attempts) {
-                return finish(row, &request, attempt, attempts);
+                return finish(row, &request, attempt, attempts, client.redactor());
             }
             tracing::info!(
                 line = row.line,
@@ -242,7 +244,13 @@ fn cancelled(row: Row) -> RowResult {
 /// The result of a row from its last attempt. A 2xx is checked against the server's echo:
 /// another `status` than the state sent is a `mismatch` (the change did not take); other
 /// `status_reasons` than the reasons sent is only a note (see [`check_echo`]).
-fn finish(row: Row, request: &Request, attempt: Attempt, attempts: u32) -> RowResult {
+fn finish(
+    row: Row,
+    request: &Request,
+    attempt: Attempt,
+    attempts: u32,
+    redactor: &Redactor,
+) -> RowResult {
     let mut outcome = match attempt.class {
         Class::Ok => Outcome::Ok,
         Class::Unauthorized => Outcome::Unauthorized,
@@ -252,7 +260,7 @@ fn finish(row: Row, request: &Request, attempt: Attempt, attempts: u32) -> RowRe
     let mut error = attempt.message;
     let mut reasons_differ = false;
     if let (Outcome::Ok, Some(remote)) = (outcome, &attempt.remote) {
-        let echo = check_echo(request, remote);
+        let echo = check_echo(request, remote, redactor);
         reasons_differ = echo == Echo::ReasonsDiffer;
         let note = match echo {
             Echo::Agrees => None,
@@ -306,17 +314,25 @@ enum Echo {
 }
 
 /// Compares a 2xx's echo with what was sent. States compare without regard to case or
-/// surrounding blanks; reasons compare after trimming.
-fn check_echo(request: &Request, remote: &Remote) -> Echo {
+/// surrounding blanks; reasons compare after trimming. The echo was made safe as it arrived
+/// (keys cut out, controls escaped, length capped), so what was sent is compared after the
+/// same treatment: a key that happens to be part of a state or a reason cannot make an
+/// echo that agrees look like a mismatch.
+fn check_echo(request: &Request, remote: &Remote, redactor: &Redactor) -> Echo {
     let status = remote.status.trim();
     if status.is_empty() {
         return Echo::NoStatus;
     }
-    if !status.eq_ignore_ascii_case(request.state.as_str()) {
+    let sent_state = safe_server_text(request.state.as_str(), redactor);
+    if !status.eq_ignore_ascii_case(sent_state.trim()) {
         return Echo::StatusDiffers;
     }
     match &request.reasons {
-        Some(sent) if sent.trim() != remote.status_reasons.trim() => Echo::ReasonsDiffer,
+        Some(sent)
+            if safe_server_text(sent.trim(), redactor).trim() != remote.status_reasons.trim() =>
+        {
+            Echo::ReasonsDiffer
+        }
         _ => Echo::Agrees,
     }
 }
@@ -345,23 +361,44 @@ mod tests {
     #[test]
     fn the_echo_decides_between_ok_mismatch_and_a_note() {
         let ko = request(State::Ko, None);
-        assert_eq!(check_echo(&ko, &remote("KO", "old words")), Echo::Agrees);
-        assert_eq!(check_echo(&ko, &remote(" ko ", "")), Echo::Agrees);
-        assert_eq!(check_echo(&ko, &remote("OK", "")), Echo::StatusDiffers);
-        assert_eq!(check_echo(&ko, &remote("", "")), Echo::NoStatus);
+        let none = Redactor::default();
+        assert_eq!(
+            check_echo(&ko, &remote("KO", "old words"), &none),
+            Echo::Agrees
+        );
+        assert_eq!(check_echo(&ko, &remote(" ko ", ""), &none), Echo::Agrees);
+        assert_eq!(
+            check_echo(&ko, &remote("OK", ""), &none),
+            Echo::StatusDiffers
+        );
+        assert_eq!(check_echo(&ko, &remote("", ""), &none), Echo::NoStatus);
         let with_reasons = request(State::Cancelled, Some("duplicado"));
         assert_eq!(
-            check_echo(&with_reasons, &remote("CANCELLED", "duplicado")),
+            check_echo(&with_reasons, &remote("CANCELLED", "duplicado"), &none),
             Echo::Agrees
         );
         assert_eq!(
-            check_echo(&with_reasons, &remote("CANCELLED", "otra cosa")),
+            check_echo(&with_reasons, &remote("CANCELLED", "otra cosa"), &none),
             Echo::ReasonsDiffer
         );
         assert_eq!(
-            check_echo(&with_reasons, &remote("OK", "otra cosa")),
+            check_echo(&with_reasons, &remote("OK", "otra cosa"), &none),
             Echo::StatusDiffers,
             "a wrong state wins over wrong reasons"
         );
+    }
+
+    #[test]
+    fn a_key_inside_a_state_does_not_make_an_agreeing_echo_a_mismatch() {
+        // The echo arrives with the key cut out ("KO" with a key "k" is "<redacted>O").
+        let redactor = Redactor::new([&secrecy::SecretString::from("k")]);
+        let ko = request(State::Ko, Some("ok, checked"));
+        let echoed = remote(
+            &safe_server_text("KO", &redactor),
+            &safe_server_text("ok, checked", &redactor),
+        );
+        assert_eq!(check_echo(&ko, &echoed, &redactor), Echo::Agrees);
+        let wrong = remote(&safe_server_text("OK", &redactor), "");
+        assert_eq!(check_echo(&ko, &wrong, &redactor), Echo::StatusDiffers);
     }
 }
