@@ -141,15 +141,16 @@ pub(crate) fn parse_header(
     }
     // A near miss matters only when the column it resembles is absent: next to a real
     // `state`, a `status` column is just another column, carried through.
-    for (index, name) in &extras {
-        if let Some(slot) = near_miss(name).filter(|slot| positions[*slot].is_none()) {
-            return Err(InputError::NearMiss {
-                file,
-                line,
-                position: index + 1,
-                known: KNOWN[slot],
-            });
-        }
+    let misses: Vec<(usize, &'static str)> = extras
+        .iter()
+        .filter_map(|(index, name)| {
+            near_miss(name)
+                .filter(|slot| positions[*slot].is_none())
+                .map(|slot| (index + 1, KNOWN[slot]))
+        })
+        .collect();
+    if !misses.is_empty() {
+        return Err(InputError::NearMiss { file, line, misses });
     }
     if let (Some(auth_uuid), Some(state)) = (positions[0], positions[1]) {
         return Ok(Columns {

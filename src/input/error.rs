@@ -54,20 +54,16 @@ pub enum InputError {
         /// What to do, when a likely cause is known.
         hint: String,
     },
-    /// A header name is not a known column but is close to one: the data under it would be
-    /// ignored (or, for a key, copied into the results).
-    #[error(
-        "{file}:{line}: column {position} of the header is not a known column but looks like `{known}`; rename it to `{known}` (the data under it would otherwise not be used as {known}), or give an extra column a clearly different name"
-    )]
+    /// Header names that are not known columns but are close to one: the data under them
+    /// would be ignored (or, for a key, copied into the results). Every such name at once.
+    #[error("{file}:{line}: {}", near_miss_message(misses))]
     NearMiss {
         /// The input as the user named it.
         file: String,
         /// The line of the header.
         line: u64,
-        /// 1-based position of the column.
-        position: usize,
-        /// The known column it resembles.
-        known: &'static str,
+        /// Each look-alike: its 1-based position and the known column it resembles.
+        misses: Vec<(usize, &'static str)>,
     },
     /// Two header cells name the same known column.
     #[error(
@@ -205,4 +201,17 @@ impl InputError {
             RecordError::Io(source) => InputError::Unreadable { file, source },
         }
     }
+}
+
+/// The message for near-miss header names: one sentence per name.
+fn near_miss_message(misses: &[(usize, &'static str)]) -> String {
+    misses
+        .iter()
+        .map(|(position, known)| {
+            format!(
+                "column {position} of the header is not a known column but looks like `{known}`; rename it to `{known}` (the data under it would otherwise not be used as {known}), or give an extra column a clearly different name"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

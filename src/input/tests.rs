@@ -91,13 +91,18 @@ fn near_miss_names_are_refused_with_the_suggestion() {
         ("auth_uuid,state,reasosn", 3, "reasons"),
     ] {
         match open(format!("{header}\n").as_bytes()) {
-            Err(InputError::NearMiss {
-                position: p,
-                known: k,
-                ..
-            }) => assert_eq!((p, k), (position, known), "{header}"),
+            Err(InputError::NearMiss { misses, .. }) => {
+                assert_eq!(misses, vec![(position, known)], "{header}")
+            }
             other => panic!("{header}: {other:?}"),
         }
+    }
+    // Every look-alike at once, not only the first.
+    match open(b"uuid,status,reason\n") {
+        Err(InputError::NearMiss { misses, .. }) => {
+            assert_eq!(misses, vec![(1, "auth_uuid"), (2, "state"), (3, "reasons")])
+        }
+        other => panic!("{other:?}"),
     }
     // Next to the real column, a look-alike is just another column.
     let input = open(b"auth_uuid,state,status,ticket,agent,notes\n").unwrap();

@@ -170,7 +170,10 @@ async fn run_async(
         Output::new("the results file", &plan.output)
             .existing(plan.existing)
             .locked()
-            .hint("pass --resume to continue that run, --force to replace it, or --output to write elsewhere"),
+            .hint(match plan.dry_run {
+                true => "pass --force to replace it, or --output to write elsewhere",
+                false => "pass --resume to continue that run, --force to replace it, or --output to write elsewhere",
+            }),
     ];
     if !plan.dry_run {
         outputs.push(JobRecord::output(&plan.output));
