@@ -62,7 +62,10 @@ impl Stop {
         let mut current = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         if current.is_none() {
             *current = Some(reason);
-            tracing::warn!("stopping: {}", reason.describe());
+            // An interruption is announced by the signal handler itself, around the bar.
+            if reason != StopReason::Interrupted {
+                tracing::warn!("stopping: {}", reason.describe());
+            }
         }
         self.token.cancel();
     }
