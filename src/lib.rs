@@ -22,6 +22,7 @@ pub mod sandbox;
 pub mod send;
 pub mod signals;
 pub mod summary;
+pub mod terminal;
 pub mod text;
 pub mod validate;
 

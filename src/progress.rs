@@ -59,6 +59,8 @@ pub struct Progress {
     log_every: Duration,
     last_log: Instant,
     previews: usize,
+    /// Control keys are not echoed while the bar is drawn (see [`crate::terminal`]).
+    _quiet_keys: Option<crate::terminal::QuietControlKeys>,
 }
 
 impl Progress {
@@ -76,6 +78,7 @@ impl Progress {
         }
         let now = Instant::now();
         Progress {
+            _quiet_keys: bar.then(crate::terminal::QuietControlKeys::start).flatten(),
             span,
             bar,
             total,

@@ -92,6 +92,7 @@ pub fn stop_on_signal(
         if let Some(on_quit) = on_quit {
             on_quit();
         }
+        crate::terminal::restore();
         std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
     }))
 }

@@ -120,6 +120,14 @@ fn ctrl_c_leaves_no_stale_bar_above_the_warning() {
         "the warning is not written on a cleared line: {:?}",
         &screen[at.saturating_sub(200)..at + 20]
     );
+    // The terminal does not echo `^C` over the bar: the bar fills its line to the last
+    // column, so an echoed `^C` wraps onto a new line, the clearing above erases that line
+    // instead, and the last frame of the bar stays on the screen.
+    assert!(
+        !screen[at.saturating_sub(200)..at].contains("^C"),
+        "Ctrl-C was echoed over the bar: {:?}",
+        &screen[at.saturating_sub(200)..at + 20]
+    );
     let results = dir.results("in.results.csv");
     assert_eq!(results.len(), 300);
     assert!(results.iter().any(|r| r["outcome"] == "cancelled"));
