@@ -265,6 +265,24 @@ pub fn check(inputs: &[&Path], outputs: Vec<Output>) -> Result<Vec<Checked>, Fil
     Ok(checked.into_iter().map(|(c, _)| c).collect())
 }
 
+/// Writes `bytes` whole into the last of `outputs` (the others are named only so that it is
+/// never one of them) by the same rule: checked against `inputs` and the others, opened,
+/// written, committed (synced, and renamed into place when staged).
+pub fn write_whole(inputs: &[&Path], outputs: Vec<Output>, bytes: &[u8]) -> Result<(), FileError> {
+    let mut file = check(inputs, outputs)?
+        .pop()
+        .expect("write_whole is given at least one output")
+        .open()?;
+    let (what, path) = (file.what, shown(file.path()));
+    file.write_all(bytes).map_err(|source| FileError::Io {
+        what,
+        path,
+        action: "write",
+        source,
+    })?;
+    file.commit()
+}
+
 /// One output's checks: its identity if it exists, and where it would be created (the
 /// canonical folder and the name) if it does not.
 fn check_one(

@@ -7,17 +7,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
-use crate::results::{Outcome, RowResult};
+use crate::results::{Counts, Outcome, RowResult};
 
 /// How many request bodies a dry run shows.
 pub const PREVIEWS: usize = 3;
 
 /// The one-line counts: `ok 9, unauthorized 3`, or `no rows`.
-pub fn counts_line(counts: &[u64]) -> String {
-    let parts: Vec<String> = Outcome::ALL
-        .iter()
-        .filter(|o| counts[o.index()] > 0)
-        .map(|o| format!("{} {}", o.as_str(), counts[o.index()]))
+pub fn counts_line(counts: &Counts) -> String {
+    let parts: Vec<String> = counts
+        .nonzero()
+        .map(|(o, n)| format!("{} {n}", o.as_str()))
         .collect();
     if parts.is_empty() {
         "no rows".to_string()
@@ -39,7 +38,7 @@ pub struct Status<'a> {
     /// Rows recorded.
     pub done: u64,
     /// Rows per outcome, indexed by [`Outcome::index`].
-    pub counts: &'a [u64],
+    pub counts: &'a Counts,
     /// Rows sent at least once.
     pub sent: u64,
     /// The time left in a whole-run pause, and whether the server named it (`Retry-After`)
@@ -183,17 +182,17 @@ mod tests {
 
     #[test]
     fn the_counts_line_names_only_what_happened() {
-        let mut counts = [0u64; Outcome::ALL.len()];
-        counts[Outcome::Ok.index()] = 9;
-        counts[Outcome::Unauthorized.index()] = 3;
+        let mut counts = Counts::default();
+        counts[Outcome::Ok] = 9;
+        counts[Outcome::Unauthorized] = 3;
         assert_eq!(counts_line(&counts), "ok 9, unauthorized 3");
-        assert_eq!(counts_line(&[0; Outcome::ALL.len()]), "no rows");
+        assert_eq!(counts_line(&Counts::default()), "no rows");
     }
 
     #[test]
     fn the_pace_counts_only_rows_sent_and_shows_a_pause() {
         let progress = Progress::new(100, false, Duration::from_secs(5));
-        let counts = [0u64; Outcome::ALL.len()];
+        let counts = Counts::default();
         let idle = Status {
             done: 50,
             counts: &counts,

@@ -7,19 +7,23 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::exit::ExitCode;
-use crate::results::Outcome;
+use crate::results::{Counts, Outcome};
 use crate::send::Tally;
 use crate::send::adaptive::Found;
 use crate::send::tally::Example;
 
 /// One line per outcome that happened: `  ok           9`, aligned, as summaries print them.
-/// `counts` is indexed by [`Outcome::index`].
-pub fn count_lines(counts: &[u64]) -> String {
-    Outcome::ALL
-        .iter()
-        .filter(|o| counts[o.index()] > 0)
-        .map(|o| format!("  {:<13}{:>9}\n", o.as_str(), counts[o.index()]))
+/// Only the outcomes that happened.
+pub fn count_lines(counts: &Counts) -> String {
+    counts
+        .nonzero()
+        .map(|(o, n)| count_line(o, n, ""))
         .collect()
+}
+
+/// One outcome's line, aligned as every summary prints it: `  ok           9`, then `note`.
+pub fn count_line(outcome: Outcome, n: u64, note: &str) -> String {
+    format!("  {:<13}{n:>9}{note}\n", outcome.as_str())
 }
 
 /// The summary printed on standard error at the end of a run.
@@ -47,29 +51,24 @@ pub fn render(tally: &Tally, results: &Path) -> String {
     if let Some(found) = &tally.auto_rate {
         out.push_str(&format!("Rate: {}\n", describe_auto_rate(found)));
     }
-    let unauthorized = tally.count(Outcome::Unauthorized);
-    if unauthorized > 0 {
-        out.push_str(&format!(
-            "401 Not authorized on {unauthorized} row(s): the key does not match these processes (a wrong key, or another customer's processes):\n"
-        ));
-        list(
-            &mut out,
-            tally.examples(Outcome::Unauthorized).to_vec(),
-            unauthorized,
+    for (outcome, title, with_error) in [
+        (
+            Outcome::Unauthorized,
+            "401 Not authorized on {n} row(s): the key does not match these processes (a wrong key, or another customer's processes):",
             false,
-        );
-    }
-    let mismatched = tally.count(Outcome::Mismatch);
-    if mismatched > 0 {
-        out.push_str(&format!(
-            "Mismatch on {mismatched} row(s): the server answered 200 but its echo shows another status (the change did not take):\n"
-        ));
-        list(
-            &mut out,
-            tally.examples(Outcome::Mismatch).to_vec(),
-            mismatched,
+        ),
+        (
+            Outcome::Mismatch,
+            "Mismatch on {n} row(s): the server answered 200 but its echo shows another status (the change did not take):",
             true,
-        );
+        ),
+    ] {
+        let n = tally.count(outcome);
+        if n > 0 {
+            out.push_str(&title.replace("{n}", &n.to_string()));
+            out.push('\n');
+            list(&mut out, tally.examples(outcome).to_vec(), n, with_error);
+        }
     }
     let failing = tally.count(Outcome::Rejected) + tally.count(Outcome::Failed);
     if failing > 0 {

@@ -62,14 +62,13 @@ pub fn classify(
         400..=499 => Class::Rejected,
         _ => Class::Broken,
     };
-    let mut message = format!("HTTP {status}: {}", describe_error_body(body, redactor));
-    if let (300..=399, Some(location)) = (status, location) {
-        message = format!(
+    attempt.message = match (status, location) {
+        (300..=399, Some(location)) => format!(
             "HTTP {status}: redirected to {}; point --url at the final address",
             safe_server_text(location, redactor)
-        );
-    }
-    attempt.message = message;
+        ),
+        _ => format!("HTTP {status}: {}", describe_error_body(body, redactor)),
+    };
     attempt
 }
 

@@ -118,7 +118,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             Outcome::Skipped => "   (applied in an earlier run: ok)",
             _ => "",
         };
-        out.push_str(&format!("  {:<13}{n:>9}{note}\n", outcome.as_str()));
+        out.push_str(&crate::summary::count_line(outcome, n, note));
     }
     list(
         &mut out,

@@ -18,7 +18,7 @@ enum Target {
 /// leaving the path as it was.
 #[derive(Debug)]
 pub struct OutputFile {
-    what: &'static str,
+    pub(super) what: &'static str,
     path: PathBuf,
     existing: Existing,
     target: Target,

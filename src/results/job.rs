@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use std::io::Write;
-
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
@@ -39,19 +37,6 @@ pub struct JobRecord {
     pub exit_code: Option<u8>,
 }
 
-/// SHA-256 of a file's bytes, hex: what identifies an input across runs.
-pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
 /// Where the job record of a results file lives.
 pub fn job_path(results: &Path) -> PathBuf {
     let mut name = results.as_os_str().to_os_string();
@@ -73,12 +58,11 @@ impl JobRecord {
     /// half of it; never onto one of `inputs`.
     pub fn write(&self, results: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
         let json = serde_json::to_vec_pretty(self).expect("a record of plain fields serialises");
-        let mut checked = crate::files::check(inputs, vec![JobRecord::output(results)])?;
-        let mut file = checked.remove(0).open()?;
-        file.write_all(&json)
-            .with_context(|| format!("cannot write the job record {}", file.path().display()))?;
-        file.commit()?;
-        Ok(())
+        Ok(crate::files::write_whole(
+            inputs,
+            vec![JobRecord::output(results)],
+            &json,
+        )?)
     }
 
     /// Reads the record beside `results`; `None` when there is none.

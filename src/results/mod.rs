@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-pub use job::{JobRecord, file_sha256, job_path};
+pub use job::{JobRecord, job_path};
 pub use outcome::{Counts, Outcome, Remote, RowResult, neutralise, restore_cell};
 pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines};
 pub use writer::ResultsWriter;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{Remote, RowResult, neutralise, result_header};
+use super::{Remote, RowResult, neutralise};
 
 /// How often rows that finished are synced to disk while a run goes on: a power cut loses at
 /// most the rows of the last interval.
@@ -37,14 +37,14 @@ impl std::fmt::Debug for ResultsWriter {
 }
 
 impl ResultsWriter {
-    /// Takes the results file, opened and locked by [`crate::files`], and writes the header
-    /// unless appending to a file that already has one. When appending, a torn last record
+    /// Takes the results file, opened and locked by [`crate::files`], and writes `header` (see
+    /// [`super::result_header`]) unless appending to a file that already has one. When appending, a torn last record
     /// left by a run that was killed while writing is cut off first.
     pub fn new(
         mut file: File,
         path: &Path,
         append: bool,
-        extras: &[String],
+        header: &[String],
     ) -> anyhow::Result<ResultsWriter> {
         let shown = path.display();
         let mut torn_bytes_cut = 0;
@@ -58,7 +58,7 @@ impl ResultsWriter {
         let mut writer = csv::WriterBuilder::new().flexible(false).from_writer(file);
         if write_header {
             writer
-                .write_record(result_header(extras))
+                .write_record(header)
                 .and_then(|_| writer.flush().map_err(csv::Error::from))
                 .with_context(|| format!("cannot write the results file {shown}"))?;
         }
@@ -69,13 +69,6 @@ impl ResultsWriter {
             dirty: false,
             torn_bytes_cut,
         })
-    }
-
-    /// Writes one finished row and flushes it to the operating system, so that an
-    /// interrupted run loses nothing that finished.
-    pub fn write(&mut self, result: &RowResult) -> anyhow::Result<()> {
-        self.write_unflushed(result)?;
-        self.flush()
     }
 
     /// Flushes the rows written so far to the operating system, and syncs them to disk when

@@ -2,7 +2,6 @@
 //! results file, counts it, feeds the stop policy, and keeps the progress display current
 //! to the last finished row.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -114,13 +113,13 @@ impl Collector {
     }
 
     /// Ends the run: syncs the results file to disk, and gives the counts, timings and stop
-    /// reason, and the results file's path. The progress bar is gone when this returns.
-    pub fn finish(mut self) -> anyhow::Result<(Tally, PathBuf)> {
+    /// reason. The progress bar is gone when this returns.
+    pub fn finish(mut self) -> anyhow::Result<Tally> {
         self.writer.sync()?;
         let mut tally = self.tally;
         tally.elapsed = self.started.elapsed();
         tally.stopped = self.stop.reason();
         drop(self.progress);
-        Ok((tally, self.writer.path().to_path_buf()))
+        Ok(tally)
     }
 }

@@ -8,13 +8,10 @@ use hdrhistogram::Histogram;
 use super::adaptive::Found;
 use super::stop::StopReason;
 use crate::exit::ExitCode;
-use crate::results::{Outcome, RowResult};
+use crate::results::{Counts, Outcome, RowResult};
 
 /// How many rows of each outcome that is not ok the summaries list, lowest lines first.
 pub const EXAMPLES: usize = 5;
-
-/// Rows per outcome, indexed by [`Outcome::index`].
-pub type Counts = [u64; Outcome::ALL.len()];
 
 /// One row named in a summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +27,7 @@ pub struct Example {
 /// Counts and timings of a run, as the collector gathered them.
 #[derive(Debug, Clone)]
 pub struct Tally {
-    /// Rows per outcome, indexed by [`Outcome::index`].
+    /// Rows per outcome.
     pub counts: Counts,
     /// Rows sent at least once (not dry runs, skipped, invalid or cancelled rows).
     pub sent: u64,
@@ -54,7 +51,7 @@ impl Tally {
     /// No rows yet.
     pub fn empty() -> Tally {
         Tally {
-            counts: [0; Outcome::ALL.len()],
+            counts: Counts::default(),
             sent: 0,
             reasons_differ: 0,
             examples: vec![Vec::new(); Outcome::ALL.len()],
@@ -68,7 +65,7 @@ impl Tally {
     /// Counts one finished row.
     pub fn add(&mut self, result: &RowResult) {
         let index = result.outcome.index();
-        self.counts[index] += 1;
+        self.counts[result.outcome] += 1;
         if result.attempts > 0 {
             self.sent += 1;
         }
@@ -103,12 +100,12 @@ impl Tally {
 
     /// Rows recorded.
     pub fn rows(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.total()
     }
 
     /// Rows with this outcome.
     pub fn count(&self, outcome: Outcome) -> u64 {
-        self.counts[outcome.index()]
+        self.counts[outcome]
     }
 
     /// The lowest lines with this outcome (none for ok, skipped and dry-run rows).
@@ -144,11 +141,6 @@ impl Tally {
     pub fn percentile(&self, q: f64) -> Option<u64> {
         (!self.latency.is_empty()).then(|| self.latency.value_at_quantile(q))
     }
-
-    /// The one-line counts: `ok 9, unauthorized 3`.
-    pub fn counts_line(&self) -> String {
-        crate::progress::counts_line(&self.counts)
-    }
 }
 
 #[cfg(test)]
@@ -158,7 +150,7 @@ mod tests {
     fn tally(outcomes: &[(Outcome, u64)], stopped: Option<StopReason>) -> Tally {
         let mut tally = Tally::empty();
         for (o, n) in outcomes {
-            tally.counts[o.index()] = *n;
+            tally.counts[*o] = *n;
         }
         tally.stopped = stopped;
         tally

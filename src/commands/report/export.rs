@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::files::{Checked, Existing, Output, OutputFile};
 use crate::input::{ReadOptions, Source};
-use crate::results::{JobRecord, RESULT_COLUMNS, RowKey, file_sha256, neutralise, restore_cell};
+use crate::results::{JobRecord, RESULT_COLUMNS, RowKey, neutralise, restore_cell};
 use crate::validate::parse_canonical_uuid;
 
 /// The rows to export: their keys, and their results lines for when the input is gone.
@@ -81,7 +81,7 @@ pub(super) fn write(
     let mut file = checked.open()?;
     let mut writer = csv::Writer::from_writer(&mut file);
     let written = match unchanged_input(job) {
-        Some((job, path)) => from_input(&mut writer, failed, job, path)?,
+        Some((job, source)) => from_input(&mut writer, failed, job, &source)?,
         None => from_results(&mut writer, failed, job)?,
     };
     writer.flush().context("cannot write the export")?;
@@ -90,11 +90,12 @@ pub(super) fn write(
     Ok(written)
 }
 
-/// The input of the job, if it is still there with the same content.
-fn unchanged_input(job: Option<&JobRecord>) -> Option<(&JobRecord, &Path)> {
+/// The input of the job, if it is still there with the same content: a snapshot of it,
+/// hashed as it is copied, so that the rows exported are the bytes whose hash matched.
+fn unchanged_input(job: Option<&JobRecord>) -> Option<(&JobRecord, Source)> {
     let job = job?;
-    let path = job.input.as_deref()?;
-    (file_sha256(path).ok()? == job.input_sha256).then_some((job, path))
+    let source = Source::open(job.input.as_deref()?).ok()?;
+    (source.sha256()? == job.input_sha256).then_some((job, source))
 }
 
 /// The cells, formula-safe; counts in `changed` the cells that got a leading `'`.
@@ -115,11 +116,11 @@ fn from_input(
     writer: &mut csv::Writer<&mut OutputFile>,
     failed: &Failed,
     job: &JobRecord,
-    path: &Path,
+    source: &Source,
 ) -> anyhow::Result<Written> {
+    let path = source.path();
     let options = ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let source = Source::open_once(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut reader = source
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

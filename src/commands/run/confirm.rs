@@ -44,15 +44,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
         "  reasons: sent by {} row(s); the others leave the stored reasons as they are\n",
         scan.rows_with_reasons
     ));
-    let own_key = scan.valid.saturating_sub(scan.rows_without_key);
-    text.push_str(&match (scan.rows_without_key, own_key) {
-        (_, 0) => format!("  key: from {}\n", describe_key_source(&plan.key_source)),
-        (0, n) => format!("  key: each row's own (api_key column, {n} row(s))\n"),
-        (d, n) => format!(
-            "  key: {n} row(s) with their own (api_key column), {d} from {}\n",
-            describe_key_source(&plan.key_source)
-        ),
-    });
+    text.push_str(&format!("  key: {}\n", describe_keys(plan, scan)));
     if scan.invalid() > 0 {
         text.push_str(&format!(
             "  {} invalid row(s) will be recorded as invalid, not sent\n",
@@ -142,6 +134,20 @@ pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt
                 .take(40)
                 .collect::<String>()
         ))
+    }
+}
+
+/// Where the keys of the rows to send come from, in words: the default key's source, each
+/// row's own (the api_key column), or both with their counts.
+pub(super) fn describe_keys(plan: &Plan, scan: &Scan) -> String {
+    let own_key = scan.valid.saturating_sub(scan.rows_without_key);
+    match (scan.rows_without_key, own_key) {
+        (_, 0) => format!("from {}", describe_key_source(&plan.key_source)),
+        (0, n) => format!("each row's own (api_key column, {n} row(s))"),
+        (d, n) => format!(
+            "{n} row(s) with their own (api_key column), {d} from {}",
+            describe_key_source(&plan.key_source)
+        ),
     }
 }
 

@@ -6,8 +6,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
-
 use serde_json::json;
 
 use super::resume_command::resume_command;
@@ -182,12 +180,9 @@ pub(super) fn write_summary_json(
         .into_iter()
         .collect();
     outputs.push(summary_output(path, args));
-    let mut file = crate::files::check(&inputs, outputs)?
-        .pop()
-        .expect("one checked output per output")
-        .open()?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write the summary {}", path.display()))?;
-    file.commit()?;
-    Ok(())
+    Ok(crate::files::write_whole(
+        &inputs,
+        outputs,
+        text.as_bytes(),
+    )?)
 }

@@ -149,18 +149,13 @@ async fn run_async(
             true => source.display().to_string(),
             false => absolute(source.path()),
         },
-        input_sha256: String::new(),
+        // Every pass reads the private snapshot taken when the input was opened: this is the
+        // hash of exactly what is validated and sent.
+        input_sha256: source.sha256().unwrap_or_default().to_string(),
         url: plan.endpoint.to_string(),
         results: PathBuf::from(absolute(&plan.output)),
         dry_run: plan.dry_run,
         started_at: SystemTime::now(),
-    };
-    // Every pass reads the private snapshot taken when the input was opened: this is the hash
-    // of exactly what is validated and sent.
-    let sha256 = source.sha256().unwrap_or_default().to_string();
-    let audit = Audit {
-        input_sha256: sha256,
-        ..audit
     };
     ending.audit = Some(audit.clone());
     // Every output is checked before the input is even scanned: a bad path fails the run

@@ -6,7 +6,7 @@ use anyhow::bail;
 use crate::config::Plan;
 use crate::files::{Checked, Existing};
 use crate::input::CsvInput;
-use crate::results::{Done, RESULT_COLUMNS, ResultsWriter, result_header};
+use crate::results::{Done, ResultsWriter, result_header};
 
 /// Opens (and locks) the checked results file, checking first that appending keeps its
 /// columns.
@@ -37,7 +37,7 @@ pub(super) fn open_results(
         file,
         &plan.output,
         plan.existing == Existing::Append,
-        &header[RESULT_COLUMNS.len()..],
+        &header,
     )?;
     if writer.torn_bytes_cut > 0 {
         tracing::warn!(

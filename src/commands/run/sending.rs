@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use super::confirm::describe_key_source;
+use super::confirm::describe_keys;
 use super::end;
 use super::feed::Feed;
 use crate::cli::RunArgs;
@@ -77,19 +77,11 @@ pub(super) async fn send(
     }
     let worker = Arc::new(worker);
     if !plan.dry_run {
-        let own_key = scan.valid.saturating_sub(scan.rows_without_key);
-        let keys = match (own_key, scan.rows_without_key) {
-            (0, _) => format!("key from {}", describe_key_source(&plan.key_source)),
-            (_, 0) => "each row's own key".to_string(),
-            (n, d) => format!(
-                "{n} row(s) with their own key, {d} with the key from {}",
-                describe_key_source(&plan.key_source)
-            ),
-        };
         tracing::info!(
-            "sending up to {} row(s) to {} ({keys}), at most {} at once, {}",
+            "sending up to {} row(s) to {} (key: {}), at most {} at once, {}",
             scan.valid,
             plan.endpoint,
+            describe_keys(plan, scan),
             plan.concurrency,
             match plan.auto_max_rate {
                 Some(max) => format!(
@@ -132,7 +124,7 @@ pub(super) async fn send(
     if let Some(e) = feed.error.take() {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
-    let (mut tally, _) = collector.finish()?;
+    let mut tally = collector.finish()?;
     // A dry run sends nothing: the controller found nothing to tell.
     tally.auto_rate = worker
         .auto_rate()
