@@ -37,6 +37,9 @@ pub enum ExitCode {
     /// Stopped early because the server could not be reached (10 rows in a row without any
     /// HTTP answer).
     Unreachable,
+    /// Stopped early because the server asked to wait longer than `--max-retry-after` (a
+    /// quota); resumable once it takes requests again.
+    Quota,
     /// Interrupted by SIGINT or SIGTERM; in-flight requests finished, results flushed.
     Interrupted,
 }
@@ -52,13 +55,14 @@ impl ExitCode {
             ExitCode::InvalidInput => 4,
             ExitCode::WrongCredentials => 5,
             ExitCode::Unreachable => 6,
+            ExitCode::Quota => 7,
             ExitCode::Interrupted => 130,
         }
     }
 
     /// How loudly a code speaks when two apply: an interruption hides everything else, a stop
-    /// for an unreachable server hides a stop for wrong credentials, which hides failed rows,
-    /// and failed rows hide success.
+    /// for a quota hides a stop for an unreachable server, which hides a stop for wrong
+    /// credentials, which hides failed rows, and failed rows hide success.
     fn rank(self) -> u8 {
         match self {
             ExitCode::Success => 0,
@@ -66,9 +70,10 @@ impl ExitCode {
             ExitCode::InvalidInput => 2,
             ExitCode::WrongCredentials => 3,
             ExitCode::Unreachable => 4,
-            ExitCode::Interrupted => 5,
-            ExitCode::Usage => 6,
-            ExitCode::Fatal => 7,
+            ExitCode::Quota => 5,
+            ExitCode::Interrupted => 6,
+            ExitCode::Usage => 7,
+            ExitCode::Fatal => 8,
         }
     }
 
@@ -115,12 +120,13 @@ mod tests {
             ExitCode::InvalidInput,
             ExitCode::WrongCredentials,
             ExitCode::Unreachable,
+            ExitCode::Quota,
             ExitCode::Interrupted,
         ]
         .iter()
         .map(|c| c.code())
         .collect();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 130]);
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7, 130]);
     }
 
     #[test]
@@ -133,6 +139,8 @@ mod tests {
         assert_eq!(WrongCredentials.merge(Unreachable), Unreachable);
         assert_eq!(Unreachable.merge(RowsFailed), Unreachable);
         assert_eq!(Unreachable.merge(Interrupted), Interrupted);
+        assert_eq!(RowsFailed.merge(Quota), Quota);
+        assert_eq!(Quota.merge(Interrupted), Interrupted);
         assert_eq!(Interrupted.merge(RowsFailed), Interrupted);
         assert_eq!(Success.merge(Success), Success);
     }

@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::exit::ExitCode;
 use crate::results::{Counts, Outcome};
-use crate::send::Tally;
 use crate::send::adaptive::Found;
 use crate::send::tally::Example;
+use crate::send::{Quota, Tally};
 
 /// One line per outcome that happened: `  ok           9`, aligned, as summaries print them.
 /// Only the outcomes that happened.
@@ -86,6 +86,9 @@ pub fn render(tally: &Tally, results: &Path) -> String {
     if let Some(reason) = tally.stopped {
         out.push_str(&format!("Stopped early: {}.\n", reason.describe()));
     }
+    if let Some(quota) = &tally.quota {
+        out.push_str(&describe_quota(quota));
+    }
     out.push_str(&format!("Results: {}\n", results.display()));
     out
 }
@@ -123,6 +126,26 @@ fn rate_flag(per_second: f64) -> String {
     } else {
         format!("{}/min", ((per_second * 60.0).floor() as u64).max(1))
     }
+}
+
+/// When a quota stopped the run: when the server takes requests again.
+fn describe_quota(quota: &Quota) -> String {
+    format!(
+        "Quota: the server asked to wait {} (longer than --max-retry-after {}); it takes requests again at {}: resume then (command below).\n",
+        humantime::format_duration(quota.wait),
+        humantime::format_duration(quota.max_retry_after),
+        humantime::format_rfc3339_seconds(quota.until),
+    )
+}
+
+/// A quota in the JSON summary.
+fn quota_json(quota: &Quota) -> Value {
+    json!({
+        "wait_seconds": quota.wait.as_secs_f64(),
+        "max_retry_after_seconds": quota.max_retry_after.as_secs_f64(),
+        "takes_requests_again_at": humantime::format_rfc3339_seconds(quota.until).to_string(),
+        "resume_command": quota.resume_command,
+    })
 }
 
 /// `--rate auto` in the JSON summary: the rate settled on (what to pass as `--rate` next
@@ -223,6 +246,7 @@ pub fn summary_json(tally: &Tally, audit: &Audit, exit: ExitCode) -> Value {
         "unauthorized_examples": tally.examples(Outcome::Unauthorized).iter().map(|e| json!({"line": e.line, "auth_uuid": e.auth_uuid})).collect::<Vec<_>>(),
         "examples": examples,
         "stopped": tally.stopped.map(|r| snake_case(&format!("{r:?}"))),
+        "quota": tally.quota.as_ref().map(quota_json),
         "exit_code": exit.code(),
     })
 }

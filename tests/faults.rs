@@ -150,16 +150,25 @@ fn retry_after_as_an_http_date_is_waited() {
 }
 
 #[test]
-fn an_absurd_retry_after_is_capped() {
+fn a_retry_after_longer_than_the_maximum_is_a_quota_that_stops_the_run() {
+    // Issue 20: cutting a day's wait to --max-retry-after and retrying hammers a server that
+    // said no; the run stops instead (exit 7), the row failed after its one attempt.
     let server = server(|c| {
         c.fail_first = 1;
         c.error_status = 429;
         c.retry_after = Some("86400".into());
     });
-    let (_, results) = run_rows(&server.url(), 1, &["--max-retry-after", "1s"], 0);
-    assert_eq!(only(&results)["attempts"], "2");
-    let gap = gaps(&server)[0];
-    assert!((990.0..30_000.0).contains(&gap), "{gap}");
+    let (_, results) = run_rows(&server.url(), 1, &["--max-retry-after", "1s"], 7);
+    let r = only(&results);
+    assert_eq!(
+        (r["outcome"].as_str(), r["attempts"].as_str()),
+        ("failed", "1")
+    );
+    assert!(
+        r["error"].contains("longer than --max-retry-after 1s"),
+        "{r:?}"
+    );
+    assert_eq!(server.received().len(), 1, "not retried");
 }
 
 #[test]

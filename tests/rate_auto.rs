@@ -171,3 +171,69 @@ fn auto_rate_backs_off_on_429_without_retry_after() {
     out.stderr_has("Rate: auto, settled at ")
         .stderr_has(" next time");
 }
+
+/// Rows per outcome in a results file.
+fn outcomes(w: &Workdir, results: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for row in w.results(results) {
+        *counts.entry(row["outcome"].clone()).or_default() += 1;
+    }
+    counts
+}
+
+#[test]
+fn a_quota_longer_than_max_retry_after_stops_the_run_with_exit_7() {
+    // 20 per minute: the 21st request is told to wait the rest of the minute, far longer
+    // than --max-retry-after 2s. Before, the wait was cut to 2 s and retried again and again.
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.limit_per_minute = Some(20);
+    });
+    let w = Workdir::new();
+    w.write_fresh("in.csv", 40, "OK", "");
+    let out = w
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &[
+                "--rate",
+                "50",
+                "--max-retry-after",
+                "2s",
+                "--summary-json",
+                "s.json",
+            ],
+        )
+        .expect(7);
+    let received = server.received();
+    // The server took 20; the requests in flight when the first 429 came (at most the
+    // default concurrency of 4) were refused, and nothing was sent after them.
+    assert_eq!(answered(&received, 200), 20, "{}", out.describe());
+    let throttled = answered(&received, 429);
+    assert!((1..=4).contains(&throttled), "{throttled} answered 429");
+    assert_eq!(received.len(), 20 + throttled, "no retry after the quota");
+    // Every input row accounted for: ok, failed (the 429s), cancelled (not sent).
+    let counts = outcomes(&w, "in.results.csv");
+    assert_eq!(counts.get("ok"), Some(&20), "{counts:?}");
+    assert_eq!(counts.get("failed"), Some(&throttled), "{counts:?}");
+    assert_eq!(
+        counts.get("cancelled"),
+        Some(&(20 - throttled)),
+        "{counts:?}"
+    );
+    // The summary says when the server takes requests again and the command to run then.
+    let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    assert_eq!(json["exit_code"], 7, "{json}");
+    assert_eq!(json["stopped"], "quota", "{json}");
+    let quota = &json["quota"];
+    let wait = quota["wait_seconds"].as_f64().unwrap();
+    assert!((2.0..=60.0).contains(&wait), "{json}");
+    let again = quota["takes_requests_again_at"].as_str().unwrap();
+    assert!(humantime::parse_rfc3339(again).is_ok(), "{again}");
+    let resume = quota["resume_command"].as_str().unwrap();
+    assert!(resume.ends_with("--resume"), "{resume}");
+    out.stderr_has("Quota: the server asked to wait")
+        .stderr_has(&format!("it takes requests again at {again}"))
+        .stderr_has(&format!("The server takes requests again at {again}."))
+        .stderr_has(resume);
+}

@@ -250,10 +250,27 @@ pub struct SandboxArgs {
     /// The status of injected errors.
     #[arg(long, default_value_t = 503)]
     pub error_status: u16,
-    /// Requests accepted in any sliding 1-second window; more are answered 429 with
-    /// `Retry-After: 1` (see `--retry-after`).
+    /// Requests accepted per second (see `--limit-shape`); more are answered 429 with
+    /// `Retry-After`: the whole seconds until one would be accepted (see `--retry-after`).
     #[arg(long)]
     pub rate_limit: Option<u32>,
+    /// How the rate limit counts: a sliding window, fixed wall-clock windows, or a token
+    /// bucket holding `--limit-burst` tokens.
+    #[arg(long, value_enum, default_value_t = crate::sandbox::LimitShape::Sliding)]
+    pub limit_shape: crate::sandbox::LimitShape,
+    /// With `--limit-shape bucket`: the bucket's capacity [default: one second's worth].
+    #[arg(long)]
+    pub limit_burst: Option<u32>,
+    /// Requests accepted per minute as well (a quota nested under `--rate-limit`).
+    #[arg(long)]
+    pub limit_per_minute: Option<u32>,
+    /// Changes of `--rate-limit` during the run: `20s=15,50s=60` is 15/s from 20 s after the
+    /// start, 60/s from 50 s.
+    #[arg(long)]
+    pub limit_schedule: Option<String>,
+    /// Announce the budget left in rate-limit headers on every answer.
+    #[arg(long, value_enum, default_value_t = crate::sandbox::LimitHeaders::None)]
+    pub limit_headers: crate::sandbox::LimitHeaders,
     /// Fraction (0..1) of requests whose connection is reset without an answer.
     #[arg(long, default_value_t = 0.0, value_parser = parse_fraction)]
     pub drop_rate: f64,

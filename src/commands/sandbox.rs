@@ -23,6 +23,12 @@ pub fn config(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
     if StatusCode::from_u16(args.error_status).is_err() {
         bail!("--error-status {} is not an HTTP status", args.error_status);
     }
+    if args.limit_burst.is_some() && args.limit_shape != crate::sandbox::LimitShape::Bucket {
+        bail!("--limit-burst is the capacity of a token bucket: add --limit-shape bucket");
+    }
+    if args.limit_schedule.is_some() && args.rate_limit.is_none() {
+        bail!("--limit-schedule changes --rate-limit: give the starting --rate-limit too");
+    }
     Ok(SandboxConfig {
         processes,
         accept_unknown: args.accept_unknown,
@@ -32,6 +38,14 @@ pub fn config(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
         error_rate: args.error_rate,
         error_status: args.error_status,
         rate_limit: args.rate_limit,
+        limit_shape: args.limit_shape,
+        limit_burst: args.limit_burst,
+        limit_per_minute: args.limit_per_minute,
+        limit_schedule: match &args.limit_schedule {
+            Some(text) => parse_schedule(text)?,
+            None => Vec::new(),
+        },
+        limit_headers: args.limit_headers,
         drop_rate: args.drop_rate,
         slow_rate: args.slow_rate,
         slow_delay: args.slow_delay,
@@ -44,6 +58,25 @@ pub fn config(args: &SandboxArgs) -> anyhow::Result<SandboxConfig> {
         error_body: args.error_body,
         ok_body: args.ok_body,
     })
+}
+
+/// Reads `--limit-schedule`: `AFTER=LIMIT` pairs separated by commas, e.g. `20s=15,50s=60`.
+fn parse_schedule(text: &str) -> anyhow::Result<Vec<(std::time::Duration, u32)>> {
+    text.split(',')
+        .map(|step| {
+            let parsed = step.split_once('=').and_then(|(after, limit)| {
+                Some((
+                    humantime::parse_duration(after.trim()).ok()?,
+                    limit.trim().parse::<u32>().ok()?,
+                ))
+            });
+            parsed.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--limit-schedule: `{step}` is not AFTER=LIMIT; write e.g. `20s=15,50s=60` (15/s from 20 s after the start, 60/s from 50 s)"
+                )
+            })
+        })
+        .collect()
 }
 
 /// `sandbox`: serves until SIGINT or SIGTERM, then exits 0.
@@ -74,4 +107,20 @@ async fn serve(listen: &str, config: SandboxConfig) -> anyhow::Result<()> {
     crate::signals::interrupted().await;
     sandbox.stop().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_schedule_reads_after_equals_limit_pairs() {
+        assert_eq!(
+            parse_schedule("20s=15, 50s=60").unwrap(),
+            vec![(Duration::from_secs(20), 15), (Duration::from_secs(50), 60)]
+        );
+        let error = parse_schedule("20s=15,fast").unwrap_err().to_string();
+        assert!(error.contains("`fast` is not AFTER=LIMIT"), "{error}");
+    }
 }

@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::faults::{injected_error, ok_answer, set_retry_after, vendor_error};
+use super::headers::announce;
+use super::limit::Budget;
 use super::{DropConnection, Process, Received, SandboxState, Stats, seed};
 
 /// The largest request body read (axum's default limit for a body extractor).
@@ -61,6 +63,21 @@ async fn update_status(
     axum::Extension(drop_connection): axum::Extension<DropConnection>,
     body: Body,
 ) -> Response {
+    let mut budget = None;
+    let mut response = answer(&state, drop_connection, body, &mut budget).await;
+    if let Some(budget) = budget {
+        announce(response.headers_mut(), state.config.limit_headers, &budget);
+    }
+    response
+}
+
+/// The answer to one `PATCH`; `budget` is set to what the rate limit has left, if limited.
+async fn answer(
+    state: &SandboxState,
+    drop_connection: DropConnection,
+    body: Body,
+    budget_left: &mut Option<Budget>,
+) -> Response {
     let config = &state.config;
     let read = axum::body::to_bytes(body, MAX_BODY);
     let body = if config.idle_timeout.is_zero() {
@@ -90,7 +107,13 @@ async fn update_status(
         let at = Instant::now();
         inner.stats.requests += 1;
         inner.stats.max_in_flight = inner.stats.max_in_flight.max(now_in_flight);
-        let limited = inner.window.as_mut().and_then(|w| w.admit(at).err());
+        let (limited, budget) = match inner.limiter.as_mut() {
+            Some(limiter) => {
+                let (admitted, budget) = limiter.admit(at);
+                (admitted.err(), budget)
+            }
+            None => (None, None),
+        };
         let failing_first = config.fail_first > 0
             && body_uuid.is_some_and(|uuid| {
                 let count = inner.seen.entry(uuid).or_default();
@@ -110,6 +133,7 @@ async fn update_status(
         } else {
             Fault::None
         };
+        *budget_left = budget;
         (fault, at)
     };
     let size = body.len();
@@ -122,7 +146,7 @@ async fn update_status(
     }
     match fault {
         Fault::RateLimited(wait) => {
-            record(&state, at, parsed, size, None, 429);
+            record(state, at, parsed, size, None, 429);
             let mut response = vendor_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
             // Whole seconds, rounded up: the wait is under a second, so this says `1`.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -130,13 +154,13 @@ async fn update_status(
             return response;
         }
         Fault::Drop => {
-            record(&state, at, parsed, size, None, 0);
+            record(state, at, parsed, size, None, 0);
             state.lock().stats.dropped += 1;
             drop_connection.0.cancel();
             return std::future::pending().await;
         }
         Fault::Error => {
-            record(&state, at, parsed, size, None, config.error_status);
+            record(state, at, parsed, size, None, config.error_status);
             let status = StatusCode::from_u16(config.error_status)
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let mut response = injected_error(status, config.error_body, &body);
@@ -151,8 +175,8 @@ async fn update_status(
         }
         Fault::None => {}
     }
-    let (status, response, key_matched) = apply(&state, parsed.as_ref());
-    record(&state, at, parsed, size, key_matched, status.as_u16());
+    let (status, response, key_matched) = apply(state, parsed.as_ref());
+    record(state, at, parsed, size, key_matched, status.as_u16());
     if status == StatusCode::OK {
         return ok_answer(response, config.ok_body);
     }
@@ -289,8 +313,9 @@ async fn reset(Shared(state): Shared<Arc<SandboxState>>) -> Response {
     inner.stats = Stats::default();
     inner.seq = 0;
     inner.started = Instant::now();
-    if let Some(window) = inner.window.as_mut() {
-        window.clear();
+    let now = inner.started;
+    if let Some(limiter) = inner.limiter.as_mut() {
+        limiter.clear(now);
     }
     inner.seen.clear();
     StatusCode::NO_CONTENT.into_response()

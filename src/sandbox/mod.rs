@@ -4,6 +4,7 @@
 
 mod api;
 mod faults;
+mod headers;
 mod limit;
 mod log;
 pub mod seed;
@@ -23,9 +24,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use faults::{HOSTILE_MESSAGE, HUGE_MESSAGE_CHARS, NO_RETRY_AFTER};
+pub use headers::LimitHeaders;
+pub use limit::{LimitShape, LimitSpec};
 pub use seed::{DEMO_API_KEY, Process};
 
-use limit::SlidingWindow;
+use limit::Limiter;
 use log::RequestLog;
 
 /// How the sandbox behaves: its processes and its faults.
@@ -45,9 +48,20 @@ pub struct SandboxConfig {
     pub error_rate: f64,
     /// Status of injected errors.
     pub error_status: u16,
-    /// Requests accepted in any sliding one-second window; beyond, 429 (with `Retry-After:
-    /// 1` unless `retry_after` says otherwise).
+    /// Requests accepted per second (in the shape of `limit_shape`); beyond, 429 with
+    /// `Retry-After`: the whole seconds until one would be accepted (unless `retry_after`
+    /// says otherwise).
     pub rate_limit: Option<u32>,
+    /// How the limit counts: a sliding window, fixed wall-clock windows, a token bucket.
+    pub limit_shape: LimitShape,
+    /// The token bucket's capacity (default: one second's worth).
+    pub limit_burst: Option<u32>,
+    /// Requests accepted per minute, nested under the per-second limit.
+    pub limit_per_minute: Option<u32>,
+    /// Changes of the per-second limit: from this long after the start, this many per second.
+    pub limit_schedule: Vec<(Duration, u32)>,
+    /// The rate-limit headers the answers announce the budget in, if any.
+    pub limit_headers: LimitHeaders,
     /// Fraction of requests whose connection is reset without an answer.
     pub drop_rate: f64,
     /// Fraction of requests answered only after `slow_delay`.
@@ -109,6 +123,26 @@ pub enum OkBody {
     Empty,
 }
 
+impl SandboxConfig {
+    /// The rate limit the configuration describes.
+    pub fn limit(&self) -> LimitSpec {
+        LimitSpec {
+            per_second: self.rate_limit,
+            shape: self.limit_shape,
+            burst: self.limit_burst,
+            per_minute: self.limit_per_minute,
+            schedule: self.limit_schedule.clone(),
+        }
+    }
+
+    /// The limiter, if any limit is set.
+    fn limit_spec(&self) -> Option<Limiter> {
+        let spec = self.limit();
+        spec.is_limited()
+            .then(|| Limiter::new(spec, Instant::now()))
+    }
+}
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
@@ -120,6 +154,11 @@ impl Default for SandboxConfig {
             error_rate: 0.0,
             error_status: 503,
             rate_limit: None,
+            limit_shape: LimitShape::Sliding,
+            limit_burst: None,
+            limit_per_minute: None,
+            limit_schedule: Vec::new(),
+            limit_headers: LimitHeaders::None,
             drop_rate: 0.0,
             slow_rate: 0.0,
             slow_delay: Duration::from_secs(3600),
@@ -173,7 +212,7 @@ struct Inner {
     processes: HashMap<Uuid, Process>,
     received: RequestLog,
     stats: Stats,
-    window: Option<SlidingWindow>,
+    limiter: Option<Limiter>,
     started: Instant,
     seq: u64,
     seen: HashMap<Uuid, u32>,
@@ -247,7 +286,7 @@ impl Sandbox {
                 processes,
                 received: RequestLog::new(config.keep_requests, config.keep_bytes),
                 stats: Stats::default(),
-                window: config.rate_limit.map(SlidingWindow::new),
+                limiter: config.limit_spec(),
                 started: Instant::now(),
                 seq: 0,
                 seen: HashMap::new(),

@@ -119,6 +119,7 @@ impl Collector {
         let mut tally = self.tally;
         tally.elapsed = self.started.elapsed();
         tally.stopped = self.stop.reason();
+        tally.quota = self.stop.quota();
         drop(self.progress);
         Ok(tally)
     }

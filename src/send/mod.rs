@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 pub use collector::Collector;
 pub use pacer::Pacer;
-pub use stop::{Stop, StopReason};
+pub use stop::{Quota, Stop, StopReason};
 pub use tally::Tally;
 pub use worker::Worker;
 

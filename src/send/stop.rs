@@ -3,6 +3,7 @@
 //! many 401s, an unreachable server).
 
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
@@ -28,6 +29,22 @@ pub enum StopReason {
     CanaryFailed,
     /// SIGINT or SIGTERM.
     Interrupted,
+    /// The server asked to wait longer than `--max-retry-after` (a quota): see [`Quota`].
+    Quota,
+}
+
+/// A wait the run would not sit through: a `Retry-After` (or a rate-limit reset) longer than
+/// `--max-retry-after`, the mark of a quota that resets in an hour or tomorrow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// How long the server asked to wait.
+    pub wait: Duration,
+    /// When the server takes requests again (the answer's time plus `wait`).
+    pub until: SystemTime,
+    /// `--max-retry-after`, which the wait exceeded.
+    pub max_retry_after: Duration,
+    /// The command that resumes the run, filled in by the run command.
+    pub resume_command: Option<String>,
 }
 
 impl StopReason {
@@ -45,6 +62,9 @@ impl StopReason {
             }
             StopReason::CanaryFailed => "a canary row did not end ok",
             StopReason::Interrupted => "interrupted by a signal",
+            StopReason::Quota => {
+                "the server asked to wait longer than --max-retry-after (a quota): rows not sent are cancelled, resume once it takes requests again"
+            }
         }
     }
 }
@@ -54,6 +74,7 @@ impl StopReason {
 pub struct Stop {
     token: CancellationToken,
     reason: Mutex<Option<StopReason>>,
+    quota: Mutex<Option<Quota>>,
 }
 
 impl Stop {
@@ -68,6 +89,26 @@ impl Stop {
             }
         }
         self.token.cancel();
+    }
+
+    /// Stops the run for a quota (unless already stopped), keeping the latest time the
+    /// server named.
+    pub fn stop_for_quota(&self, quota: Quota) {
+        {
+            let mut current = self.quota.lock().unwrap_or_else(|p| p.into_inner());
+            if current.as_ref().is_none_or(|q| q.until < quota.until) {
+                *current = Some(quota);
+            }
+        }
+        self.stop(StopReason::Quota);
+    }
+
+    /// The quota that stopped the run, if one did.
+    pub fn quota(&self) -> Option<Quota> {
+        if self.reason() != Some(StopReason::Quota) {
+            return None;
+        }
+        self.quota.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Why the run stopped, if it did.

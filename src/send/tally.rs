@@ -6,7 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::adaptive::Found;
-use super::stop::StopReason;
+use super::stop::{Quota, StopReason};
 use crate::exit::ExitCode;
 use crate::results::{Counts, Outcome, RowResult};
 
@@ -45,6 +45,8 @@ pub struct Tally {
     pub latency: Histogram<u64>,
     /// `--rate auto`: what the controller found; `None` at a fixed rate.
     pub auto_rate: Option<Found>,
+    /// The quota that stopped the run, if one did.
+    pub quota: Option<Quota>,
 }
 
 impl Tally {
@@ -59,6 +61,7 @@ impl Tally {
             elapsed: Duration::ZERO,
             latency: Histogram::new_with_bounds(1, 3_600_000, 3).expect("valid histogram bounds"),
             auto_rate: None,
+            quota: None,
         }
     }
 
@@ -133,6 +136,7 @@ impl Tally {
                 rows.merge(ExitCode::WrongCredentials)
             }
             Some(StopReason::Unreachable) => rows.merge(ExitCode::Unreachable),
+            Some(StopReason::Quota) => rows.merge(ExitCode::Quota),
             Some(StopReason::CanaryFailed) | None => rows,
         }
     }
@@ -205,6 +209,18 @@ mod tests {
             )
             .exit_code(),
             ExitCode::RowsFailed
+        );
+        assert_eq!(
+            tally(
+                &[
+                    (Outcome::Ok, 3),
+                    (Outcome::Failed, 1),
+                    (Outcome::Cancelled, 5)
+                ],
+                Some(StopReason::Quota)
+            )
+            .exit_code(),
+            ExitCode::Quota
         );
         assert_eq!(
             tally(&[(Outcome::DryRun, 4)], None).exit_code(),

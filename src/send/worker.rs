@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::adaptive::{AdaptiveRate, Answer, Found};
 use super::pacer::Pacer;
-use super::stop::Stop;
+use super::stop::{Quota, Stop};
 use crate::client::{Attempt, Body, Class, Client};
 use crate::results::{Outcome, Remote, RowResult};
 use crate::retry::RetryPolicy;
@@ -137,6 +137,17 @@ impl Worker {
                     &attempt.message
                 }
             );
+            if let Some(quota) = self.quota(&attempt) {
+                let note = format!(
+                    "the server asks to wait {} (Retry-After), longer than --max-retry-after {}: a quota; not retried, the run stopped",
+                    humantime::format_duration(quota.wait),
+                    humantime::format_duration(quota.max_retry_after)
+                );
+                self.stop.stop_for_quota(quota);
+                let mut result = finish(row, &request, attempt, attempts, client.redactor());
+                result.error = format!("{}; {note}", result.error);
+                return result;
+            }
             let wait = self.wait_after(&attempt, attempts);
             if attempt.class != Class::Transient || !self.policy.may_retry(attempts) {
                 return finish(row, &request, attempt, attempts, client.redactor());
@@ -184,6 +195,22 @@ impl Worker {
                 auto.settled().unwrap_or(rate),
             );
         }
+    }
+
+    /// The quota `attempt` reveals: a transient failure whose `Retry-After` is longer than
+    /// `--max-retry-after`. The run stops rather than cut the wait short and hammer a server
+    /// that said it will not take requests before then.
+    fn quota(&self, attempt: &Attempt) -> Option<Quota> {
+        let wait = attempt.retry_after?;
+        if attempt.class != Class::Transient || wait <= self.policy.max_retry_after {
+            return None;
+        }
+        Some(Quota {
+            wait,
+            until: std::time::SystemTime::now() + wait,
+            max_retry_after: self.policy.max_retry_after,
+            resume_command: None,
+        })
     }
 
     /// The wait before retrying `attempt`. A `Retry-After`, or a 429 without one, pauses the

@@ -111,11 +111,15 @@ pub(super) fn report_end(
     let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
     if resumable {
         let command = this_resume_command();
-        let text = match wrong_key {
-            true => format!(
+        let text = match (wrong_key, &tally.quota) {
+            (false, Some(quota)) => format!(
+                "The server takes requests again at {}. At that time or later, run (rows already ok are not sent again):\n  {command}",
+                humantime::format_rfc3339_seconds(quota.until)
+            ),
+            (true, _) => format!(
                 "Fix the API key first (TECALIS_API_KEY, --api-key-file, or the api_key column of these rows): resumed with the same key, the rows would be answered 401 again. Then, to send the rows that did not end ok, run:\n  {command}"
             ),
-            false => format!(
+            (false, None) => format!(
                 "To send the rows that did not end ok (rows already ok are not sent again), run:\n  {command}"
             ),
         };
@@ -123,7 +127,11 @@ pub(super) fn report_end(
             Level::Notice,
             "next",
             &text,
-            json!({ "resume_command": command, "fix_key_first": wrong_key }),
+            json!({
+                "resume_command": command,
+                "fix_key_first": wrong_key,
+                "takes_requests_again_at": tally.quota.as_ref().map(|q| humantime::format_rfc3339_seconds(q.until).to_string()),
+            }),
         );
     }
     exit

@@ -125,6 +125,9 @@ pub(super) async fn send(
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
     let mut tally = collector.finish()?;
+    if let Some(quota) = tally.quota.as_mut() {
+        quota.resume_command = Some(end::this_resume_command());
+    }
     // A dry run sends nothing: the controller found nothing to tell.
     tally.auto_rate = worker
         .auto_rate()
