@@ -44,7 +44,9 @@ fn auto_rate_settles_under_a_hidden_limit_of_8_per_second() {
         c.rate_limit = Some(8);
     });
     let w = Workdir::new();
-    w.write_fresh("in.csv", 48, "OK", "");
+    // 15 s of work at 8/s: more than the 10 windows of a second after the first 429 that the
+    // suggestion needs.
+    w.write_fresh("in.csv", 120, "OK", "");
     let out = w
         .run_at(
             &server.url(),
@@ -52,11 +54,11 @@ fn auto_rate_settles_under_a_hidden_limit_of_8_per_second() {
             &["--rate", "auto", "--summary-json", "s.json"],
         )
         .expect(0);
-    assert_all_ok(&w, "in.results.csv", 48);
+    assert_all_ok(&w, "in.results.csv", 120);
     let received = server.received();
-    assert_eq!(answered(&received, 200), 48, "each row taken once");
-    // Slow start passes 8/s within the 48 rows, so the limit is met; then the controller backs
-    // off: a few 429s while it finds the limit, not a stream of them.
+    assert_eq!(answered(&received, 200), 120, "each row taken once");
+    // Slow start passes 8/s, so the limit is met; then the controller backs off: a few 429s
+    // while it finds the limit, not a stream of them.
     let throttled = answered(&received, 429);
     assert!(
         (1..=12).contains(&throttled),
@@ -64,14 +66,17 @@ fn auto_rate_settles_under_a_hidden_limit_of_8_per_second() {
         received.len(),
         out.describe()
     );
-    // The summary names the rate settled on and says to pass it next time.
+    // The summary names the rate settled on, and the rate to pass next time: what the server
+    // sustained, never above its limit, not below 85% of it.
     let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
     let rate = &json["rate"];
     assert_eq!(rate["mode"], "auto", "{json}");
     let settled = rate["settled_per_second"].as_f64().expect("a settled rate");
     assert!((3.0..=9.0).contains(&settled), "settled at {settled}/s");
+    let sustained = rate["sustained_per_second"].as_f64().expect("a suggestion");
+    assert!((6.8..=8.0).contains(&sustained), "sustained {sustained}/s");
     let suggested = rate["suggested_rate"].as_str().unwrap();
-    assert_eq!(suggested, format!("{}", settled.floor()));
+    assert_eq!(suggested, format!("{}", sustained.floor()));
     out.stderr_has(&format!("Rate: auto, settled at {settled:.1}/s"))
         .stderr_has(&format!("pass --rate {suggested} next time"))
         .stderr_has("--rate auto: throttled");

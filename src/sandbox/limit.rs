@@ -83,13 +83,13 @@ enum Rule {
 }
 
 impl Rule {
-    fn new(
-        shape: LimitShape,
-        limit: u32,
-        length: Duration,
-        burst: Option<u32>,
-        now: Instant,
-    ) -> Rule {
+    /// A rule of `limit` per `length`, in `spec`'s shape (a bucket counts a minute as a
+    /// sliding window), its clock starting `now` when the wall clock says `epoch`.
+    fn new(spec: &LimitSpec, limit: u32, length: Duration, now: Instant, epoch: Duration) -> Rule {
+        let shape = match (spec.shape, length > Duration::from_secs(1)) {
+            (LimitShape::Bucket, true) => LimitShape::Sliding,
+            (shape, _) => shape,
+        };
         match shape {
             LimitShape::Sliding => Rule::Sliding {
                 limit,
@@ -97,12 +97,8 @@ impl Rule {
                 accepted: VecDeque::new(),
             },
             LimitShape::Fixed => {
-                let since_epoch = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default();
-                let into = Duration::from_nanos(
-                    (since_epoch.as_nanos() % length.as_nanos().max(1)) as u64,
-                );
+                let into =
+                    Duration::from_nanos((epoch.as_nanos() % length.as_nanos().max(1)) as u64);
                 Rule::Fixed {
                     limit,
                     length,
@@ -112,7 +108,7 @@ impl Rule {
                 }
             }
             LimitShape::Bucket => {
-                let burst = burst.unwrap_or(limit);
+                let burst = spec.burst.unwrap_or(limit);
                 Rule::Bucket {
                     rate: limit,
                     burst,
@@ -252,7 +248,7 @@ fn fixed_end(origin: Instant, length: Duration, index: u64) -> Instant {
 
 /// A sandbox's whole limit: every rule must have room for a request to be accepted.
 #[derive(Debug, Clone)]
-pub(super) struct Limiter {
+pub struct Limiter {
     spec: LimitSpec,
     started: Instant,
     per_second: Option<Rule>,
@@ -260,18 +256,24 @@ pub(super) struct Limiter {
 }
 
 impl Limiter {
-    /// The limiter `spec` describes, its clock starting `now`.
-    pub(super) fn new(spec: LimitSpec, now: Instant) -> Limiter {
+    /// The limiter `spec` describes, its clock starting `now`, its fixed windows on the
+    /// wall clock.
+    pub fn new(spec: LimitSpec, now: Instant) -> Limiter {
+        let epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Limiter::at_wall_clock(spec, now, epoch)
+    }
+
+    /// The limiter `spec` describes, its clock starting `now`, when the wall clock says
+    /// `epoch` since 1970 (its fixed windows start on whole multiples of their length).
+    pub fn at_wall_clock(spec: LimitSpec, now: Instant, epoch: Duration) -> Limiter {
         let per_second = spec
             .per_second
-            .map(|n| Rule::new(spec.shape, n, Duration::from_secs(1), spec.burst, now));
-        let minute_shape = match spec.shape {
-            LimitShape::Bucket => LimitShape::Sliding,
-            shape => shape,
-        };
+            .map(|n| Rule::new(&spec, n, Duration::from_secs(1), now, epoch));
         let per_minute = spec
             .per_minute
-            .map(|n| Rule::new(minute_shape, n, Duration::from_secs(60), None, now));
+            .map(|n| Rule::new(&spec, n, Duration::from_secs(60), now, epoch));
         Limiter {
             spec,
             started: now,
@@ -283,7 +285,7 @@ impl Limiter {
     /// Accepts a request arriving at `now`, or tells how long until one would be accepted;
     /// with what is left of the tightest window either way. `now` never goes backwards
     /// between calls (callers hold a lock and read the clock).
-    pub(super) fn admit(&mut self, now: Instant) -> (Result<(), Duration>, Option<Budget>) {
+    pub fn admit(&mut self, now: Instant) -> (Result<(), Duration>, Option<Budget>) {
         let scheduled = self.scheduled(now);
         if let (Some(rule), Some(limit)) = (self.per_second.as_mut(), scheduled) {
             rule.set_limit(limit);
@@ -326,8 +328,24 @@ impl Limiter {
     }
 
     /// Forgets every request and starts the schedule again (for `/_sandbox/reset`).
-    pub(super) fn clear(&mut self, now: Instant) {
+    pub fn clear(&mut self, now: Instant) {
         *self = Limiter::new(self.spec.clone(), now);
+    }
+
+    /// The least time this limiter, fresh, takes to accept `n` requests from a client that
+    /// knows it: each request sent the moment there is room.
+    pub fn ideal(spec: &LimitSpec, n: usize) -> Duration {
+        let start = Instant::now();
+        let mut limiter = Limiter::at_wall_clock(spec.clone(), start, Duration::ZERO);
+        let mut now = start;
+        let mut last = start;
+        for _ in 0..n {
+            while let (Err(wait), _) = limiter.admit(now) {
+                now += wait.max(Duration::from_micros(100));
+            }
+            last = now;
+        }
+        last.duration_since(start)
     }
 }
 

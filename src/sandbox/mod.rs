@@ -25,10 +25,9 @@ use uuid::Uuid;
 
 pub use faults::{HOSTILE_MESSAGE, HUGE_MESSAGE_CHARS, NO_RETRY_AFTER};
 pub use headers::LimitHeaders;
-pub use limit::{LimitShape, LimitSpec};
+pub use limit::{Budget, LimitShape, LimitSpec, Limiter};
 pub use seed::{DEMO_API_KEY, Process};
 
-use limit::Limiter;
 use log::RequestLog;
 
 /// How the sandbox behaves: its processes and its faults.

@@ -22,8 +22,9 @@
 //! the rate it returns. It is plain data: share it behind a mutex (the worker does, in
 //! `worker.rs`; the run command builds it from `--max-rate`).
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use history::History;
 
 /// The rate of the first requests, requests/s (or `max_rate` if lower).
 pub const INITIAL_RATE: f64 = 5.0;
@@ -34,7 +35,7 @@ pub const SLOW_START_GAIN: f64 = 1.6;
 /// The fraction of the estimated limit the target drops to on a congestion event.
 pub const BETA: f64 = 0.8;
 /// How far below the estimated limit the target settles.
-pub const MARGIN: f64 = 0.05;
+pub const MARGIN: f64 = 0.03;
 /// How long the concave recovery from `BETA` to the settled rate takes.
 pub const RECOVERY: Duration = Duration::from_secs(2);
 /// How long the target stays at the settled rate before probing above it, at first.
@@ -51,14 +52,6 @@ pub const MEASURED_HEADROOM: f64 = 2.5;
 const FAST_CONVERGENCE: f64 = 0.9;
 /// A probe throttled within this fraction above the estimate found the same limit again.
 const SAME_LIMIT: f64 = 0.1;
-/// The window over which the sent rate is measured.
-const WINDOW: Duration = Duration::from_secs(1);
-/// A gap in sending this long starts a new measurement (a pause, a stall).
-const GAP: Duration = Duration::from_millis(500);
-/// The shortest measurement worth trusting.
-const MIN_MEASURE: Duration = Duration::from_millis(200);
-/// How long send times are kept: answers may come this long after their request.
-const MAX_HISTORY: Duration = Duration::from_secs(120);
 
 /// What came back for one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +61,11 @@ pub enum Answer {
         /// The server's `Retry-After`, as the run honours it.
         retry_after: Option<Duration>,
     },
-    /// Any other HTTP answer: the server took the request at this rate.
+    /// Any other HTTP answer below 500: the server took the request at this rate.
     Answered,
+    /// A 5xx without `Retry-After` (or a 408): neither success nor throttling; the rate
+    /// never climbs on errors.
+    Error,
     /// No HTTP answer (connection refused or reset, timeout): says nothing about the rate.
     NoAnswer,
 }
@@ -98,12 +94,8 @@ pub struct AdaptiveRate {
     hold: Duration,
     /// 429s for requests sent before this are part of the last congestion event.
     last_decrease: Option<Instant>,
-    /// Send times, oldest first, kept for `MAX_HISTORY` or the longest answer time seen.
-    sends: VecDeque<Instant>,
-    /// The first send after the last gap: measurements never reach back past it.
-    resumed: Option<Instant>,
-    /// The longest time from a send to its answer seen so far.
-    longest_answer: Duration,
+    /// Sends, answers, events: what the measurements come from.
+    history: History,
     events: u64,
     /// The highest target so far.
     peak: f64,
@@ -112,9 +104,14 @@ pub struct AdaptiveRate {
 /// What the controller found, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Found {
-    /// The rate settled on after the last congestion event: what to pass as `--rate` next
-    /// time; `None` if the server never throttled.
+    /// The rate settled on after the last congestion event; `None` if the server never
+    /// throttled.
     pub settled: Option<f64>,
+    /// What to pass as `--rate` next time: the sustained rate the server accepted over its
+    /// longest window (see `History::suggest`); `None` if the run could not tell it.
+    pub suggested: Option<f64>,
+    /// The longest window the server showed (a second if none longer).
+    pub longest_window: Duration,
     /// The target at the end of the run.
     pub rate: f64,
     /// The highest target of the run.
@@ -147,9 +144,7 @@ impl AdaptiveRate {
             phase: Phase::SlowStart,
             hold: HOLD,
             last_decrease: None,
-            sends: VecDeque::new(),
-            resumed: None,
-            longest_answer: Duration::ZERO,
+            history: History::default(),
             events: 0,
             peak: INITIAL_RATE.min(max_rate),
         }
@@ -159,6 +154,8 @@ impl AdaptiveRate {
     pub fn found(&self) -> Found {
         Found {
             settled: self.settled(),
+            suggested: self.suggested(),
+            longest_window: self.history.longest_window(),
             rate: self.rate,
             peak: self.peak,
             max_rate: self.max_rate,
@@ -180,6 +177,15 @@ impl AdaptiveRate {
         }
     }
 
+    /// What to pass as `--rate` next time: the rate the server sustained, never above the
+    /// settled rate (a limit that went down at the end) nor the ceiling; `None` if the run
+    /// could not tell it.
+    pub fn suggested(&self) -> Option<f64> {
+        let settled = self.settled()?;
+        let sustained = self.history.suggest()?;
+        Some(sustained.min(settled).min(self.max_rate))
+    }
+
     /// How many congestion events (decreases) there were.
     pub fn events(&self) -> u64 {
         self.events
@@ -187,31 +193,23 @@ impl AdaptiveRate {
 
     /// Records that a request (first attempt or retry) was sent at `at`.
     pub fn on_send(&mut self, at: Instant) {
-        match self.sends.back() {
-            Some(last) if at.saturating_duration_since(*last) < GAP => {}
-            _ => self.resumed = Some(at),
-        }
-        self.sends.push_back(at);
-        let keep = (self.longest_answer + WINDOW).min(MAX_HISTORY);
-        while let Some(first) = self.sends.front() {
-            if at.saturating_duration_since(*first) > keep {
-                self.sends.pop_front();
-            } else {
-                break;
-            }
-        }
+        self.history.on_send(at);
     }
 
     /// Takes in the answer to a request sent at `sent_at` that came back at `answered_at`,
     /// and returns the new target rate.
     pub fn on_answer(&mut self, sent_at: Instant, answered_at: Instant, answer: Answer) -> f64 {
-        self.longest_answer = self
-            .longest_answer
-            .max(answered_at.saturating_duration_since(sent_at));
+        let accepted = answer == Answer::Answered;
+        let throttled = matches!(answer, Answer::Throttled { .. });
+        self.history
+            .on_answer(sent_at, answered_at, accepted, throttled);
         let rate = match answer {
-            Answer::NoAnswer => self.rate,
+            Answer::NoAnswer | Answer::Error => self.rate,
             Answer::Answered => self.grow(answered_at),
             Answer::Throttled { retry_after } => {
+                if let Some(wait) = retry_after {
+                    self.history.saw_window(wait);
+                }
                 let new_event = self.last_decrease.is_none_or(|d| sent_at >= d);
                 if new_event {
                     self.decrease(sent_at, answered_at, retry_after)
@@ -228,6 +226,7 @@ impl AdaptiveRate {
     /// The target after an un-throttled answer at `now`.
     fn grow(&self, now: Instant) -> f64 {
         let cap = self
+            .history
             .measured(now)
             .map_or(f64::INFINITY, |m| MEASURED_HEADROOM * m);
         match self.phase {
@@ -264,12 +263,29 @@ impl AdaptiveRate {
 
     /// A congestion event: a 429 for a request sent at `sent_at`, answered at `now`.
     fn decrease(&mut self, sent_at: Instant, now: Instant, retry_after: Option<Duration>) -> f64 {
-        let sent = (self.sent_in_second_before(sent_at) as f64).min(self.rate);
+        // What a server counting over a 1-s window had seen when it refused the request; with
+        // too little sent to tell (right after a pause), what the target was.
+        let sent = self
+            .history
+            .measured(sent_at)
+            .unwrap_or(self.rate)
+            .min(self.rate);
+        // What the server accepted since the last event: a burst it let through (a token
+        // bucket's) is not in it.
+        let accepted = self.history.on_event(sent_at, now);
         let estimate = match self.phase {
-            // Throttled at or below the plateau: the limit is lower than estimated.
-            Phase::Recovery { estimate, .. } if sent < estimate * (1.0 - MARGIN / 2.0) => {
+            // Throttled before probing, or at or below the plateau: the limit is lower than
+            // estimated (a burst inflated the estimate, or the limit went down).
+            Phase::Recovery {
+                epoch, estimate, ..
+            } if sent < estimate * (1.0 - MARGIN / 2.0)
+                || sent_at < epoch + RECOVERY + self.hold =>
+            {
                 self.hold = HOLD;
-                sent * FAST_CONVERGENCE
+                match accepted {
+                    Some(accepted) => accepted.min(sent),
+                    None => sent * FAST_CONVERGENCE,
+                }
             }
             Phase::Recovery { estimate, .. } => {
                 if sent <= estimate * (1.0 + SAME_LIMIT) {
@@ -282,6 +298,11 @@ impl AdaptiveRate {
             Phase::SlowStart => sent,
         }
         .max(self.min_rate);
+        if let Phase::Recovery { estimate: old, .. } = self.phase
+            && (estimate - old).abs() > old * SAME_LIMIT
+        {
+            self.history.limit_changed();
+        }
         let from = (estimate * BETA).max(self.min_rate);
         self.phase = Phase::Recovery {
             epoch: now + retry_after.unwrap_or(Duration::ZERO),
@@ -303,37 +324,12 @@ impl AdaptiveRate {
     fn plateau(&self, estimate: f64) -> f64 {
         (estimate * (1.0 - MARGIN)).clamp(self.min_rate, self.max_rate)
     }
-
-    /// How many requests were sent in the second before `at`: what a server counting over a
-    /// 1-s window had seen when it refused the request sent at `at`.
-    fn sent_in_second_before(&self, at: Instant) -> usize {
-        let start = at.checked_sub(WINDOW);
-        self.count_sends(start, at)
-    }
-
-    /// The rate sent in the second before `at` (or since sending resumed after a gap, if that
-    /// is shorter); `None` if too little was sent to tell.
-    fn measured(&self, at: Instant) -> Option<f64> {
-        let resumed = self.resumed?;
-        let start = at.checked_sub(WINDOW).map_or(resumed, |s| s.max(resumed));
-        let span = at.saturating_duration_since(start);
-        if span < MIN_MEASURE {
-            return None;
-        }
-        Some(self.count_sends(Some(start), at) as f64 / span.as_secs_f64())
-    }
-
-    /// Sends in `[start, end)` (from the oldest kept if `start` is `None`).
-    fn count_sends(&self, start: Option<Instant>, end: Instant) -> usize {
-        self.sends
-            .iter()
-            .rev()
-            .skip_while(|t| **t >= end)
-            .take_while(|t| start.is_none_or(|s| **t >= s))
-            .count()
-    }
 }
 
+mod history;
+
+#[cfg(test)]
+mod shapes;
 #[cfg(test)]
 mod simulation;
 

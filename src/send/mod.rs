@@ -9,6 +9,7 @@ pub mod collector;
 pub mod pacer;
 pub mod stop;
 pub mod tally;
+mod throttle;
 pub mod worker;
 
 use std::sync::Arc;

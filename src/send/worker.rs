@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::adaptive::{AdaptiveRate, Answer, Found};
+use super::adaptive::{AdaptiveRate, Found};
 use super::pacer::Pacer;
-use super::stop::{Quota, Stop};
+use super::stop::Stop;
+use super::throttle::{quota_in, rate_answer};
 use crate::client::{Attempt, Body, Class, Client};
 use crate::results::{Outcome, Remote, RowResult};
 use crate::retry::RetryPolicy;
@@ -137,7 +138,7 @@ impl Worker {
                     &attempt.message
                 }
             );
-            if let Some(quota) = self.quota(&attempt) {
+            if let Some(quota) = quota_in(&attempt, &self.policy) {
                 let note = format!(
                     "the server asks to wait {} (Retry-After), longer than --max-retry-after {}: a quota; not retried, the run stopped",
                     humantime::format_duration(quota.wait),
@@ -175,13 +176,7 @@ impl Worker {
         let Some(auto) = &self.auto else {
             return;
         };
-        let answer = match attempt.status {
-            Some(429) => Answer::Throttled {
-                retry_after: attempt.retry_after.map(|w| self.policy.cap_retry_after(w)),
-            },
-            Some(_) => Answer::Answered,
-            None => Answer::NoAnswer,
-        };
+        let answer = rate_answer(attempt, &self.policy);
         let mut auto = auto.lock().unwrap_or_else(|p| p.into_inner());
         let events = auto.events();
         let rate = auto.on_answer(sent_at, Instant::now(), answer);
@@ -195,22 +190,6 @@ impl Worker {
                 auto.settled().unwrap_or(rate),
             );
         }
-    }
-
-    /// The quota `attempt` reveals: a transient failure whose `Retry-After` is longer than
-    /// `--max-retry-after`. The run stops rather than cut the wait short and hammer a server
-    /// that said it will not take requests before then.
-    fn quota(&self, attempt: &Attempt) -> Option<Quota> {
-        let wait = attempt.retry_after?;
-        if attempt.class != Class::Transient || wait <= self.policy.max_retry_after {
-            return None;
-        }
-        Some(Quota {
-            wait,
-            until: std::time::SystemTime::now() + wait,
-            max_retry_after: self.policy.max_retry_after,
-            resume_command: None,
-        })
     }
 
     /// The wait before retrying `attempt`. A `Retry-After`, or a 429 without one, pauses the

@@ -8,24 +8,27 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::{AdaptiveRate, Answer};
+use crate::sandbox::{LimitSpec, Limiter};
 
 /// One simulated run.
-struct Scenario {
+pub(super) struct Scenario {
     /// Requests accepted in any 1-s sliding window.
-    limit: usize,
+    pub(super) limit: usize,
     /// Time from a send to its answer; the server decides halfway.
-    latency: Duration,
-    /// `Retry-After` on 429s, or none (the run then pauses for a backoff).
-    retry_after: Option<Duration>,
-    max_rate: f64,
-    rows: usize,
+    pub(super) latency: Duration,
+    /// `Retry-After` on 429s, or none (the run then pauses for a backoff). With
+    /// [`Window::Sandbox`], any value means the sandbox's own: the whole seconds until a
+    /// request would be accepted.
+    pub(super) retry_after: Option<Duration>,
+    pub(super) max_rate: f64,
+    pub(super) rows: usize,
     /// How the server counts.
-    window: Window,
+    pub(super) window: Window,
 }
 
 /// How the simulated server enforces its limit of `limit` per second.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Window {
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Window {
     /// A 1-s sliding window of the requests it accepted.
     Sliding,
     /// A 1-s sliding window of every request, refused ones included (stricter).
@@ -34,36 +37,50 @@ enum Window {
     Fixed,
     /// A token bucket holding one second's worth, refilled continuously.
     Bucket,
+    /// The sandbox's own limiter (`--rate-limit` and the `--limit-*` flags), its fixed
+    /// windows starting at the run's start.
+    Sandbox(LimitSpec),
 }
 
 #[derive(Debug)]
-struct Figures {
-    elapsed: f64,
-    requests: usize,
-    throttled: usize,
-    failed: usize,
-    highest_rate: f64,
-    settled: Option<f64>,
-    events: u64,
+pub(super) struct Figures {
+    pub(super) elapsed: f64,
+    pub(super) requests: usize,
+    pub(super) throttled: usize,
+    pub(super) failed: usize,
+    pub(super) highest_rate: f64,
+    pub(super) settled: Option<f64>,
+    pub(super) suggested: Option<f64>,
+    pub(super) events: u64,
+    /// The target at the end.
+    pub(super) rate: f64,
 }
+
+/// A request in flight: (answered at, sent at, accepted, attempt, Retry-After).
+type InFlight = (Instant, Instant, bool, u32, Option<Duration>);
 
 const CONCURRENCY: usize = 64;
 const RETRIES: u32 = 3;
 
-fn simulate(s: &Scenario) -> Figures {
+pub(super) fn simulate(s: &Scenario) -> Figures {
     let t0 = Instant::now();
+    let mut sandbox = match &s.window {
+        Window::Sandbox(spec) => Some(Limiter::at_wall_clock(spec.clone(), t0, Duration::ZERO)),
+        _ => None,
+    };
     let mut c = AdaptiveRate::new(s.max_rate);
     let mut now = t0;
     let mut fresh = s.rows;
     // Rows waiting out a backoff, each holding a worker: (ready at, attempt number next).
     let mut sleeping: Vec<(Instant, u32)> = Vec::new();
-    // (answered at, sent at, accepted, attempt)
-    let mut in_flight: BinaryHeap<Reverse<(Instant, Instant, bool, u32)>> = BinaryHeap::new();
+    let mut in_flight: BinaryHeap<Reverse<InFlight>> = BinaryHeap::new();
     let mut window: VecDeque<Instant> = VecDeque::new();
     let mut tokens = s.limit as f64;
     let mut refilled = t0;
     let mut last_slot: Option<Instant> = None;
     let mut pause_until = t0;
+    // SIM_TRACE=1 prints every 429 and the rate after it.
+    let trace = std::env::var_os("SIM_TRACE").is_some();
     let mut f = Figures {
         elapsed: 0.0,
         requests: 0,
@@ -71,7 +88,9 @@ fn simulate(s: &Scenario) -> Figures {
         failed: 0,
         highest_rate: c.rate(),
         settled: None,
+        suggested: None,
         events: 0,
+        rate: 0.0,
     };
     loop {
         let workers_busy = in_flight.len() + sleeping.len();
@@ -100,7 +119,14 @@ fn simulate(s: &Scenario) -> Figures {
                 last_slot = Some(now);
                 f.requests += 1;
                 let arrival = now + s.latency / 2;
-                let accepted = match s.window {
+                let mut wait = None;
+                let accepted = match &s.window {
+                    Window::Sandbox(_) => {
+                        let limiter = sandbox.as_mut().expect("built for this window");
+                        let (admitted, _) = limiter.admit(arrival);
+                        wait = admitted.err();
+                        wait.is_none()
+                    }
                     Window::Bucket => {
                         let elapsed = arrival.duration_since(refilled).as_secs_f64();
                         tokens = (tokens + elapsed * s.limit as f64).min(s.limit as f64);
@@ -131,26 +157,34 @@ fn simulate(s: &Scenario) -> Figures {
                         ok
                     }
                 };
-                in_flight.push(Reverse((now + s.latency, now, accepted, attempt)));
+                // The sandbox's Retry-After: whole seconds, rounded up.
+                let retry_after = match (wait, s.retry_after) {
+                    (Some(w), Some(_)) => Some(Duration::from_secs(
+                        w.as_secs() + u64::from(w.subsec_nanos() > 0),
+                    )),
+                    _ => s.retry_after,
+                };
+                in_flight.push(Reverse((
+                    now + s.latency,
+                    now,
+                    accepted,
+                    attempt,
+                    retry_after,
+                )));
             }
             (_, None) => unreachable!("a send is always possible when no answer is due"),
             (_, Some(_)) => {
-                let Reverse((answered, sent, accepted, attempt)) = in_flight.pop().expect("peeked");
+                let Reverse((answered, sent, accepted, attempt, retry_after)) =
+                    in_flight.pop().expect("peeked");
                 now = answered;
                 if accepted {
                     c.on_answer(sent, now, Answer::Answered);
                 } else {
                     f.throttled += 1;
-                    c.on_answer(
-                        sent,
-                        now,
-                        Answer::Throttled {
-                            retry_after: s.retry_after,
-                        },
-                    );
+                    c.on_answer(sent, now, Answer::Throttled { retry_after });
                     // The run's own rule: a 429 pauses every worker for Retry-After or, without
                     // it, for the row's backoff (RetryPolicy's midpoint: 0.375 s, doubling).
-                    let wait = s.retry_after.unwrap_or_else(|| {
+                    let wait = retry_after.unwrap_or_else(|| {
                         Duration::from_millis(375) * 2u32.pow(attempt.saturating_sub(1))
                     });
                     pause_until = pause_until.max(now + wait);
@@ -161,12 +195,23 @@ fn simulate(s: &Scenario) -> Figures {
                     }
                 }
                 f.highest_rate = f.highest_rate.max(c.rate());
+                if trace && !accepted {
+                    println!(
+                        "  {:7.2} s: 429 (sent {:.2} s); rate now {:.1}/s, settled {:?}",
+                        now.duration_since(t0).as_secs_f64(),
+                        sent.duration_since(t0).as_secs_f64(),
+                        c.rate(),
+                        c.settled()
+                    );
+                }
             }
         }
     }
     f.elapsed = now.duration_since(t0).as_secs_f64();
     f.settled = c.settled();
+    f.suggested = c.suggested();
     f.events = c.events();
+    f.rate = c.rate();
     f
 }
 
@@ -192,7 +237,7 @@ fn auto_rate_finds_hidden_limits_within_the_targets() {
                 retry_after,
                 max_rate,
                 rows,
-                window,
+                window: window.clone(),
             };
             let f = simulate(&s);
             let ideal = rows as f64 / limit as f64;
@@ -268,7 +313,7 @@ fn auto_rate_copes_with_other_kinds_of_limit() {
                 retry_after: ra,
                 max_rate: 1000.0,
                 rows,
-                window,
+                window: window.clone(),
             };
             let f = simulate(&s);
             let ideal = rows as f64 / limit as f64;

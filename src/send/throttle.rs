@@ -1,0 +1,107 @@
+//! What an attempt's answer says about throttling: the answer the `--rate auto` controller
+//! takes in (a 429, or a 503 with `Retry-After`, is throttling; another 5xx is not success),
+//! and the quota that stops the run (a wait longer than `--max-retry-after`).
+
+use std::time::SystemTime;
+
+use super::adaptive::Answer;
+use super::stop::Quota;
+use crate::client::{Attempt, Class};
+use crate::retry::RetryPolicy;
+
+/// What an attempt says about the rate: a 429, or a 503 with `Retry-After` (a server
+/// shedding load by asking to wait), is throttling; another 5xx or a 408 is neither success
+/// nor throttling (the rate never climbs on errors); no answer says nothing.
+pub(super) fn rate_answer(attempt: &Attempt, policy: &RetryPolicy) -> Answer {
+    let retry_after = attempt.retry_after.map(|w| policy.cap_retry_after(w));
+    match attempt.status {
+        Some(429) => Answer::Throttled { retry_after },
+        Some(503) if retry_after.is_some() => Answer::Throttled { retry_after },
+        Some(408 | 500..) => Answer::Error,
+        Some(_) => Answer::Answered,
+        None => Answer::NoAnswer,
+    }
+}
+
+/// The quota `attempt` reveals: a transient failure whose `Retry-After` is longer than
+/// `--max-retry-after`. The run stops rather than cut the wait short and hammer a server that
+/// said it will not take requests before then.
+pub(super) fn quota_in(attempt: &Attempt, policy: &RetryPolicy) -> Option<Quota> {
+    let wait = attempt.retry_after?;
+    if attempt.class != Class::Transient || wait <= policy.max_retry_after {
+        return None;
+    }
+    Some(Quota {
+        wait,
+        until: SystemTime::now() + wait,
+        max_retry_after: policy.max_retry_after,
+        resume_command: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_5xx_is_not_success_and_a_503_with_retry_after_is_throttling() {
+        let policy = RetryPolicy::default();
+        let attempt = |status: Option<u16>, retry_after: Option<u64>| Attempt {
+            class: Class::Transient,
+            status,
+            latency: Duration::ZERO,
+            retry_after: retry_after.map(Duration::from_secs),
+            message: String::new(),
+            remote: None,
+        };
+        let throttled = Answer::Throttled {
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        assert_eq!(
+            rate_answer(&attempt(Some(503), Some(2)), &policy),
+            throttled
+        );
+        assert_eq!(
+            rate_answer(&attempt(Some(429), Some(2)), &policy),
+            throttled
+        );
+        for error in [500, 502, 503, 504, 408] {
+            assert_eq!(
+                rate_answer(&attempt(Some(error), None), &policy),
+                Answer::Error,
+                "{error}"
+            );
+        }
+        assert_eq!(
+            rate_answer(&attempt(Some(200), None), &policy),
+            Answer::Answered
+        );
+        assert_eq!(
+            rate_answer(&attempt(Some(422), None), &policy),
+            Answer::Answered
+        );
+        assert_eq!(rate_answer(&attempt(None, None), &policy), Answer::NoAnswer);
+    }
+
+    #[test]
+    fn a_wait_longer_than_max_retry_after_is_a_quota() {
+        let policy = RetryPolicy {
+            max_retry_after: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        };
+        let attempt = |class: Class, retry_after: u64| Attempt {
+            class,
+            status: Some(429),
+            latency: Duration::ZERO,
+            retry_after: Some(Duration::from_secs(retry_after)),
+            message: String::new(),
+            remote: None,
+        };
+        assert_eq!(quota_in(&attempt(Class::Transient, 60), &policy), None);
+        let quota = quota_in(&attempt(Class::Transient, 3600), &policy).unwrap();
+        assert_eq!(quota.wait, Duration::from_secs(3600));
+        assert!(quota.until > SystemTime::now() + Duration::from_secs(3500));
+        assert_eq!(quota_in(&attempt(Class::Rejected, 3600), &policy), None);
+    }
+}
