@@ -13,7 +13,7 @@ use crate::send::tally::Example;
 
 mod rate;
 
-use rate::{auto_rate_json, describe_auto_rate, describe_quota, quota_json};
+use rate::{auto_rate_json, describe_quota, describe_rate, quota_json};
 
 /// One line per outcome that happened: `  ok           9`, aligned, as summaries print them.
 /// Only the outcomes that happened.
@@ -51,8 +51,8 @@ pub fn render(tally: &Tally, results: &Path) -> String {
             "Latency: p50 {p50} ms, p95 {p95} ms, p99 {p99} ms\n"
         ));
     }
-    if let Some(found) = &tally.auto_rate {
-        out.push_str(&format!("Rate: {}\n", describe_auto_rate(found)));
+    if let Some(line) = tally.auto_rate.as_ref().and_then(describe_rate) {
+        out.push_str(&format!("Rate: {line}\n"));
     }
     for (outcome, title, with_error) in [
         (

@@ -242,3 +242,51 @@ fn a_quota_longer_than_max_retry_after_stops_the_run_with_exit_7() {
         .stderr_has(&format!("The server takes requests again at {again}."))
         .stderr_has(resume);
 }
+
+#[test]
+fn a_fixed_rate_above_the_limit_is_called_out_with_its_429s_and_what_the_server_took() {
+    // A new user's guess: --rate 100 against a limit of 30/s. Before, neither the summary nor
+    // its JSON said that answers were 429.
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.rate_limit = Some(30);
+    });
+    let w = Workdir::new();
+    w.write_fresh("in.csv", 150, "OK", "");
+    let out = w
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &[
+                "--rate",
+                "100",
+                "--retries",
+                "20",
+                "--summary-json",
+                "s.json",
+            ],
+        )
+        .expect(0);
+    assert_all_ok(&w, "in.results.csv", 150);
+    let received = server.received();
+    let throttled = answered(&received, 429);
+    assert!(throttled > 0, "the limit was met\n{}", out.describe());
+    let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    let rate = &json["rate"];
+    assert_eq!(rate["mode"], "fixed", "{json}");
+    // Every 429 the server answered is counted, and the pauses they called for.
+    assert_eq!(rate["throttled_answers"], throttled as u64, "{json}");
+    let paused = rate["paused_seconds"].as_f64().unwrap();
+    assert!(paused >= 1.0, "{json}");
+    // What the server took once it throttled: never more than its limit (plus one request
+    // for the span's edges).
+    let taken = rate["taken_after_throttling_per_second"].as_f64().unwrap();
+    assert!(taken > 5.0 && taken <= 31.0, "{json}");
+    if let Some(allowed) = rate["allowed_per_second"].as_f64() {
+        assert!((25.5..=30.0).contains(&allowed), "{json}");
+    }
+    out.stderr_has(&format!(
+        "Rate: fixed at 100/s, faster than the server allows: {throttled} answer(s) were 429"
+    ))
+    .stderr_has("once it began to throttle, the server took ");
+}

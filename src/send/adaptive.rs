@@ -97,6 +97,10 @@ pub struct AdaptiveRate {
     /// Sends, answers, events: what the measurements come from.
     history: History,
     events: u64,
+    /// Throttling answers in all.
+    throttled: u64,
+    /// A fixed rate: the controller only watches; its target stays at the rate.
+    watching: bool,
     /// The highest target so far.
     peak: f64,
 }
@@ -120,6 +124,16 @@ pub struct Found {
     pub max_rate: f64,
     /// How many congestion events (decreases) there were.
     pub events: u64,
+    /// How many answers were throttling (429, or 503 with `Retry-After`).
+    pub throttled: u64,
+    /// How long the run was paused in all, for `Retry-After` or a 429's backoff (filled in
+    /// by the worker, from the pacer).
+    pub paused: Duration,
+    /// At a fixed `--rate`, that rate: the controller only watched, the pacer did not follow.
+    pub fixed: Option<f64>,
+    /// The rate the server took once it began to throttle, pauses included (a fact about this
+    /// run, not a limit); `None` if it never throttled or too little followed.
+    pub taken: Option<f64>,
 }
 
 impl Found {
@@ -146,8 +160,20 @@ impl AdaptiveRate {
             last_decrease: None,
             history: History::default(),
             events: 0,
+            throttled: 0,
+            watching: false,
             peak: INITIAL_RATE.min(max_rate),
         }
+    }
+
+    /// A controller that only watches a run at the fixed rate `rate`: its target stays there,
+    /// and it tells what the server allowed ([`AdaptiveRate::suggested`]).
+    pub fn watching(rate: f64) -> AdaptiveRate {
+        let mut c = AdaptiveRate::new(rate);
+        c.rate = c.max_rate;
+        c.peak = c.max_rate;
+        c.watching = true;
+        c
     }
 
     /// What the controller found so far.
@@ -160,6 +186,10 @@ impl AdaptiveRate {
             peak: self.peak,
             max_rate: self.max_rate,
             events: self.events,
+            throttled: self.throttled,
+            paused: Duration::ZERO,
+            fixed: None,
+            taken: self.history.accepted_after_throttling(),
         }
     }
 
@@ -183,6 +213,9 @@ impl AdaptiveRate {
     pub fn suggested(&self) -> Option<f64> {
         let settled = self.settled()?;
         let sustained = self.history.suggest()?;
+        if self.watching {
+            return Some(sustained.min(self.max_rate));
+        }
         Some(sustained.min(settled).min(self.max_rate))
     }
 
@@ -207,6 +240,7 @@ impl AdaptiveRate {
             Answer::NoAnswer | Answer::Error => self.rate,
             Answer::Answered => self.grow(answered_at),
             Answer::Throttled { retry_after } => {
+                self.throttled += 1;
                 if let Some(wait) = retry_after {
                     self.history.saw_window(wait);
                 }
@@ -218,7 +252,10 @@ impl AdaptiveRate {
                 }
             }
         };
-        self.rate = rate.clamp(self.min_rate, self.max_rate);
+        self.rate = match self.watching {
+            true => self.max_rate,
+            false => rate.clamp(self.min_rate, self.max_rate),
+        };
         self.peak = self.peak.max(self.rate);
         self.rate
     }

@@ -76,6 +76,8 @@ pub struct Pacer {
     pause: Mutex<Option<Pause>>,
     /// When the last slot was handed out, so that a rate change keeps the schedule's phase.
     last_slot: Mutex<Option<Instant>>,
+    /// How long the run was paused in all (overlapping pauses counted once).
+    paused_total: Mutex<Duration>,
 }
 
 impl Pacer {
@@ -87,7 +89,14 @@ impl Pacer {
             queue: tokio::sync::Mutex::new(()),
             pause: Mutex::new(None),
             last_slot: Mutex::new(None),
+            paused_total: Mutex::new(Duration::ZERO),
         }
+    }
+
+    /// How long the run was paused in all so far (overlapping pauses counted once; a pause
+    /// going on counted to its end).
+    pub fn paused_total(&self) -> Duration {
+        *self.paused_total.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The rate in slots per second.
@@ -113,9 +122,13 @@ impl Pacer {
 
     /// Pauses every slot for `wait` from now (a longer pause already set stays).
     pub fn pause(&self, wait: Duration, retry_after: bool) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        let until = now + wait;
         let mut pause = self.pause.lock().unwrap_or_else(|p| p.into_inner());
         if pause.is_none_or(|p| p.until < until) {
+            let from = pause.map_or(now, |p| p.until.max(now));
+            *self.paused_total.lock().unwrap_or_else(|p| p.into_inner()) +=
+                until.saturating_duration_since(from);
             *pause = Some(Pause { until, retry_after });
         }
     }
@@ -250,6 +263,12 @@ mod tests {
         assert!(pacer.paused().is_some_and(|p| p.retry_after));
         let took = slots(&pacer, 1).await;
         assert!(took >= Duration::from_millis(290), "{took:?}");
+        // Overlapping pauses count once.
+        let total = pacer.paused_total();
+        assert!(
+            total >= Duration::from_millis(300) && total < Duration::from_millis(400),
+            "{total:?}"
+        );
         let stop = Stop::default();
         pacer.pause(Duration::from_secs(60), false);
         stop.stop(super::super::stop::StopReason::Interrupted);

@@ -43,7 +43,8 @@ pub struct Tally {
     pub elapsed: Duration,
     /// Latency of the last attempt of each sent row, in milliseconds.
     pub latency: Histogram<u64>,
-    /// `--rate auto`: what the controller found; `None` at a fixed rate.
+    /// What the rate controller found: `--rate auto`'s, or at a fixed rate the one that
+    /// only watched (`Found::fixed`); `None` in a dry run.
     pub auto_rate: Option<Found>,
     /// The quota that stopped the run, if one did.
     pub quota: Option<Quota>,

@@ -29,8 +29,11 @@ pub struct Worker {
     policy: RetryPolicy,
     /// The stop switch, shared with the collector and the signal handler.
     pub stop: Arc<Stop>,
-    /// `--rate auto`: the controller the pacer's rate follows; `None` at a fixed rate.
+    /// `--rate auto`: the controller the pacer's rate follows; at a fixed rate, one that only
+    /// watches (to tell what the server allowed).
     auto: Option<Mutex<AdaptiveRate>>,
+    /// Whether the pacer follows `auto` (`--rate auto`) or it only watches.
+    follow: bool,
 }
 
 impl std::fmt::Debug for Worker {
@@ -58,7 +61,16 @@ impl Worker {
             policy,
             stop,
             auto: None,
+            follow: false,
         }
+    }
+
+    /// A fixed rate: every attempt is reported to `controller`, which only watches, so that
+    /// the summary can say what the server allowed when it throttled.
+    pub fn watching_rate(mut self, controller: AdaptiveRate) -> Worker {
+        self.auto = Some(Mutex::new(controller));
+        self.follow = false;
+        self
     }
 
     /// `--rate auto`: every attempt is reported to `controller`, and the pacer's rate
@@ -68,14 +80,20 @@ impl Worker {
             self.pacer.set_rate(controller.rate());
         }
         self.auto = Some(Mutex::new(controller));
+        self.follow = true;
         self
     }
 
-    /// `--rate auto`: what the controller found so far; `None` at a fixed rate.
+    /// What the controller found so far, with the time the run was paused, and the fixed
+    /// rate if it only watched; `None` without a controller.
     pub fn auto_rate(&self) -> Option<Found> {
-        self.auto
+        let mut found = self
+            .auto
             .as_ref()
-            .map(|auto| auto.lock().unwrap_or_else(|p| p.into_inner()).found())
+            .map(|auto| auto.lock().unwrap_or_else(|p| p.into_inner()).found())?;
+        found.paused = self.pacer.paused_total();
+        found.fixed = (!self.follow).then(|| self.pacer.rate());
+        Some(found)
     }
 
     /// Whether this is a dry run: nothing is sent.
@@ -180,6 +198,9 @@ impl Worker {
         let mut auto = auto.lock().unwrap_or_else(|p| p.into_inner());
         let events = auto.events();
         let rate = auto.on_answer(sent_at, Instant::now(), answer);
+        if !self.follow {
+            return;
+        }
         if rate != self.pacer.rate() {
             self.pacer.set_rate(rate);
         }

@@ -1,13 +1,50 @@
 //! The summary's words on the rate: what `--rate auto` found and the rate to pass next time,
 //! a fixed rate the server throttled, and a quota that stopped the run.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::send::Quota;
 use crate::send::adaptive::Found;
 
+/// The summary's `Rate:` line: what `--rate auto` found, or, at a fixed rate the server
+/// throttled, how much and what it allowed; `None` at a fixed rate never throttled.
+pub(super) fn describe_rate(found: &Found) -> Option<String> {
+    match found.fixed {
+        Some(fixed) if found.throttled > 0 => Some(describe_fixed_rate(fixed, found)),
+        Some(_) => None,
+        None => Some(describe_auto_rate(found)),
+    }
+}
+
+/// A fixed rate the server throttled: how many 429s, how long paused, what it allowed.
+fn describe_fixed_rate(fixed: f64, found: &Found) -> String {
+    let mut what = format!(
+        "fixed at {fixed}/s, faster than the server allows: {} answer(s) were 429 and the run \
+         was paused {} in all",
+        found.throttled,
+        humantime::format_duration(Duration::from_millis(found.paused.as_millis() as u64)),
+    );
+    if let Some(taken) = found.taken {
+        what.push_str(&format!(
+            "; once it began to throttle, the server took {taken:.1}/s"
+        ));
+    }
+    match found.suggested {
+        Some(allowed) => format!(
+            "{what}; the server allowed {allowed:.1}/s — pass --rate {} next time (or --rate auto)",
+            rate_flag(allowed)
+        ),
+        None => format!(
+            "{what}; what the server sustains could not be told from this run (too short after \
+             the first 429) — pass --rate auto next time to find it"
+        ),
+    }
+}
+
 /// What `--rate auto` found, and what to pass as `--rate` next time.
-pub(super) fn describe_auto_rate(found: &Found) -> String {
+fn describe_auto_rate(found: &Found) -> String {
     match (found.settled, found.suggested) {
         (Some(settled), Some(suggested)) => format!(
             "auto, settled at {settled:.1}/s after {} throttled spell(s); the server sustained \
@@ -72,8 +109,21 @@ pub(super) fn quota_json(quota: &Quota) -> Value {
 /// `--rate auto` in the JSON summary: the rate settled on (what to pass as `--rate` next
 /// time), or why there is none.
 pub(super) fn auto_rate_json(found: &Found) -> Value {
+    if let Some(fixed) = found.fixed {
+        return json!({
+            "mode": "fixed",
+            "per_second": fixed,
+            "throttled_answers": found.throttled,
+            "paused_seconds": found.paused.as_secs_f64(),
+            "allowed_per_second": found.suggested,
+            "taken_after_throttling_per_second": found.taken,
+            "suggested_rate": found.suggested.map(rate_flag),
+        });
+    }
     json!({
         "mode": "auto",
+        "throttled_answers": found.throttled,
+        "paused_seconds": found.paused.as_secs_f64(),
         "settled_per_second": found.settled,
         "sustained_per_second": found.suggested,
         "longest_window_seconds": found.longest_window.as_secs_f64(),
@@ -107,6 +157,10 @@ mod tests {
             peak: 52.0,
             max_rate: 100.0,
             events: 2,
+            throttled: 3,
+            paused: Duration::from_millis(2500),
+            fixed: None,
+            taken: Some(27.5),
         };
         tally.auto_rate = Some(settled);
         let text = render(&tally, Path::new("r.csv"));
@@ -156,6 +210,29 @@ mod tests {
             "{text}"
         );
         assert_eq!(rate_flag(0.5), "30/min");
+        // A fixed rate the server throttled: the 429s, the pause, what it allowed.
+        tally.auto_rate = Some(Found {
+            fixed: Some(100.0),
+            suggested: Some(28.6),
+            ..settled
+        });
+        let text = render(&tally, Path::new("r.csv"));
+        assert!(
+            text.contains("Rate: fixed at 100/s, faster than the server allows: 3 answer(s) were 429 and the run was paused 2s 500ms in all; once it began to throttle, the server took 27.5/s; the server allowed 28.6/s — pass --rate 28 next time (or --rate auto)"),
+            "{text}"
+        );
+        let json = summary_json(&tally, &audit, ExitCode::Success);
+        assert_eq!(json["rate"]["mode"], "fixed");
+        assert_eq!(json["rate"]["throttled_answers"], 3);
+        assert_eq!(json["rate"]["paused_seconds"], 2.5);
+        assert_eq!(json["rate"]["suggested_rate"], "28");
+        // Never throttled: nothing to say in the text.
+        tally.auto_rate = Some(Found {
+            fixed: Some(100.0),
+            throttled: 0,
+            ..settled
+        });
+        assert!(!render(&tally, Path::new("r.csv")).contains("Rate:"));
         tally.auto_rate = None;
         assert!(!render(&tally, Path::new("r.csv")).contains("Rate:"));
         assert_eq!(

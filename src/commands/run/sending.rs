@@ -64,9 +64,11 @@ pub(super) async fn send(
         policy,
         stop.clone(),
     );
-    if let Some(max) = plan.auto_max_rate {
-        worker = worker.with_auto_rate(AdaptiveRate::new(max.per_second));
-    }
+    worker = match plan.auto_max_rate {
+        Some(max) => worker.with_auto_rate(AdaptiveRate::new(max.per_second)),
+        // At a fixed rate it only watches, to tell what the server allowed if it throttled.
+        None => worker.watching_rate(AdaptiveRate::watching(plan.rate.per_second)),
+    };
     let worker = Arc::new(worker);
     if !plan.dry_run {
         tracing::info!(

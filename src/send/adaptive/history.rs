@@ -60,6 +60,9 @@ pub(super) struct History {
     span: Option<Span>,
     /// The longest clean span closed by an event since the limit last changed.
     best_span: Option<Span>,
+    /// From the first congestion event on, pauses included: what the run got once the
+    /// server began to throttle.
+    since_first_event: Option<Span>,
     /// When the current spell of 429s began (answer time), if one is going on.
     spell: Option<Instant>,
     /// The longest window the server showed: a `Retry-After`, a long throttled spell or a
@@ -126,6 +129,12 @@ impl History {
         if self.last_event.is_some_and(|e| sent_at > e) {
             self.accepted_since_event += 1;
         }
+        if let Some(span) = self.since_first_event.as_mut()
+            && sent_at > span.start
+        {
+            span.accepted += 1;
+            span.last = span.last.max(sent_at);
+        }
         if let Some(span) = self.span.as_mut()
             && sent_at >= span.start
         {
@@ -170,6 +179,11 @@ impl History {
             self.best_span = Some(span);
         }
         self.awaiting_span = Some(answered_at);
+        self.since_first_event.get_or_insert(Span {
+            start: sent_at,
+            accepted: 0,
+            last: sent_at,
+        });
         accepted
     }
 
@@ -204,6 +218,15 @@ impl History {
     /// The longest window the server showed (a second if none longer).
     pub(super) fn longest_window(&self) -> Duration {
         self.longest_window.max(WINDOW)
+    }
+
+    /// The rate the server took from the first congestion event to the last request it
+    /// accepted, pauses included: a fact about this run, not a limit (a run paused by 429s
+    /// gets less than the server would sustain).
+    pub(super) fn accepted_after_throttling(&self) -> Option<f64> {
+        let span = self.since_first_event?;
+        let length = span.length();
+        (length >= WINDOW).then(|| span.accepted as f64 / length.as_secs_f64())
     }
 
     /// The rate to pass as `--rate` next time: what the server accepted over the longest
