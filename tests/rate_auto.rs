@@ -290,3 +290,50 @@ fn a_fixed_rate_above_the_limit_is_called_out_with_its_429s_and_what_the_server_
     ))
     .stderr_has("once it began to throttle, the server took ");
 }
+
+#[test]
+fn auto_rate_paces_from_rate_limit_headers_with_at_most_one_429() {
+    use tecalis_status::sandbox::{LimitHeaders, LimitShape};
+    for (shape, headers) in [
+        (LimitShape::Sliding, LimitHeaders::XRatelimit),
+        (LimitShape::Fixed, LimitHeaders::Ratelimit),
+        (LimitShape::Sliding, LimitHeaders::Ietf),
+    ] {
+        let server = TestServer::start(|c| {
+            c.accept_unknown = true;
+            c.rate_limit = Some(30);
+            c.limit_shape = shape;
+            c.limit_headers = headers;
+        });
+        let w = Workdir::new();
+        w.write_fresh("in.csv", 240, "OK", "");
+        let out = w
+            .run_at(
+                &server.url(),
+                "in.csv",
+                &["--rate", "auto", "--summary-json", "s.json"],
+            )
+            .expect(0);
+        assert_all_ok(&w, "in.results.csv", 240);
+        let received = server.received();
+        let throttled = answered(&received, 429);
+        assert!(
+            throttled <= 1,
+            "{shape:?} {headers:?}: {throttled} answered 429\n{}",
+            out.describe()
+        );
+        let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+        assert_eq!(json["rate"]["announced_per_second"], 30.0, "{json}");
+        let suggested: f64 = json["rate"]["suggested_rate"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((25.5..=30.0).contains(&suggested), "{json}");
+        // Paced near the limit, not far below it: 240 rows at 30/s take 8 s; the bound is
+        // generous for a loaded machine.
+        let span = received.last().unwrap().at_ms - received[0].at_ms;
+        assert!(span >= 7_000.0, "{headers:?}: {span} ms, faster than 30/s");
+        out.stderr_has("paced from the server's rate-limit headers");
+    }
+}

@@ -14,6 +14,10 @@ use crate::results::Remote;
 use crate::retry::is_transient_status;
 use crate::text::{Redactor, clean, safe_server_text};
 
+mod rate_limit;
+
+pub use rate_limit::{RateBudget, rate_budget};
+
 /// How much of an unexpected body is quoted in the results' `error` column.
 const QUOTED_BODY_CHARS: usize = 200;
 
@@ -33,6 +37,7 @@ pub fn classify(
         retry_after: None,
         message: String::new(),
         remote: None,
+        rate_limit: None,
     };
     if (200..300).contains(&status) {
         attempt.class = Class::Ok;

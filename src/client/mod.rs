@@ -9,7 +9,7 @@ use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde::Serialize;
 
-pub use answer::classify;
+pub use answer::{RateBudget, classify, rate_budget};
 
 use crate::results::Remote;
 use crate::retry::parse_retry_after;
@@ -75,6 +75,8 @@ pub struct Attempt {
     pub message: String,
     /// The process as returned in a 200.
     pub remote: Option<Remote>,
+    /// The budget the answer's rate-limit headers announce, if any.
+    pub rate_limit: Option<RateBudget>,
 }
 
 /// The HTTP client of a run: one pooled `reqwest` client, the endpoint, and the run's keys
@@ -146,6 +148,12 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let rate_limit = rate_budget(response.headers(), SystemTime::now());
+        // A 429 that says when its window resets but has no Retry-After: the reset is the wait.
+        let retry_after = match (status, retry_after, rate_limit) {
+            (429, None, Some(budget)) if !budget.reset.is_zero() => Some(budget.reset),
+            _ => retry_after,
+        };
         let location = response
             .headers()
             .get(LOCATION)
@@ -162,6 +170,7 @@ impl Client {
         );
         attempt.latency = latency;
         attempt.retry_after = retry_after;
+        attempt.rate_limit = rate_limit;
         attempt
     }
 
@@ -212,6 +221,7 @@ impl Client {
             retry_after: None,
             message,
             remote: None,
+            rate_limit: None,
         }
     }
 }

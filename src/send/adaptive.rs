@@ -24,7 +24,9 @@
 
 use std::time::{Duration, Instant};
 
-use history::History;
+use history::{History, natural_window};
+
+use crate::client::RateBudget;
 
 /// The rate of the first requests, requests/s (or `max_rate` if lower).
 pub const INITIAL_RATE: f64 = 5.0;
@@ -101,46 +103,12 @@ pub struct AdaptiveRate {
     throttled: u64,
     /// A fixed rate: the controller only watches; its target stays at the rate.
     watching: bool,
+    /// The sustained rate the last rate-limit headers announced: the target stays below it.
+    announced: Option<f64>,
+    /// The lowest sustained rate any rate-limit headers announced.
+    lowest_announced: Option<f64>,
     /// The highest target so far.
     peak: f64,
-}
-
-/// What the controller found, for the summary.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Found {
-    /// The rate settled on after the last congestion event; `None` if the server never
-    /// throttled.
-    pub settled: Option<f64>,
-    /// What to pass as `--rate` next time: the sustained rate the server accepted over its
-    /// longest window (see `History::suggest`); `None` if the run could not tell it.
-    pub suggested: Option<f64>,
-    /// The longest window the server showed (a second if none longer).
-    pub longest_window: Duration,
-    /// The target at the end of the run.
-    pub rate: f64,
-    /// The highest target of the run.
-    pub peak: f64,
-    /// The ceiling (`--max-rate`).
-    pub max_rate: f64,
-    /// How many congestion events (decreases) there were.
-    pub events: u64,
-    /// How many answers were throttling (429, or 503 with `Retry-After`).
-    pub throttled: u64,
-    /// How long the run was paused in all, for `Retry-After` or a 429's backoff (filled in
-    /// by the worker, from the pacer).
-    pub paused: Duration,
-    /// At a fixed `--rate`, that rate: the controller only watched, the pacer did not follow.
-    pub fixed: Option<f64>,
-    /// The rate the server took once it began to throttle, pauses included (a fact about this
-    /// run, not a limit); `None` if it never throttled or too little followed.
-    pub taken: Option<f64>,
-}
-
-impl Found {
-    /// Whether the target reached the `--max-rate` ceiling.
-    pub fn reached_ceiling(&self) -> bool {
-        self.peak >= self.max_rate * 0.999
-    }
 }
 
 impl AdaptiveRate {
@@ -162,6 +130,8 @@ impl AdaptiveRate {
             events: 0,
             throttled: 0,
             watching: false,
+            announced: None,
+            lowest_announced: None,
             peak: INITIAL_RATE.min(max_rate),
         }
     }
@@ -190,6 +160,7 @@ impl AdaptiveRate {
             paused: Duration::ZERO,
             fixed: None,
             taken: self.history.accepted_after_throttling(),
+            announced: self.lowest_announced,
         }
     }
 
@@ -211,6 +182,11 @@ impl AdaptiveRate {
     /// settled rate (a limit that went down at the end) nor the ceiling; `None` if the run
     /// could not tell it.
     pub fn suggested(&self) -> Option<f64> {
+        if let Some(announced) = self.lowest_announced {
+            // The server said its policy: that, or less if it accepted less.
+            let measured = self.history.suggest().unwrap_or(f64::INFINITY);
+            return Some(announced.min(measured).min(self.max_rate));
+        }
         let settled = self.settled()?;
         let sustained = self.history.suggest()?;
         if self.watching {
@@ -222,6 +198,34 @@ impl AdaptiveRate {
     /// How many congestion events (decreases) there were.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// Takes in the budget an answer's rate-limit headers announce: the target stays below
+    /// the sustained rate of the policy (the limit over the window: said, or the one its reset
+    /// falls in), so that the budget is not exhausted; it starts there if it was lower. The
+    /// worker pauses the run when nothing is left ([`crate::client::RateBudget::remaining`]).
+    pub fn on_budget(&mut self, budget: &RateBudget) {
+        let window = budget
+            .window
+            .unwrap_or_else(|| natural_window(budget.reset));
+        self.history.saw_window(window);
+        let Some(sustained) = budget.sustained(window) else {
+            return;
+        };
+        self.announced = Some(sustained);
+        self.lowest_announced = Some(
+            self.lowest_announced
+                .map_or(sustained, |l| l.min(sustained)),
+        );
+        if self.watching {
+            return;
+        }
+        let target = (sustained * (1.0 - MARGIN)).clamp(self.min_rate, self.max_rate);
+        if self.phase == Phase::SlowStart && self.rate < target {
+            self.rate = target;
+        }
+        self.rate = self.rate.min(target);
+        self.peak = self.peak.max(self.rate);
     }
 
     /// Records that a request (first attempt or retry) was sent at `at`.
@@ -252,9 +256,12 @@ impl AdaptiveRate {
                 }
             }
         };
+        let ceiling = self
+            .announced
+            .map_or(self.max_rate, |a| (a * (1.0 - MARGIN)).min(self.max_rate));
         self.rate = match self.watching {
             true => self.max_rate,
-            false => rate.clamp(self.min_rate, self.max_rate),
+            false => rate.clamp(self.min_rate.min(ceiling), ceiling),
         };
         self.peak = self.peak.max(self.rate);
         self.rate
@@ -363,7 +370,10 @@ impl AdaptiveRate {
     }
 }
 
+mod found;
 mod history;
+
+pub use found::Found;
 
 #[cfg(test)]
 mod shapes;

@@ -2,10 +2,11 @@
 //! takes in (a 429, or a 503 with `Retry-After`, is throttling; another 5xx is not success),
 //! and the quota that stops the run (a wait longer than `--max-retry-after`).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::adaptive::Answer;
-use super::stop::Quota;
+use super::pacer::Pacer;
+use super::stop::{Quota, Stop};
 use crate::client::{Attempt, Class};
 use crate::retry::RetryPolicy;
 
@@ -26,7 +27,7 @@ pub(super) fn rate_answer(attempt: &Attempt, policy: &RetryPolicy) -> Answer {
 /// The quota `attempt` reveals: a transient failure whose `Retry-After` is longer than
 /// `--max-retry-after`. The run stops rather than cut the wait short and hammer a server that
 /// said it will not take requests before then.
-pub(super) fn quota_in(attempt: &Attempt, policy: &RetryPolicy) -> Option<Quota> {
+fn quota_in(attempt: &Attempt, policy: &RetryPolicy) -> Option<Quota> {
     let wait = attempt.retry_after?;
     if attempt.class != Class::Transient || wait <= policy.max_retry_after {
         return None;
@@ -39,10 +40,55 @@ pub(super) fn quota_in(attempt: &Attempt, policy: &RetryPolicy) -> Option<Quota>
     })
 }
 
+/// What an answer's rate-limit headers ask: nothing left in the window, so wait for its
+/// reset (`Ok`), or a reset longer than `--max-retry-after` (a quota: `Err`). `None` while
+/// budget is left, or without headers.
+fn budget_wait(attempt: &Attempt, policy: &RetryPolicy) -> Option<Result<Duration, Quota>> {
+    let budget = attempt.rate_limit?;
+    if budget.remaining > 0 || budget.reset.is_zero() {
+        return None;
+    }
+    if budget.reset <= policy.max_retry_after {
+        return Some(Ok(budget.reset));
+    }
+    Some(Err(Quota {
+        wait: budget.reset,
+        until: SystemTime::now() + budget.reset,
+        max_retry_after: policy.max_retry_after,
+        resume_command: None,
+    }))
+}
+
+/// After an attempt: a wait longer than `--max-retry-after` (a `Retry-After`, or an announced
+/// budget with nothing left until a far reset) stops the run for a quota; a budget with
+/// nothing left until a near reset pauses it. Returns the note for a row that must not be
+/// retried because of the quota.
+pub(super) fn stop_for_quota(
+    attempt: &Attempt,
+    policy: &RetryPolicy,
+    pacer: &Pacer,
+    stop: &Stop,
+) -> Option<String> {
+    if let Some(quota) = quota_in(attempt, policy) {
+        let note = format!(
+            "the server asks to wait {} (Retry-After), longer than --max-retry-after {}: a quota; not retried, the run stopped",
+            humantime::format_duration(quota.wait),
+            humantime::format_duration(quota.max_retry_after)
+        );
+        stop.stop_for_quota(quota);
+        return Some(note);
+    }
+    match budget_wait(attempt, policy) {
+        Some(Ok(reset)) => pacer.pause(reset, true),
+        Some(Err(quota)) => stop.stop_for_quota(quota),
+        None => {}
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn a_5xx_is_not_success_and_a_503_with_retry_after_is_throttling() {
@@ -54,6 +100,7 @@ mod tests {
             retry_after: retry_after.map(Duration::from_secs),
             message: String::new(),
             remote: None,
+            rate_limit: None,
         };
         let throttled = Answer::Throttled {
             retry_after: Some(Duration::from_secs(2)),
@@ -97,6 +144,7 @@ mod tests {
             retry_after: Some(Duration::from_secs(retry_after)),
             message: String::new(),
             remote: None,
+            rate_limit: None,
         };
         assert_eq!(quota_in(&attempt(Class::Transient, 60), &policy), None);
         let quota = quota_in(&attempt(Class::Transient, 3600), &policy).unwrap();

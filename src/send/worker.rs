@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::adaptive::{AdaptiveRate, Found};
 use super::pacer::Pacer;
 use super::stop::Stop;
-use super::throttle::{quota_in, rate_answer};
+use super::throttle::{rate_answer, stop_for_quota};
 use crate::client::{Attempt, Body, Class, Client};
 use crate::results::{Outcome, Remote, RowResult};
 use crate::retry::RetryPolicy;
@@ -156,13 +156,7 @@ impl Worker {
                     &attempt.message
                 }
             );
-            if let Some(quota) = quota_in(&attempt, &self.policy) {
-                let note = format!(
-                    "the server asks to wait {} (Retry-After), longer than --max-retry-after {}: a quota; not retried, the run stopped",
-                    humantime::format_duration(quota.wait),
-                    humantime::format_duration(quota.max_retry_after)
-                );
-                self.stop.stop_for_quota(quota);
+            if let Some(note) = stop_for_quota(&attempt, &self.policy, &self.pacer, &self.stop) {
                 let mut result = finish(row, &request, attempt, attempts, client.redactor());
                 result.error = format!("{}; {note}", result.error);
                 return result;
@@ -196,6 +190,9 @@ impl Worker {
         };
         let answer = rate_answer(attempt, &self.policy);
         let mut auto = auto.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(budget) = &attempt.rate_limit {
+            auto.on_budget(budget);
+        }
         let events = auto.events();
         let rate = auto.on_answer(sent_at, Instant::now(), answer);
         if !self.follow {

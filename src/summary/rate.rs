@@ -45,6 +45,17 @@ fn describe_fixed_rate(fixed: f64, found: &Found) -> String {
 
 /// What `--rate auto` found, and what to pass as `--rate` next time.
 fn describe_auto_rate(found: &Found) -> String {
+    if let Some(announced) = found.announced {
+        let advice = match found.suggested {
+            Some(s) => format!("pass --rate {} next time", rate_flag(s)),
+            None => "use --rate auto again".to_string(),
+        };
+        return format!(
+            "auto, paced from the server's rate-limit headers (its policy allows {announced:.1}/s); \
+             {} answer(s) were 429 — {advice}",
+            found.throttled
+        );
+    }
     match (found.settled, found.suggested) {
         (Some(settled), Some(suggested)) => format!(
             "auto, settled at {settled:.1}/s after {} throttled spell(s); the server sustained \
@@ -124,6 +135,7 @@ pub(super) fn auto_rate_json(found: &Found) -> Value {
         "mode": "auto",
         "throttled_answers": found.throttled,
         "paused_seconds": found.paused.as_secs_f64(),
+        "announced_per_second": found.announced,
         "settled_per_second": found.settled,
         "sustained_per_second": found.suggested,
         "longest_window_seconds": found.longest_window.as_secs_f64(),
@@ -161,6 +173,7 @@ mod tests {
             paused: Duration::from_millis(2500),
             fixed: None,
             taken: Some(27.5),
+            announced: None,
         };
         tally.auto_rate = Some(settled);
         let text = render(&tally, Path::new("r.csv"));
@@ -233,6 +246,18 @@ mod tests {
             ..settled
         });
         assert!(!render(&tally, Path::new("r.csv")).contains("Rate:"));
+        // Paced from rate-limit headers.
+        tally.auto_rate = Some(Found {
+            announced: Some(30.0),
+            suggested: Some(30.0),
+            throttled: 0,
+            ..settled
+        });
+        let text = render(&tally, Path::new("r.csv"));
+        assert!(
+            text.contains("Rate: auto, paced from the server's rate-limit headers (its policy allows 30.0/s); 0 answer(s) were 429 — pass --rate 30 next time"),
+            "{text}"
+        );
         tally.auto_rate = None;
         assert!(!render(&tally, Path::new("r.csv")).contains("Rate:"));
         assert_eq!(

@@ -24,6 +24,17 @@ const COVER: u32 = 8;
 /// The window lengths vendors use; a wait or a spell is rounded up to one of them.
 const WINDOWS: [u64; 6] = [1, 10, 60, 600, 3600, 86_400];
 
+/// The shortest window length vendors use that holds `length` (a second at least).
+pub(super) fn natural_window(length: Duration) -> Duration {
+    let seconds = length.as_secs_f64();
+    let natural = WINDOWS
+        .iter()
+        .copied()
+        .find(|w| *w as f64 >= seconds)
+        .unwrap_or(WINDOWS[WINDOWS.len() - 1]);
+    Duration::from_secs(natural)
+}
+
 /// A clean span: sending between two congestion events, no pause inside.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -146,13 +157,7 @@ impl History {
     /// A window of at least `length` exists on the server (a `Retry-After` that long, a
     /// rate-limit header's window).
     pub(super) fn saw_window(&mut self, length: Duration) {
-        let seconds = length.as_secs_f64();
-        let natural = WINDOWS
-            .iter()
-            .copied()
-            .find(|w| *w as f64 >= seconds)
-            .unwrap_or(WINDOWS[WINDOWS.len() - 1]);
-        self.longest_window = self.longest_window.max(Duration::from_secs(natural));
+        self.longest_window = self.longest_window.max(natural_window(length));
     }
 
     /// A congestion event: the request sent at `sent_at` was throttled (answered at
