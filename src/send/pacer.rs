@@ -1,59 +1,34 @@
-//! The pacer: hands out send slots on a schedule measured from the start (governor's GCRA),
-//! with no burst above the rate, and holds every slot while a whole-run pause (a 429 or a
-//! `Retry-After`) lasts. The rate can be changed while the run goes (`--rate auto`).
+//! The pacer: hands out send slots on a schedule measured from the start (each slot one
+//! period after the one before, not after the moment it was taken, so the rate does not
+//! drift), with no burst above the rate, and holds every slot while a whole-run pause (a 429
+//! or a `Retry-After`) lasts. The rate can be changed while the run goes (`--rate auto`).
+//!
+//! Not `governor`: its limiter has one quota for life, and `--rate auto` changes the rate on
+//! most answers, so it had to be rebuilt at every change, and its `until_ready` woke every
+//! waiting worker to race for each slot. The whole schedule here is "the next slot is one
+//! period after the last" (GCRA with a burst of one), a few lines that a rate change only
+//! reads differently; workers queue for it in order and one timer runs at a time.
 
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::watch;
 
 use super::stop::Stop;
 
-/// One rate's schedule: the limiter and the rate it was built for.
-#[derive(Debug, Clone)]
-struct Schedule {
-    limiter: Arc<DefaultDirectRateLimiter>,
-    per_second: f64,
-    /// No slot of this schedule before this instant: one new period after the last slot
-    /// handed out when the rate changed.
-    not_before: Option<Instant>,
+/// One period at `per_second`: a day at most (an absurd rate is clamped, not a panic).
+fn period_of(per_second: f64) -> Duration {
+    Duration::try_from_secs_f64(1.0 / per_second)
+        .unwrap_or(Duration::MAX)
+        .clamp(Duration::from_nanos(1), Duration::from_secs(86_400))
 }
 
-impl Schedule {
-    /// A limiter that lets one request through every `1/per_second`, with no burst.
-    fn new(per_second: f64) -> Schedule {
-        let per_second = if per_second.is_finite() && per_second > 0.0 {
-            per_second
-        } else {
-            f64::MIN_POSITIVE
-        };
-        // A day between slots at most: governor counts in u64 nanoseconds.
-        let period = Duration::try_from_secs_f64(1.0 / per_second)
-            .unwrap_or(Duration::MAX)
-            .clamp(Duration::from_nanos(1), Duration::from_secs(86_400));
-        let quota = Quota::with_period(period)
-            .expect("the period is not zero")
-            .allow_burst(NonZeroU32::MIN);
-        Schedule {
-            limiter: Arc::new(RateLimiter::direct(quota)),
-            per_second,
-            not_before: None,
-        }
-    }
-
-    /// One period of this schedule.
-    fn period(&self) -> Duration {
-        Duration::try_from_secs_f64(1.0 / self.per_second).unwrap_or(Duration::MAX)
-    }
-
-    /// Waits for this schedule's next slot.
-    async fn ready(&self) {
-        if let Some(at) = self.not_before {
-            tokio::time::sleep_until(at.into()).await;
-        }
-        self.limiter.until_ready().await;
+/// A rate any schedule can keep: positive and finite.
+fn sane(per_second: f64) -> f64 {
+    if per_second.is_finite() && per_second > 0.0 {
+        per_second
+    } else {
+        f64::MIN_POSITIVE
     }
 }
 
@@ -69,12 +44,13 @@ pub struct Pause {
 /// Hands out send slots; shared by every worker.
 #[derive(Debug)]
 pub struct Pacer {
-    schedule: watch::Sender<Schedule>,
-    /// Workers queue here for the limiter, first come first served, so that rows go out in
-    /// input order (governor alone wakes its waiters in no particular order).
+    /// The rate in slots per second; a change wakes the worker waiting for its slot.
+    rate: watch::Sender<f64>,
+    /// Workers queue here for their slot, first come first served, so that rows go out in
+    /// input order and only the first in line waits on a timer.
     queue: tokio::sync::Mutex<()>,
     pause: Mutex<Option<Pause>>,
-    /// When the last slot was handed out, so that a rate change keeps the schedule's phase.
+    /// When the last slot was due: the next is one period later.
     last_slot: Mutex<Option<Instant>>,
     /// How long the run was paused in all (overlapping pauses counted once).
     paused_total: Mutex<Duration>,
@@ -85,7 +61,7 @@ impl Pacer {
     /// later.
     pub fn new(per_second: f64) -> Pacer {
         Pacer {
-            schedule: watch::Sender::new(Schedule::new(per_second)),
+            rate: watch::Sender::new(sane(per_second)),
             queue: tokio::sync::Mutex::new(()),
             pause: Mutex::new(None),
             last_slot: Mutex::new(None),
@@ -101,23 +77,15 @@ impl Pacer {
 
     /// The rate in slots per second.
     pub fn rate(&self) -> f64 {
-        self.schedule.borrow().per_second
+        *self.rate.borrow()
     }
 
     /// Changes the rate from now on. The next slot comes one new period after the last slot
-    /// handed out (or after the switch, if none was): no burst at the switch, and no period
-    /// lost either, however often the rate changes (`--rate auto` changes it on most
-    /// answers). A worker waiting on the old schedule moves to the new one.
+    /// (or at once, if none was handed out): no burst at the switch, and no period lost
+    /// either, however often the rate changes (`--rate auto` changes it on most answers). A
+    /// worker waiting for its slot moves to the new rate.
     pub fn set_rate(&self, per_second: f64) {
-        let mut schedule = Schedule::new(per_second);
-        let last = *self.last_slot.lock().unwrap_or_else(|p| p.into_inner());
-        match last {
-            Some(last) => schedule.not_before = last.checked_add(schedule.period()),
-            None => {
-                let _ = schedule.limiter.check();
-            }
-        }
-        self.schedule.send_replace(schedule);
+        self.rate.send_replace(sane(per_second));
     }
 
     /// Pauses every slot for `wait` from now (a longer pause already set stays).
@@ -162,17 +130,30 @@ impl Pacer {
         }
     }
 
-    /// Waits in the queue for the next slot of the current schedule.
+    /// Waits in the queue for the next slot: one period after the last one was due. A slot
+    /// taken late by less than a period keeps the schedule (wake-up delays do not add up); a
+    /// later one (the run was idle, or paused) starts it again from now, with no catching up.
     async fn next_slot(&self) {
         let _turn = self.queue.lock().await;
-        let mut changes = self.schedule.subscribe();
+        let mut changes = self.rate.subscribe();
         loop {
-            let schedule = changes.borrow_and_update().clone();
-            tokio::select! {
-                _ = schedule.ready() => {
-                    *self.last_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            let period = period_of(*changes.borrow_and_update());
+            let due = {
+                // Tokio's clock, so that tests can pause it.
+                let now = tokio::time::Instant::now().into_std();
+                let mut last = self.last_slot.lock().unwrap_or_else(|p| p.into_inner());
+                let due = last.and_then(|l| l.checked_add(period)).unwrap_or(now);
+                if due <= now {
+                    *last = Some(match now.saturating_duration_since(due) < period {
+                        true => due,
+                        false => now,
+                    });
                     return;
                 }
+                due
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => {}
                 changed = changes.changed() => {
                     if changed.is_err() {
                         // The pacer is gone; nothing is waiting for this slot.
@@ -187,6 +168,7 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     async fn slots(pacer: &Pacer, n: usize) -> Duration {
         let stop = Stop::default();
@@ -209,6 +191,24 @@ mod tests {
             let pacer = Pacer::new(absurd);
             assert!(pacer.slot(&Stop::default()).await);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_schedule_is_measured_from_the_start() {
+        // Each worker takes 3 ms after its slot before asking for the next (sending): slots
+        // still come every 20 ms from the first, not every 23 ms.
+        let pacer = Pacer::new(50.0);
+        let stop = Stop::default();
+        let started = tokio::time::Instant::now();
+        for _ in 0..101 {
+            assert!(pacer.slot(&stop).await);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(2000) && took < Duration::from_millis(2010),
+            "{took:?}"
+        );
     }
 
     #[tokio::test]

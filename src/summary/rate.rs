@@ -87,11 +87,18 @@ fn describe_auto_rate(found: &Found) -> String {
     }
 }
 
-/// A `--rate` value at or just below `per_second`: whole requests per second, or per minute
-/// below one a second.
+/// A `--rate` value at or just below `per_second`, never above it: whole requests per
+/// second from 100/s, tenths below (a whole number would drop up to a seventh of 7.9/s), per
+/// minute below one a second.
 fn rate_flag(per_second: f64) -> String {
-    if per_second >= 1.0 {
+    if per_second >= 100.0 {
         format!("{}", per_second.floor() as u64)
+    } else if per_second >= 1.0 {
+        let tenths = (per_second * 10.0).floor() as u64;
+        match tenths % 10 {
+            0 => format!("{}", tenths / 10),
+            _ => format!("{}.{}", tenths / 10, tenths % 10),
+        }
     } else {
         format!("{}/min", ((per_second * 60.0).floor() as u64).max(1))
     }
@@ -181,7 +188,7 @@ mod tests {
             text.contains("Rate: auto, settled at 38.0/s after 2 throttled spell(s); the server sustained 37.2/s over its longest window (1s)"),
             "{text}"
         );
-        assert!(text.contains("pass --rate 37 next time"), "{text}");
+        assert!(text.contains("pass --rate 37.2 next time"), "{text}");
         let audit = Audit {
             input: "in.csv".into(),
             input_sha256: String::new(),
@@ -192,7 +199,7 @@ mod tests {
         };
         let json = summary_json(&tally, &audit, ExitCode::Success);
         assert_eq!(json["rate"]["settled_per_second"], 38.04);
-        assert_eq!(json["rate"]["suggested_rate"], "37");
+        assert_eq!(json["rate"]["suggested_rate"], "37.2");
         // Too short to tell what the server sustains: nothing rather than something wrong.
         tally.auto_rate = Some(Found {
             suggested: None,
@@ -223,6 +230,9 @@ mod tests {
             "{text}"
         );
         assert_eq!(rate_flag(0.5), "30/min");
+        assert_eq!(rate_flag(6.97), "6.9");
+        assert_eq!(rate_flag(30.0), "30");
+        assert_eq!(rate_flag(142.5), "142");
         // A fixed rate the server throttled: the 429s, the pause, what it allowed.
         tally.auto_rate = Some(Found {
             fixed: Some(100.0),
@@ -231,14 +241,14 @@ mod tests {
         });
         let text = render(&tally, Path::new("r.csv"));
         assert!(
-            text.contains("Rate: fixed at 100/s, faster than the server allows: 3 answer(s) were 429 and the run was paused 2s 500ms in all; once it began to throttle, the server took 27.5/s; the server allowed 28.6/s — pass --rate 28 next time (or --rate auto)"),
+            text.contains("Rate: fixed at 100/s, faster than the server allows: 3 answer(s) were 429 and the run was paused 2s 500ms in all; once it began to throttle, the server took 27.5/s; the server allowed 28.6/s — pass --rate 28.6 next time (or --rate auto)"),
             "{text}"
         );
         let json = summary_json(&tally, &audit, ExitCode::Success);
         assert_eq!(json["rate"]["mode"], "fixed");
         assert_eq!(json["rate"]["throttled_answers"], 3);
         assert_eq!(json["rate"]["paused_seconds"], 2.5);
-        assert_eq!(json["rate"]["suggested_rate"], "28");
+        assert_eq!(json["rate"]["suggested_rate"], "28.6");
         // Never throttled: nothing to say in the text.
         tally.auto_rate = Some(Found {
             fixed: Some(100.0),
