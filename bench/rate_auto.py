@@ -28,8 +28,10 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "tecalis-status")
-GEN = os.path.join(ROOT, "target", "release", "examples", "gen_input")
+# TECALIS_PROFILE=debug uses the debug build (the pacing, not the CPU, is measured here).
+PROFILE = os.environ.get("TECALIS_PROFILE", "release")
+BIN = os.path.join(ROOT, "target", PROFILE, "tecalis-status")
+GEN = os.path.join(ROOT, "target", PROFILE, "examples", "gen_input")
 WORK = tempfile.mkdtemp(prefix="tecalis-rate-auto-")
 KEY = "bench-key"
 

@@ -16,6 +16,10 @@ use tokio::sync::watch;
 
 use super::stop::Stop;
 
+/// How late a slot may be taken and still keep the schedule: tokio's timer wakes up on the
+/// next millisecond.
+const LATE: Duration = Duration::from_millis(1);
+
 /// One period at `per_second`: a day at most (an absurd rate is clamped, not a panic).
 fn period_of(per_second: f64) -> Duration {
     Duration::try_from_secs_f64(1.0 / per_second)
@@ -131,8 +135,12 @@ impl Pacer {
     }
 
     /// Waits in the queue for the next slot: one period after the last one was due. A slot
-    /// taken late by less than a period keeps the schedule (wake-up delays do not add up); a
-    /// later one (the run was idle, or paused) starts it again from now, with no catching up.
+    /// taken late by at most [`LATE`] (the timer's granularity) keeps the schedule, so that
+    /// wake-up delays do not add up to a slower rate; a later one (a loaded machine, an idle
+    /// run, a pause) starts it again from now: no catching up, so that no two slots are ever
+    /// closer than a period less [`LATE`], and a server counting over any window never sees
+    /// more than the rate (a catch-up after a late wake-up cost 17 answers 429 at exactly the
+    /// limit of a sliding window, on a loaded machine).
     async fn next_slot(&self) {
         let _turn = self.queue.lock().await;
         let mut changes = self.rate.subscribe();
@@ -144,7 +152,7 @@ impl Pacer {
                 let mut last = self.last_slot.lock().unwrap_or_else(|p| p.into_inner());
                 let due = last.and_then(|l| l.checked_add(period)).unwrap_or(now);
                 if due <= now {
-                    *last = Some(match now.saturating_duration_since(due) < period {
+                    *last = Some(match now.saturating_duration_since(due) <= LATE {
                         true => due,
                         false => now,
                     });
