@@ -13,7 +13,7 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// The longest backoff.
     pub cap: Duration,
-    /// The longest `Retry-After` honoured; longer ones are cut to this.
+    /// The longest `Retry-After` the run waits for; a longer one stops it (a quota, exit 7).
     pub max_retry_after: Duration,
 }
 

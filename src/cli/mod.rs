@@ -192,7 +192,8 @@ pub struct RunArgs {
     /// Time limit for one request, e.g. `30s`, `1m`, `500ms`.
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
-    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    /// The longest wait for a `Retry-After` (or a rate-limit reset) the run sits through; a
+    /// longer one is a quota: the run stops (exit 7) and says when to resume.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub max_retry_after: Duration,
     /// Time limit for establishing a connection.
