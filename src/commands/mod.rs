@@ -102,15 +102,16 @@ fn scan_counts(scan: &Scan) -> String {
         "{} rows: {} valid ({}), {} invalid{blank}",
         scan.rows,
         scan.valid,
-        per_state(scan),
+        per_state(&scan.per_state),
         scan.invalid()
     )
 }
 
-pub(crate) fn per_state(scan: &Scan) -> String {
+/// Counts per state, in words: `OK 3, KO 1, CANCELLED 0`.
+pub(crate) fn per_state(counts: &[u64; 3]) -> String {
     State::ALL
         .iter()
-        .map(|s| format!("{s} {}", scan.per_state[s.index()]))
+        .map(|s| format!("{s} {}", counts[s.index()]))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -115,7 +115,7 @@ async fn run_in_span(
                 let Some(result) = next else {
                     return Ok(());
                 };
-                collector.record_unflushed(result)?;
+                record_unless_dry_cancelled(&worker, collector, result)?;
                 // Rows that finished at the same moment share one write; every row that
                 // finished is flushed (and shown) before the run waits for anything again.
                 let mut recorded = 1;
@@ -123,7 +123,7 @@ async fn run_in_span(
                 while recorded < BATCH {
                     match results.next().now_or_never() {
                         Some(Some(result)) => {
-                            collector.record_unflushed(result)?;
+                            record_unless_dry_cancelled(&worker, collector, result)?;
                             recorded += 1;
                         }
                         Some(None) => {
@@ -142,6 +142,20 @@ async fn run_in_span(
             _ = refresh.tick() => collector.tick(worker.pacer.paused())?,
         }
     }
+}
+
+/// Records a finished row, except in a dry run the rows cancelled by its interruption: an
+/// interrupted dry run records nothing after the signal (the preview says how many rows it
+/// holds of all).
+fn record_unless_dry_cancelled(
+    worker: &Worker,
+    collector: &mut Collector,
+    result: RowResult,
+) -> anyhow::Result<()> {
+    if worker.is_dry_run() && result.outcome == Outcome::Cancelled {
+        return Ok(());
+    }
+    collector.record_unflushed(result)
 }
 
 /// An interrupted dry run ends at once: its rows would all be `cancelled`, nothing was to

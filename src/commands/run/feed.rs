@@ -33,6 +33,13 @@ impl Feed {
     }
 }
 
+impl Feed {
+    /// The rows already done, given back, and why reading stopped early, if it did.
+    pub(super) fn into_parts(self) -> (Done, Option<InputError>) {
+        (self.done, self.error)
+    }
+}
+
 impl Iterator for Feed {
     type Item = Item;
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use super::confirm::describe_keys;
 use super::end;
@@ -21,6 +21,8 @@ use crate::validate::Scan;
 pub(super) struct Around<'a> {
     /// The input's name, for messages.
     pub(super) file: &'a str,
+    /// How many rows will really be sent (a resume: the rows left).
+    pub(super) to_send: u64,
     /// What a second Ctrl-C does before it quits (writes `--summary-json`).
     pub(super) on_quit: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -34,7 +36,11 @@ pub(super) async fn send(
     writer: ResultsWriter,
     around: Around<'_>,
 ) -> anyhow::Result<Tally> {
-    let Around { file, on_quit } = around;
+    let Around {
+        file,
+        to_send,
+        on_quit,
+    } = around;
     let stop = Arc::new(Stop::default());
     // Every key in use: the default key and every key of the api_key column.
     let mut redactor = scan.keys.clone();
@@ -70,8 +76,8 @@ pub(super) async fn send(
     let worker = Arc::new(worker);
     if !plan.dry_run {
         tracing::info!(
-            "sending up to {} row(s) to {} (key: {}), at most {} at once, {}",
-            scan.valid,
+            "sending {} row(s) to {} (key: {}), at most {} at once, {}",
+            to_send,
             plan.endpoint,
             describe_keys(plan, scan),
             plan.concurrency,
@@ -95,8 +101,7 @@ pub(super) async fn send(
         );
     }
     let resume = (!plan.dry_run).then(end::this_resume_command);
-    let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit)
-        .context("cannot install the signal handlers")?;
+    let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit);
     let display = crate::progress::Progress::new(scan.rows, plan.progress, plan.log_every);
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
     if plan.auto_max_rate.is_some() {
