@@ -27,6 +27,8 @@ pub(super) struct Work {
     pub(super) per_state: [u64; 3],
     /// The rows to send that send reasons.
     pub(super) with_reasons: u64,
+    /// The rows to send without their own key (they use the default key).
+    pub(super) without_key: u64,
 }
 
 /// What the confirmation shows besides the plan and the scan.
@@ -55,7 +57,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
         "  reasons: sent by {} row(s); the others leave the stored reasons as they are\n",
         work.with_reasons
     ));
-    text.push_str(&format!("  key: {}\n", describe_keys(plan, scan)));
+    text.push_str(&format!("  key: {}\n", describe_keys(plan, &work)));
     if scan.invalid() > 0 {
         text.push_str(&format!(
             "  {} invalid row(s) will be recorded as invalid, not sent\n",
@@ -147,9 +149,9 @@ pub(super) async fn confirm(plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confir
 
 /// Where the keys of the rows to send come from, in words: the default key's source, each
 /// row's own (the api_key column), or both with their counts.
-pub(super) fn describe_keys(plan: &Plan, scan: &Scan) -> String {
-    let own_key = scan.valid.saturating_sub(scan.rows_without_key);
-    match (scan.rows_without_key, own_key) {
+pub(super) fn describe_keys(plan: &Plan, work: &Work) -> String {
+    let own_key = work.to_send.saturating_sub(work.without_key);
+    match (work.without_key, own_key) {
         (_, 0) => format!("from {}", describe_key_source(&plan.key_source)),
         (0, n) => format!("each row's own (api_key column, {n} row(s))"),
         (d, n) => format!(

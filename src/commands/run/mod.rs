@@ -242,7 +242,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         .map(|summary| end::quit_summary(summary, &audit, Some(&plan.output), true));
     let around = Around {
         file: source.display(),
-        to_send: work.to_send,
+        work,
         on_quit,
     };
     let tally = send(plan, &scan, feed, writer, around).await?;

@@ -36,6 +36,7 @@ fn all_valid(scan: &Scan) -> Work {
         skipped: 0,
         per_state: scan.per_state,
         with_reasons: scan.rows_with_reasons,
+        without_key: scan.rows_without_key,
     }
 }
 
@@ -119,8 +120,9 @@ pub(super) async fn count_work(
         let mut work = Work::default();
         for item in &mut feed {
             match item {
-                Item::Send(_, request) => {
+                Item::Send(row, request) => {
                     work.to_send += 1;
+                    work.without_key += u64::from(row.api_key.is_none());
                     work.per_state[request.state.index()] += 1;
                     work.with_reasons += u64::from(request.reasons.is_some());
                 }

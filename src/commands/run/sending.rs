@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 
-use super::confirm::describe_keys;
+use super::confirm::{Work, describe_keys};
 use super::end;
 use super::feed::Feed;
 use crate::client::Client;
@@ -21,8 +21,8 @@ use crate::validate::Scan;
 pub(super) struct Around<'a> {
     /// The input's name, for messages.
     pub(super) file: &'a str,
-    /// How many rows will really be sent (a resume: the rows left).
-    pub(super) to_send: u64,
+    /// The rows that will really be sent (a resume: the rows left).
+    pub(super) work: Work,
     /// What a second Ctrl-C does before it quits (writes `--summary-json`).
     pub(super) on_quit: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -38,7 +38,7 @@ pub(super) async fn send(
 ) -> anyhow::Result<Tally> {
     let Around {
         file,
-        to_send,
+        work,
         on_quit,
     } = around;
     let stop = Arc::new(Stop::default());
@@ -77,9 +77,9 @@ pub(super) async fn send(
     if !plan.dry_run {
         tracing::info!(
             "sending {} row(s) to {} (key: {}), at most {} at once, {}",
-            to_send,
+            work.to_send,
             plan.endpoint,
-            describe_keys(plan, scan),
+            describe_keys(plan, &work),
             plan.concurrency,
             match plan.auto_max_rate {
                 Some(max) => format!(
