@@ -26,7 +26,6 @@ use crate::config::{Plan, SummaryFile};
 use crate::exit::ExitCode;
 use crate::files::Output;
 use crate::results::JobRecord;
-use crate::results::{Done, read_done};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::Tally;
 use crate::summary::{Audit, summary_json};
@@ -199,12 +198,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     ending.output = Some(plan.output.clone());
     let results_file = crate::files::check(&inputs, outputs)?.remove(0);
     let (source, scan) = prepare::scan(plan, source).await?;
-    let done = if plan.resume {
-        read_done(&plan.output)?
-    } else {
-        Done::default()
-    };
-    prepare::unless_signalled("while reading the results file")?;
+    let done = prepare::done(plan).await?;
     let (source, done, work) = prepare::count_work(plan, source, &scan, done).await?;
     let prompt = Prompt { work };
     prepare::check_before_sending(plan, &scan, source.display(), &prompt).await?;

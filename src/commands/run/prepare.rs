@@ -67,7 +67,7 @@ fn input_stop(error: InputError) -> anyhow::Error {
 }
 
 /// Stops the run if a signal came since the last look.
-pub(super) fn unless_signalled(while_doing: &str) -> anyhow::Result<()> {
+fn unless_signalled(while_doing: &str) -> anyhow::Result<()> {
     match crate::signals::received() {
         true => Err(interrupted(while_doing)),
         false => Ok(()),
@@ -96,6 +96,18 @@ pub(super) async fn scan(plan: &Plan, source: Source) -> anyhow::Result<(Source,
         None => Err(interrupted("while validating the input")),
         Some((_, Err(e))) => Err(input_stop(e)),
         Some((source, Ok(scan))) => Ok((source, scan)),
+    }
+}
+
+/// The rows already ok in the results file, on `--resume` (a big file takes a while).
+pub(super) async fn done(plan: &Plan) -> anyhow::Result<Done> {
+    if !plan.resume {
+        return Ok(Done::default());
+    }
+    let path = plan.output.clone();
+    match unless_interrupted(move || crate::results::read_done(&path)).await? {
+        None => Err(interrupted("while reading the results file")),
+        Some(done) => done,
     }
 }
 
