@@ -106,7 +106,7 @@ pub(super) async fn send(
     let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit)
         .context("cannot install the signal handlers")?;
     let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
-    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
+    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display)?;
     if plan.auto_max_rate.is_some() {
         collector.show_rate(pacer);
     }
