@@ -30,7 +30,7 @@ pub(super) struct Around<'a> {
 pub(super) async fn send(
     plan: &Plan,
     scan: &Scan,
-    mut feed: Feed,
+    feed: Feed,
     writer: ResultsWriter,
     around: Around<'_>,
 ) -> anyhow::Result<Tally> {
@@ -102,7 +102,7 @@ pub(super) async fn send(
     if plan.auto_max_rate.is_some() {
         collector.show_rate(pacer);
     }
-    let items = futures::stream::iter(&mut feed);
+    let (items, reading) = feed.start()?;
     let outcome = send::run(
         worker.clone(),
         items,
@@ -113,7 +113,11 @@ pub(super) async fn send(
     .await;
     signals.abort();
     outcome?;
-    if let Some(e) = feed.error.take() {
+    // The stream is gone with the run: the thread has ended, or ends at its next batch.
+    let read_error = reading
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread that reads {file} panicked"))?;
+    if let Some(e) = read_error {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
     let mut tally = collector.finish()?;
