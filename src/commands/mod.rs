@@ -71,6 +71,20 @@ pub(crate) fn scan_input(
             }),
         );
     }
+    if scan.problems_not_kept > 0 {
+        emit(
+            Level::Error,
+            "problems_not_shown",
+            &format!(
+                "{file}: {} more problem(s) after line {} not shown (the first {} are): fix \
+                 these and validate again",
+                scan.problems_not_kept,
+                scan.problems.last().map_or(0, |p| p.line),
+                scan.problems.len()
+            ),
+            json!({"file": file, "not_shown": scan.problems_not_kept}),
+        );
+    }
     if scan.rows > 0 {
         let states: serde_json::Map<String, serde_json::Value> = State::ALL
             .iter()

@@ -1,11 +1,12 @@
 //! Sending: a pacer that hands out send slots on a schedule, workers that each take a row
 //! and wait for a slot before every attempt (retries included), the stop policy, and one
-//! collector that alone writes and counts the results. A failed row is an outcome, never an
-//! `Err`. The pieces depend downward only: `run` → collector → (tally, stop), worker →
-//! (pacer, stop).
+//! collector that alone counts the results and hands them to the results file's own
+//! thread. A failed row is an outcome, never an `Err`. The pieces depend downward only:
+//! `run` → collector → (tally, stop, disk), worker → (pacer, stop).
 
 pub mod adaptive;
 pub mod collector;
+mod disk;
 pub mod pacer;
 pub mod stop;
 pub mod tally;

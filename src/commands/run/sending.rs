@@ -32,7 +32,7 @@ pub(super) struct Around<'a> {
 pub(super) async fn send(
     plan: &Plan,
     scan: &Scan,
-    mut feed: Feed,
+    feed: Feed,
     writer: ResultsWriter,
     around: Around<'_>,
 ) -> anyhow::Result<Tally> {
@@ -103,11 +103,11 @@ pub(super) async fn send(
     let resume = (!plan.dry_run).then(end::this_resume_command);
     let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit);
     let display = crate::progress::Progress::new(scan.rows, plan.progress, plan.log_every);
-    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
+    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display)?;
     if plan.auto_max_rate.is_some() {
         collector.show_rate(pacer);
     }
-    let items = futures::stream::iter(&mut feed);
+    let (items, reading) = feed.start()?;
     let outcome = send::run(
         worker.clone(),
         items,
@@ -118,7 +118,11 @@ pub(super) async fn send(
     .await;
     signals.abort();
     outcome?;
-    if let Some(e) = feed.error.take() {
+    // The stream is gone with the run: the thread has ended, or ends at its next batch.
+    let read_error = reading
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread that reads {file} panicked"))?;
+    if let Some(e) = read_error {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
     let mut tally = collector.finish()?;
