@@ -10,6 +10,14 @@ use super::stop::{Quota, Stop};
 use crate::client::{Attempt, Class};
 use crate::retry::RetryPolicy;
 
+/// The wall-clock time `wait` from now; a wait no clock can hold is as good as endless.
+fn later(wait: Duration) -> SystemTime {
+    let now = SystemTime::now();
+    now.checked_add(wait)
+        .or_else(|| now.checked_add(crate::cli::MAX_DURATION))
+        .unwrap_or(now)
+}
+
 /// What an attempt says about the rate: a 429, or a 503 with `Retry-After` (a server
 /// shedding load by asking to wait), is throttling; another 5xx or a 408 is neither success
 /// nor throttling (the rate never climbs on errors); no answer says nothing.
@@ -34,7 +42,7 @@ fn quota_in(attempt: &Attempt, policy: &RetryPolicy) -> Option<Quota> {
     }
     Some(Quota {
         wait,
-        until: SystemTime::now() + wait,
+        until: later(wait),
         max_retry_after: policy.max_retry_after,
         resume_command: None,
     })
@@ -53,7 +61,7 @@ fn budget_wait(attempt: &Attempt, policy: &RetryPolicy) -> Option<Result<Duratio
     }
     Some(Err(Quota {
         wait: budget.reset,
-        until: SystemTime::now() + budget.reset,
+        until: later(budget.reset),
         max_retry_after: policy.max_retry_after,
         resume_command: None,
     }))

@@ -42,7 +42,10 @@ pub fn rate_budget(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Opt
     };
     let reset_of = |seconds: f64| {
         if seconds > 1e9 {
-            let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds);
+            // Capped, so that no number a server sends can overflow a time.
+            let at = SystemTime::UNIX_EPOCH
+                .checked_add(Duration::from_secs_f64(seconds.min(1e12)))
+                .unwrap_or(now);
             at.duration_since(now).unwrap_or(Duration::ZERO)
         } else {
             Duration::from_secs_f64(seconds.min(1e9))
@@ -78,7 +81,7 @@ pub fn rate_budget(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Opt
             .map(|n| n as u64),
         remaining: param(fields, &["r", "remaining"])? as u64,
         reset: param(fields, &["t", "reset"]).map_or(Duration::ZERO, reset_of),
-        window: param(policy, &["w"]).map(Duration::from_secs_f64),
+        window: param(policy, &["w"]).map(|w| Duration::from_secs_f64(w.min(1e9))),
     })
 }
 
