@@ -86,7 +86,7 @@ pub fn render(tally: &Tally, results: &Path) -> String {
     if let Some(reason) = tally.stopped {
         out.push_str(&format!("Stopped early: {}.\n", reason.describe()));
     }
-    out.push_str(&format!("Results: {}\n", results.display()));
+    out.push_str(&format!("Results: {}\n", crate::text::shown_path(results)));
     out
 }
 

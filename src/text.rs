@@ -18,6 +18,12 @@ pub const MAX_CHARS: usize = 300;
 /// What an API key is replaced with.
 pub const REDACTED: &str = "<redacted>";
 
+/// A path as printed: its unsafe characters escaped like any other text (a file name may
+/// hold an escape sequence).
+pub fn shown_path(path: &std::path::Path) -> String {
+    escape_controls(&path.display().to_string()).into_owned()
+}
+
 /// Whether `c` must not reach a terminal as it is: C0 and C1 controls, DEL, the line and
 /// paragraph separators, and the bidirectional marks, embeddings, overrides and isolates
 /// that can make text display in another order than it is read.

@@ -155,7 +155,7 @@ pub(super) fn describe_keys(plan: &Plan, scan: &Scan) -> String {
 pub(super) fn describe_key_source(source: &KeySource) -> String {
     match source {
         KeySource::Environment => "TECALIS_API_KEY".into(),
-        KeySource::File(path) => path.display().to_string(),
+        KeySource::File(path) => crate::text::shown_path(path),
         KeySource::Sandbox => "the sandbox's demo key".into(),
         KeySource::None => "the api_key column".into(),
     }
