@@ -248,3 +248,98 @@ fn a_formula_in_the_header_is_neutralised() {
     );
     assert!(header.contains("HYPERLINK"), "{header}");
 }
+
+const WRAPPER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/contrib/cron/tecalis-status-cron.sh"
+);
+
+/// The cron wrapper on `input` under cron's umask 022, with the demo key in a key file and
+/// `flags` after the input.
+fn cron(dir: &Workdir, input: &str, url: &str, flags: &[&str]) -> std::process::Command {
+    let key = dir.write("api-key", format!("{}\n", common::KEY));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 022 && exec bash \"$0\" \"$@\"")
+        .arg(WRAPPER)
+        .arg(dir.path(input))
+        .args(flags)
+        .env_remove("TECALIS_API_KEY")
+        .env_remove("TECALIS_RUN_FLAGS")
+        .env("TECALIS_BIN", env!("CARGO_BIN_EXE_tecalis-status"))
+        .env("TECALIS_URL", url)
+        .env("TECALIS_KEY_FILE", &key);
+    command
+}
+
+fn mode(dir: &Workdir, name: &str) -> u32 {
+    std::fs::symlink_metadata(dir.path(name))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn the_cron_log_is_private_new_and_never_written_through_a_link() {
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    dir.write_fresh("in.csv", 2, "OK", "");
+    dir.write("precious.txt", "keep me");
+    std::os::unix::fs::symlink(dir.path("precious.txt"), dir.path("in.log")).unwrap();
+    std::os::unix::fs::symlink(dir.path("precious.txt"), dir.path("in.log.1")).unwrap();
+    let out = cron(&dir, "in.csv", &server.url(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(dir.read("precious.txt"), "keep me");
+    let meta = std::fs::symlink_metadata(dir.path("in.log")).unwrap();
+    assert!(meta.file_type().is_file(), "a regular file of its own");
+    assert_eq!(mode(&dir, "in.log"), 0o600, "private under umask 022");
+    assert!(dir.read("in.log").contains("\"summary\""), "the run's log");
+    for name in ["in.results.csv", "in.summary.json"] {
+        assert_eq!(mode(&dir, name), 0o600, "{name}");
+    }
+    // A second run: the first log moves aside, the new one is again a new private file; and
+    // with no logs kept, a link planted at the log's name is replaced, never followed.
+    let out = cron(&dir, "in.csv", &server.url(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(mode(&dir, "in.log"), 0o600);
+    std::fs::remove_file(dir.path("in.log")).unwrap();
+    std::os::unix::fs::symlink(dir.path("precious.txt"), dir.path("in.log")).unwrap();
+    let out = cron(&dir, "in.csv", &server.url(), &[])
+        .env("TECALIS_LOG_KEEP", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(dir.read("precious.txt"), "keep me");
+    assert!(
+        std::fs::symlink_metadata(dir.path("in.log"))
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(mode(&dir, "in.log"), 0o600);
+}
+
+#[test]
+fn the_cron_wrapper_passes_run_flags_on() {
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    dir.write_fresh("in.csv", 2, "KO", "");
+    let out = cron(
+        &dir,
+        "in.csv",
+        &server.url(),
+        &["--reasons", "from the wrapper", "--rate", "50"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let received = server.received();
+    assert_eq!(received.len(), 2);
+    for r in received {
+        let body = r.body.expect("a JSON body");
+        assert_eq!(body["reasons"], "from the wrapper", "{body}");
+    }
+}
