@@ -215,6 +215,10 @@ fn paths_reach_the_terminal_escaped() {
         .env("TECALIS_API_KEY", "wrong-key-0000000000")
         .run();
     assert_eq!(out.code, 3, "{}", out.describe());
+    // Any error that names a path (here: not a results file), wherever it is raised.
+    let out = dir.cmd(&["report", name]).run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(!out.stderr.contains('\u{1b}'), "{}", out.describe());
     let out = dir
         .cmd(&["report", "r.csv", "--export-failed", "failed.csv"])
         .run();
