@@ -196,6 +196,23 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_accents_is_cut_on_character_boundaries() {
+        let key = "clé-ñandú-€-secreta";
+        let r = redactor(&[key]);
+        // Only a part of the key, starting inside nothing but ending mid-way.
+        let part = &key[..key.char_indices().nth(9).unwrap().0];
+        for raw in [
+            format!("ü{key}ü"),
+            format!("año {part}ñ"),
+            format!("x%C3%A9{key}"),
+        ] {
+            let safe = safe_server_text(&raw, &r);
+            assert!(safe.contains(REDACTED), "{raw} -> {safe}");
+            assert!(!safe.contains("ñandú"), "{safe}");
+        }
+    }
+
+    #[test]
     fn overlapping_keys_are_cut_whole() {
         let r = redactor(&["abcdef", "defghi"]);
         assert_eq!(r.redact("xxabcdefghiyy"), "xx<redacted>yy");
