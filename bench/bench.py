@@ -5,7 +5,9 @@ Run through bench/run.sh, which installs the peers and builds the release binary
 scenario talks to the project's sandbox on 127.0.0.1 only, each tool sends the same PATCH
 bodies, every figure is the median of several runs with min and max, and the tools of one
 scenario run side by side in this one invocation so that their ratios hold on a noisy machine.
-Writes BENCHMARKS.md at the repository's root.
+Writes its own section of BENCHMARKS.md at the repository's root: the text between the
+markers BEGIN and END below, leaving every other section (hand-written, or another script's)
+as it is; without the markers, its section is added at the end.
 
     python3 bench/bench.py [--quick]
 """
@@ -377,8 +379,6 @@ def main():
 
     info = versions()
     header = [
-        "# Benchmarks",
-        "",
         "Written by `bash bench/run.sh`" + (" --quick" if QUICK else "") +
         f" on {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Everything runs on this one machine: "
         "the client and the project's sandbox (`tecalis-status sandbox`, a separate process) share its cores, "
@@ -389,10 +389,31 @@ def main():
     ]
     header += [f"- {k}: {v}" for k, v in info.items()]
     header.append("")
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(header + lines) + "\n")
-    print(f"wrote {os.path.join(ROOT, 'BENCHMARKS.md')}")
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    write_own_section(path, "\n".join(header + lines) + "\n")
+    print(f"wrote its section of {path}")
     shutil.rmtree(WORK, ignore_errors=True)
+
+
+BEGIN = "<!-- bench/bench.py writes from here to its end marker; edit elsewhere -->"
+END = "<!-- bench/bench.py: end of its section -->"
+
+
+def write_own_section(path, text):
+    """Replaces the text between BEGIN and END in `path`, keeping everything else; adds the
+    section at the end when the markers are not there (a new file gets a title first)."""
+    try:
+        with open(path) as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = "# Benchmarks\n"
+    if BEGIN in old and END in old.split(BEGIN, 1)[1]:
+        before, rest = old.split(BEGIN, 1)
+        after = rest.split(END, 1)[1]
+    else:
+        before, after = old.rstrip("\n") + "\n\n", "\n"
+    with open(path, "w") as f:
+        f.write(before + BEGIN + "\n" + text + END + after)
 
 
 if __name__ == "__main__":

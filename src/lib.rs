@@ -70,6 +70,15 @@ pub fn main(cli: Cli) -> ExitCode {
         _ => false,
     };
     logging::init(&cli, progress);
+    // A run takes SIGINT and SIGTERM over from the start: a signal while the input is read,
+    // validated or confirmed must stop it before anything is sent, not kill it without its
+    // summary nor go unseen until sending starts.
+    if let Command::Run(_) = &cli.command
+        && let Err(error) = signals::install()
+    {
+        logging::error(&format!("cannot install the signal handlers: {error}"));
+        return ExitCode::Fatal;
+    }
     // Before any key is read.
     if let Err(why) = core_dumps::disable() {
         tracing::warn!(

@@ -1,23 +1,34 @@
-//! SIGINT and SIGTERM as futures, so that a run can stop starting requests and finish cleanly.
+//! SIGINT and SIGTERM, handled from the moment a run starts: the first asks the run to stop
+//! cleanly (it watches for it while it reads, validates, asks and sends); a second quits at
+//! once, after the hook the run left for it (writing `--summary-json`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Signals received since [`install`].
+static RECEIVED: AtomicU32 = AtomicU32::new(0);
+
+/// The count of signals, for tasks that wait for one (in any runtime).
+static WATCH: OnceLock<tokio::sync::watch::Sender<u32>> = OnceLock::new();
+
+/// What a second signal does before the process quits.
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// What the next second signal runs before it ends the process (see [`on_second`]).
+static ON_SECOND: Mutex<Option<Hook>> = Mutex::new(None);
 
 /// Registered handlers for SIGINT and SIGTERM. Registering happens when this is created, so
 /// that a signal that arrives before anyone awaits it is not lost to the default action.
-pub struct Signals {
+struct Signals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
 }
 
-impl std::fmt::Debug for Signals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Signals")
-    }
-}
-
 impl Signals {
     /// Installs the handlers (inside a tokio runtime).
-    pub fn listen() -> std::io::Result<Signals> {
+    fn listen() -> std::io::Result<Signals> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -31,7 +42,7 @@ impl Signals {
     }
 
     /// Resolves at the next SIGINT (Ctrl-C) or SIGTERM.
-    pub async fn recv(&mut self) {
+    async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.int.recv() => {}
@@ -44,37 +55,136 @@ impl Signals {
     }
 }
 
-/// Resolves when the process receives SIGINT or SIGTERM (or at once if the handlers cannot
-/// be installed, which only happens when the process is already shutting down).
+/// Takes over SIGINT and SIGTERM for the rest of the process, on a thread of its own (so
+/// that a signal is seen whatever the run is doing: reading a huge input, waiting for an
+/// answer at the prompt). From then on the first signal only sets what [`received`] and
+/// [`interrupted`] report; the run must watch for it. A second one quits at once with exit
+/// 130, after the hook of [`on_second`].
+pub fn install() -> std::io::Result<()> {
+    if WATCH.get().is_some() {
+        return Ok(());
+    }
+    let (installed, ready) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = installed.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let mut signals = match Signals::listen() {
+                    Ok(signals) => signals,
+                    Err(e) => {
+                        let _ = installed.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = WATCH.set(tokio::sync::watch::Sender::new(0));
+                let _ = installed.send(Ok(()));
+                loop {
+                    signals.recv().await;
+                    let count = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Some(watch) = WATCH.get() {
+                        watch.send_replace(count);
+                    }
+                    if count >= 2 {
+                        quit_now();
+                    }
+                }
+            });
+        })?;
+    ready
+        .recv()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the signal thread ended")))
+}
+
+/// Ends the process at a second signal: the hook (if any), the terminal put back, exit 130.
+fn quit_now() -> ! {
+    let hook = ON_SECOND.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match hook {
+        Some(hook) => hook(),
+        None => crate::logging::emit(
+            crate::logging::Level::Warn,
+            "interrupted",
+            "interrupted again: quitting now",
+            serde_json::Value::Null,
+        ),
+    }
+    crate::terminal::restore();
+    std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
+}
+
+/// Sets what a second signal does before it quits (say what is left, write the summary),
+/// replacing the previous hook.
+pub fn on_second(hook: Box<dyn FnOnce() + Send>) {
+    *ON_SECOND.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+}
+
+/// Whether a signal came since [`install`].
+pub fn received() -> bool {
+    RECEIVED.load(Ordering::SeqCst) > 0
+}
+
+/// Resolves at the first SIGINT or SIGTERM (at once if one already came). Without
+/// [`install`], listens for itself (the `sandbox` command), or resolves at once if the
+/// handlers cannot be installed, which only happens when the process is shutting down.
 pub async fn interrupted() {
-    match Signals::listen() {
-        Ok(mut signals) => signals.recv().await,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+    match WATCH.get() {
+        Some(watch) => {
+            let mut receiver = watch.subscribe();
+            let _ = receiver.wait_for(|count| *count > 0).await;
         }
+        None => match Signals::listen() {
+            Ok(mut signals) => signals.recv().await,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        },
     }
 }
 
-/// Stops the run cleanly at SIGINT or SIGTERM; a second one quits at once (every finished
-/// row is already flushed) and prints `resume`, the command that sends the rest, if any.
-/// The messages go around the progress bar, so that no stale copy of it stays above them.
-/// `on_quit` runs before a second signal ends the process (it writes `--summary-json`).
+/// Runs `work` on a thread of its own until it ends, or until a signal comes (`None`):
+/// reading and validating a big input takes a while, and a signal must not wait for it (nor
+/// for a read of standard input that blocks). After a signal the thread is left to the end
+/// of the process.
+pub async fn unless_interrupted<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<Option<T>> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || {
+            let _ = done.send(work());
+        })?;
+    tokio::select! {
+        biased;
+        () = interrupted() => Ok(None),
+        result = result => match result {
+            Ok(value) => Ok(Some(value)),
+            // The thread panicked; the panic hook has said where.
+            Err(_) => Err(std::io::Error::other("reading the input stopped unexpectedly (a bug)")),
+        },
+    }
+}
+
+/// Stops the run cleanly at the first SIGINT or SIGTERM (at once if one already came); a
+/// second one quits at once (every finished row is already flushed) and prints `resume`, the
+/// command that sends the rest, if any, after running `on_quit` (it writes
+/// `--summary-json`). The messages go around the progress bar, so that no stale copy of it
+/// stays above them.
 pub fn stop_on_signal(
     stop: std::sync::Arc<crate::send::Stop>,
     resume: Option<String>,
     on_quit: Option<Box<dyn FnOnce() + Send>>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let mut signals = Signals::listen()?;
-    Ok(tokio::spawn(async move {
-        signals.recv().await;
-        stop.stop(crate::send::StopReason::Interrupted);
-        crate::logging::emit(
-            crate::logging::Level::Warn,
-            "interrupted",
-            "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once",
-            serde_json::Value::Null,
-        );
-        signals.recv().await;
+) -> tokio::task::JoinHandle<()> {
+    on_second(Box::new(move || {
         let mut text =
             "interrupted again: quitting now; every finished row is already in the results file"
                 .to_string();
@@ -92,7 +202,23 @@ pub fn stop_on_signal(
         if let Some(on_quit) = on_quit {
             on_quit();
         }
-        crate::terminal::restore();
-        std::process::exit(crate::exit::ExitCode::Interrupted.code().into());
-    }))
+    }));
+    let announce = |stop: &crate::send::Stop| {
+        stop.stop(crate::send::StopReason::Interrupted);
+        crate::logging::emit(
+            crate::logging::Level::Warn,
+            "interrupted",
+            "interrupted: finishing the requests in flight and flushing the results; press Ctrl-C again to quit at once",
+            serde_json::Value::Null,
+        );
+    };
+    // A signal that came before sending stops the run before its first request.
+    if received() {
+        announce(&stop);
+        return tokio::spawn(async {});
+    }
+    tokio::spawn(async move {
+        interrupted().await;
+        announce(&stop);
+    })
 }

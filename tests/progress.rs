@@ -151,5 +151,5 @@ fn progress_always_draws_the_bar_with_quiet() {
         "no bar with -q --progress always: {frames:#?}"
     );
     // Quiet: no informational log lines, only the bar and the summary.
-    assert!(!screen.contains("sending up to 30 row(s)"), "{screen}");
+    assert!(!screen.contains("sending 30 row(s)"), "{screen}");
 }

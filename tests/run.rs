@@ -453,15 +453,11 @@ fn sigint_during_a_million_row_dry_run_exits_130_promptly() {
         "{stderr}"
     );
     assert!(!rows.is_empty() && rows.len() < 1_000_000, "{}", rows.len());
-    // The rows already taken from the input when the signal came are recorded `cancelled`;
-    // the rest of an interrupted dry run is not recorded at all.
+    // An interrupted dry run records nothing after the signal: no `cancelled` row, only
+    // the rows previewed before it.
     let previewed = rows.iter().filter(|r| r["outcome"] == "dry_run").count();
-    let cancelled = rows.iter().filter(|r| r["outcome"] == "cancelled").count();
-    assert_eq!(previewed + cancelled, rows.len());
-    assert!(
-        previewed > 0 && cancelled < 1_000,
-        "{previewed} {cancelled}"
-    );
+    assert!(previewed > 0, "{previewed}");
+    assert_eq!(previewed, rows.len(), "rows recorded after the signal");
 }
 
 #[test]

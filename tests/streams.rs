@@ -62,7 +62,7 @@ fn json_logs_a_run_with_401s_whole() {
         lines.iter().any(|l| l["message"]
             .as_str()
             .unwrap()
-            .starts_with("sending up to 12 row(s)")),
+            .starts_with("sending 12 row(s)")),
         "{}",
         out.stderr
     );

@@ -175,3 +175,42 @@ fn end_of_input_or_ctrl_c_at_the_question_sends_nothing_and_says_so() {
     );
     assert_eq!(server.stats().requests, 0);
 }
+
+#[test]
+fn the_confirmation_of_a_resume_counts_the_rows_left() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    input(&dir, 3);
+    let url = server.url();
+    dir.run_at(&url, "in.csv", &["--rate", "1000"]).expect(0);
+    // Two more rows, one of them KO: the resume sends those two only.
+    let uuids = common::fresh_uuids(5);
+    let rows: Vec<(&str, &str, &str)> = uuids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.as_str(), if i == 4 { "KO" } else { "OK" }, ""))
+        .collect();
+    dir.write("in.csv", common::csv_input(&rows));
+    let args = format!("run in.csv --url {url} --rate 1 --resume");
+    let (code, screen) = typed_under_pty(&dir, &args, true, "no\n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "About to send 2 PATCH request(s) to {url}/customer/status"
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(
+            "(3 row(s) already ok in in.results.csv with the same state and reasons are skipped)"
+        ),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("states: OK 1, KO 1, CANCELLED 0"),
+        "{screen}"
+    );
+    // Two rows at 1/s: two seconds, not five.
+    assert!(screen.contains("about 2s at that rate"), "{screen}");
+    assert_eq!(server.stats().requests, 3);
+}

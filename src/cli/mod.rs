@@ -9,7 +9,7 @@ mod values;
 
 use values::parse_fraction;
 pub use values::{
-    LogFormat, ProgressMode, Rate, RateMode, parse_delimiter, parse_duration,
+    LogFormat, MAX_DURATION, ProgressMode, Rate, RateMode, parse_delimiter, parse_duration,
     parse_positive_duration, parse_rate, parse_rate_mode,
 };
 

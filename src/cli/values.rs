@@ -84,10 +84,20 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
     Ok(Rate { per_second })
 }
 
-/// Parses a human duration such as `30s`, `500ms`, `2m`.
+/// The longest duration any flag takes: a week. Longer is a slip (`500000000000y`), and
+/// such a time added to a clock would overflow it.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses a human duration such as `30s`, `500ms`, `2m`, at most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 30s, 500ms or 2m"))
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("`{text}` is not a duration ({e}): write e.g. 30s, 500ms or 2m"))?;
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "`{text}` is longer than a week, the most any time flag takes: give e.g. 5m, 1h or 7d"
+        ));
+    }
+    Ok(duration)
 }
 
 /// Parses a duration that must be above zero (a time limit of 0 would fail every request).
@@ -171,6 +181,10 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("7d"), Ok(MAX_DURATION));
+        let err = parse_duration("500000000000y").unwrap_err();
+        assert!(err.contains("longer than a week"), "{err}");
+        assert!(parse_positive_duration("8d").is_err());
         assert!(parse_positive_duration("0s").is_err());
         assert_eq!(parse_positive_duration("1ms"), Ok(Duration::from_millis(1)));
     }

@@ -71,6 +71,20 @@ pub(crate) fn scan_input(
             }),
         );
     }
+    if scan.problems_not_kept > 0 {
+        emit(
+            Level::Error,
+            "problems_not_shown",
+            &format!(
+                "{file}: {} more problem(s) after line {} not shown (the first {} are): fix \
+                 these and validate again",
+                scan.problems_not_kept,
+                scan.problems.last().map_or(0, |p| p.line),
+                scan.problems.len()
+            ),
+            json!({"file": file, "not_shown": scan.problems_not_kept}),
+        );
+    }
     if scan.rows > 0 {
         let states: serde_json::Map<String, serde_json::Value> = State::ALL
             .iter()
@@ -102,15 +116,16 @@ fn scan_counts(scan: &Scan) -> String {
         "{} rows: {} valid ({}), {} invalid{blank}",
         scan.rows,
         scan.valid,
-        per_state(scan),
+        per_state(&scan.per_state),
         scan.invalid()
     )
 }
 
-pub(crate) fn per_state(scan: &Scan) -> String {
+/// Counts per state, in words: `OK 3, KO 1, CANCELLED 0`.
+pub(crate) fn per_state(counts: &[u64; 3]) -> String {
     State::ALL
         .iter()
-        .map(|s| format!("{s} {}", scan.per_state[s.index()]))
+        .map(|s| format!("{s} {}", counts[s.index()]))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -33,10 +33,10 @@ pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             "validated",
             &format!(
                 "{file}: {} problem(s) in {} row(s); fix them, or let `run --skip-invalid` record those rows as invalid and send the rest",
-                scan.problems.len(),
+                scan.problem_count(),
                 scan.invalid()
             ),
-            json!({"file": file, "rows": scan.rows, "invalid": scan.invalid(), "problems": scan.problems.len()}),
+            json!({"file": file, "rows": scan.rows, "invalid": scan.invalid(), "problems": scan.problem_count()}),
         );
         Ok(ExitCode::InvalidInput)
     } else {

@@ -1,4 +1,5 @@
-//! Reading the input CSV: standard input spooling (`spool`), decoding (`decode`), the
+//! Reading the input CSV: standard input spooling and the checked re-reading of a file
+//! (`spool`, `verified`), decoding (`decode`), the
 //! delimiter, `sep=` line and header (`dialect`), and records with the line where each
 //! starts (`records`), blank rows skipped and counted. Deciding whether a row is right is
 //! `validate`'s job, not this module's.
@@ -8,6 +9,7 @@ mod dialect;
 mod error;
 mod records;
 mod spool;
+mod verified;
 
 use std::io::Read;
 

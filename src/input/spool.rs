@@ -1,16 +1,22 @@
 //! Where the input comes from: a file, or standard input. When the input is read twice
-//! (validation, then sending), it is first copied to an unnamed temporary file — a private
-//! snapshot, hashed as it is copied — and both passes read that copy: what is sent is exactly
-//! what was validated, the audit's SHA-256 is the hash of what was sent, even if the file on
-//! disk is rewritten during the run, and the copy leaves nothing on disk after any exit,
-//! `kill -9` included (it may hold an `api_key` column).
+//! (validation, then sending), what is sent must be exactly what was validated, and the
+//! audit's SHA-256 the hash of it, even if the file on disk is rewritten during the run:
+//! - a regular file is not copied (`$TMPDIR` is often RAM, and a year's input is large): it
+//!   is read once when opened, for its hash and the fingerprint of every block, and every
+//!   pass then reads it through the same descriptor, block by block, each block checked
+//!   before it is used (see `verified.rs`): a change is an error, never a different row;
+//! - standard input (and a pipe or other file that cannot be read twice) is copied to an
+//!   unnamed temporary file, hashed as it is copied, which leaves nothing on disk after any
+//!   exit, `kill -9` included (it may hold an `api_key` column).
 
 use std::fs::File;
 use std::io::{self, Seek};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::verified::{Fingerprints, VerifiedReader};
 use super::{CsvInput, InputError, ReadOptions};
 
 /// Where the input comes from: a file, or standard input, spooled or read once.
@@ -20,7 +26,10 @@ pub struct Source {
     display: String,
     stdin: bool,
     spool: Option<Spool>,
-    /// SHA-256 of the snapshot, hex, when there is one.
+    /// A regular file read more than once: its descriptor and the fingerprints every pass
+    /// is checked against.
+    verified: Option<(File, Arc<Fingerprints>)>,
+    /// SHA-256 of what every reader reads, hex, when the input is read more than once.
     sha256: Option<String>,
 }
 
@@ -113,6 +122,7 @@ impl Source {
                 display,
                 stdin: true,
                 spool: None,
+                verified: None,
                 sha256: None,
             });
         }
@@ -127,6 +137,7 @@ impl Source {
                 display,
                 stdin: true,
                 spool: Some(spool),
+                verified: None,
                 sha256: Some(sha256),
             });
         }
@@ -136,18 +147,26 @@ impl Source {
                 file: display,
                 source: io::Error::other("it is a directory, not a file"),
             }),
-            Ok(_) if snapshot => {
+            Ok(meta) if snapshot => {
                 let unreadable = |source| InputError::Unreadable {
                     file: display.clone(),
                     source,
                 };
-                let file = File::open(path).map_err(unreadable)?;
-                let (spool, _, sha256) = Spool::of(file).map_err(unreadable)?;
+                let mut file = File::open(path).map_err(unreadable)?;
+                let (spool, verified, sha256) = if meta.is_file() {
+                    let (prints, sha256) = Fingerprints::of(&mut file).map_err(unreadable)?;
+                    (None, Some((file, Arc::new(prints))), sha256)
+                } else {
+                    // A pipe (`<(...)`) or a device cannot be read twice: copied.
+                    let (spool, _, sha256) = Spool::of(file).map_err(unreadable)?;
+                    (Some(spool), None, sha256)
+                };
                 Ok(Source {
                     path: path.to_path_buf(),
                     display,
                     stdin: false,
-                    spool: Some(spool),
+                    spool,
+                    verified,
                     sha256: Some(sha256),
                 })
             }
@@ -156,6 +175,7 @@ impl Source {
                 display,
                 stdin: false,
                 spool: None,
+                verified: None,
                 sha256: None,
             }),
             Err(source) => Err(InputError::Unreadable {
@@ -171,13 +191,13 @@ impl Source {
     }
 
     /// The input's path as given (for standard input that was spooled, a path to the
-    /// unnamed copy that is valid while this `Source` lives). A file that was snapshotted is
-    /// read from its snapshot, not from this path.
+    /// unnamed copy that is valid while this `Source` lives). A file read more than once is
+    /// read through the descriptor opened first, not from this path.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// SHA-256 of the snapshot that every reader reads, hex, when there is one.
+    /// SHA-256 of what every reader reads, hex, when the input is read more than once.
     pub fn sha256(&self) -> Option<&str> {
         self.sha256.as_deref()
     }
@@ -194,6 +214,13 @@ impl Source {
             file: self.display.clone(),
             source,
         };
+        if let Some((file, prints)) = &self.verified {
+            let reader = file
+                .try_clone()
+                .and_then(|file| VerifiedReader::new(file, prints.clone()))
+                .map_err(unreadable)?;
+            return CsvInput::new(Box::new(reader), &self.display, options);
+        }
         let file = match &self.spool {
             Some(spool) => spool.reader().map_err(unreadable)?,
             None if self.stdin => {

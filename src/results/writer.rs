@@ -92,6 +92,8 @@ impl ResultsWriter {
 
     /// Flushes and syncs everything written to disk (`sync_data`): at every stop.
     pub fn sync(&mut self) -> anyhow::Result<()> {
+        #[cfg(debug_assertions)]
+        slow_sync_for_tests();
         self.writer
             .flush()
             .and_then(|()| self.writer.get_ref().sync_data())
@@ -141,6 +143,18 @@ impl ResultsWriter {
     /// Where the results go.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Debug builds only (the tests'): `TECALIS_TEST_SYNC_DELAY_MS` makes every sync take that
+/// long, so that a test can check that a slow disk does not stall the run.
+#[cfg(debug_assertions)]
+fn slow_sync_for_tests() {
+    if let Some(ms) = std::env::var("TECALIS_TEST_SYNC_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
     }
 }
 

@@ -284,7 +284,9 @@ impl AdaptiveRate {
         .max(self.min_rate);
         let from = (estimate * BETA).max(self.min_rate);
         self.phase = Phase::Recovery {
-            epoch: now + retry_after.unwrap_or(Duration::ZERO),
+            epoch: now
+                .checked_add(retry_after.unwrap_or(Duration::ZERO))
+                .unwrap_or(now + crate::cli::MAX_DURATION),
             from,
             estimate,
         };

@@ -1,10 +1,11 @@
-//! The collector: the one writer and counter of finished rows. It writes each row to the
-//! results file, counts it, feeds the stop policy, and keeps the progress display current
-//! to the last finished row.
+//! The collector: the one writer and counter of finished rows. It counts each row, feeds
+//! the stop policy, keeps the progress display current to the last finished row, and hands
+//! the rows to the results file's own thread (`disk.rs`), which writes, flushes and syncs.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::disk::Disk;
 use super::pacer::{Pacer, Pause};
 use super::stop::{Stop, StopPolicy};
 use super::tally::Tally;
@@ -13,7 +14,9 @@ use crate::results::{ResultsWriter, RowResult};
 
 /// The one consumer of finished rows.
 pub struct Collector {
-    writer: ResultsWriter,
+    disk: Disk,
+    /// Rows recorded since the last flush, on their way to the disk thread.
+    batch: Vec<RowResult>,
     tally: Tally,
     stop: Arc<Stop>,
     policy: StopPolicy,
@@ -27,22 +30,24 @@ pub struct Collector {
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collector")
-            .field("writer", &self.writer)
+            .field("disk", &self.disk)
             .finish_non_exhaustive()
     }
 }
 
 impl Collector {
-    /// A collector writing to `writer`, stopping `stop` when the rows call for it
-    /// (`max_unauthorized` is `--max-unauthorized`), showing its progress on `progress`.
+    /// A collector writing to `writer` (from its own thread), stopping `stop` when the rows
+    /// call for it (`max_unauthorized` is `--max-unauthorized`), showing its progress on
+    /// `progress`.
     pub fn new(
         writer: ResultsWriter,
         stop: Arc<Stop>,
         max_unauthorized: Option<u64>,
         progress: Progress,
-    ) -> Collector {
-        Collector {
-            writer,
+    ) -> anyhow::Result<Collector> {
+        Ok(Collector {
+            disk: Disk::start(writer)?,
+            batch: Vec::new(),
             tally: Tally::empty(),
             stop,
             policy: StopPolicy::new(max_unauthorized),
@@ -50,7 +55,7 @@ impl Collector {
             started: Instant::now(),
             paused: None,
             auto_rate: None,
-        }
+        })
     }
 
     /// `--rate auto`: shows the current rate of `pacer` with the progress.
@@ -72,27 +77,30 @@ impl Collector {
     /// Records one finished row without flushing; [`Collector::flush`] must follow before the
     /// run waits for anything.
     pub fn record_unflushed(&mut self, result: RowResult) -> anyhow::Result<()> {
-        self.writer.write_unflushed(&result)?;
         self.tally.add(&result);
         if let Some(reason) = self.policy.observe(&result) {
             self.stop.stop(reason);
         }
         self.progress.preview(&result);
+        self.batch.push(result);
         Ok(())
     }
 
-    /// Flushes the rows recorded so far to the results file, and shows them.
+    /// Hands the rows recorded so far to the results file's thread (which writes and
+    /// flushes them at once), and shows them.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.writer.flush()?;
+        if !self.batch.is_empty() {
+            self.disk.write(std::mem::take(&mut self.batch))?;
+        }
         self.show_now();
         Ok(())
     }
 
-    /// Called on a timer: syncs the rows flushed since the last sync to disk when one is due
-    /// (so that the last rows before a quiet spell are synced too), and shows the progress
-    /// with the pause in force now, if any (so that a pause shows while no row finishes).
+    /// Called on a timer: reports a failure of the results file's thread, and shows the
+    /// progress with the pause in force now, if any (so that a pause shows while no row
+    /// finishes). The thread syncs on its own when a sync is due.
     pub fn tick(&mut self, paused: Option<Pause>) -> anyhow::Result<()> {
-        self.writer.sync_if_due()?;
+        self.disk.check()?;
         self.paused = paused;
         self.show_now();
         Ok(())
@@ -112,10 +120,11 @@ impl Collector {
         });
     }
 
-    /// Ends the run: syncs the results file to disk, and gives the counts, timings and stop
-    /// reason. The progress bar is gone when this returns.
+    /// Ends the run: waits until every row is written and synced to disk, and gives the
+    /// counts, timings and stop reason. The progress bar is gone when this returns.
     pub fn finish(mut self) -> anyhow::Result<Tally> {
-        self.writer.sync()?;
+        self.flush()?;
+        self.disk.finish()?;
         let mut tally = self.tally;
         tally.elapsed = self.started.elapsed();
         tally.stopped = self.stop.reason();

@@ -1,11 +1,12 @@
 //! Sending: a pacer that hands out send slots on a schedule, workers that each take a row
 //! and wait for a slot before every attempt (retries included), the stop policy, and one
-//! collector that alone writes and counts the results. A failed row is an outcome, never an
-//! `Err`. The pieces depend downward only: `run` → collector → (tally, stop), worker →
-//! (pacer, stop).
+//! collector that alone counts the results and hands them to the results file's own
+//! thread. A failed row is an outcome, never an `Err`. The pieces depend downward only:
+//! `run` → collector → (tally, stop, disk), worker → (pacer, stop).
 
 pub mod adaptive;
 pub mod collector;
+mod disk;
 pub mod pacer;
 pub mod stop;
 pub mod tally;
@@ -115,7 +116,7 @@ async fn run_in_span(
                 let Some(result) = next else {
                     return Ok(());
                 };
-                collector.record_unflushed(result)?;
+                record_unless_dry_cancelled(&worker, collector, result)?;
                 // Rows that finished at the same moment share one write; every row that
                 // finished is flushed (and shown) before the run waits for anything again.
                 let mut recorded = 1;
@@ -123,7 +124,7 @@ async fn run_in_span(
                 while recorded < BATCH {
                     match results.next().now_or_never() {
                         Some(Some(result)) => {
-                            collector.record_unflushed(result)?;
+                            record_unless_dry_cancelled(&worker, collector, result)?;
                             recorded += 1;
                         }
                         Some(None) => {
@@ -142,6 +143,20 @@ async fn run_in_span(
             _ = refresh.tick() => collector.tick(worker.pacer.paused())?,
         }
     }
+}
+
+/// Records a finished row, except in a dry run the rows cancelled by its interruption: an
+/// interrupted dry run records nothing after the signal (the preview says how many rows it
+/// holds of all).
+fn record_unless_dry_cancelled(
+    worker: &Worker,
+    collector: &mut Collector,
+    result: RowResult,
+) -> anyhow::Result<()> {
+    if worker.is_dry_run() && result.outcome == Outcome::Cancelled {
+        return Ok(());
+    }
+    collector.record_unflushed(result)
 }
 
 /// An interrupted dry run ends at once: its rows would all be `cancelled`, nothing was to

@@ -113,7 +113,12 @@ impl Pacer {
 
     /// Pauses every slot for `wait` from now (a longer pause already set stays).
     pub fn pause(&self, wait: Duration, retry_after: bool) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        // Never an overflow, whatever a server asks: beyond any flag's bound, a pause is as
+        // good as endless.
+        let until = now
+            .checked_add(wait)
+            .unwrap_or_else(|| now + crate::cli::MAX_DURATION);
         let mut pause = self.pause.lock().unwrap_or_else(|p| p.into_inner());
         if pause.is_none_or(|p| p.until < until) {
             *pause = Some(Pause { until, retry_after });

@@ -86,8 +86,11 @@ pub struct Scan {
     pub valid: u64,
     /// Valid rows per state, indexed by [`State::index`].
     pub per_state: [u64; 3],
-    /// Every problem, sorted by line and column.
+    /// The problems of the lowest lines, at most [`KEPT_PROBLEMS`], sorted by line and
+    /// column (a file of millions of bad rows must not hold them all in memory).
     pub problems: Vec<RowProblem>,
+    /// Problems found beyond those kept in [`Scan::problems`].
+    pub problems_not_kept: u64,
     /// Blank rows skipped (blank lines, lines of blanks or of delimiters only).
     pub blank_rows: u64,
     /// Valid rows without their own api_key (they need the default key).
@@ -100,7 +103,15 @@ pub struct Scan {
     pub validator: Option<Validator>,
 }
 
+/// The most problems a scan keeps (and prints): the lowest lines'. More are counted.
+pub const KEPT_PROBLEMS: usize = 10_000;
+
 impl Scan {
+    /// Every problem found, kept or not.
+    pub fn problem_count(&self) -> u64 {
+        self.problems.len() as u64 + self.problems_not_kept
+    }
+
     /// Rows with at least one problem.
     pub fn invalid(&self) -> u64 {
         self.rows - self.valid
@@ -109,7 +120,7 @@ impl Scan {
 
 /// Reads every row of `input` and finds every problem, including auth_uuids repeated on
 /// several lines. Memory grows only with the number of rows times 24 bytes (the UUIDs and
-/// lines kept for duplicate detection) and with the number of problems.
+/// lines kept for duplicate detection); problems beyond [`KEPT_PROBLEMS`] are only counted.
 pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     let columns = input.columns().clone();
     let mut scan = Scan::default();
@@ -146,7 +157,10 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
                 if let Some(uuid) = parse_canonical_uuid(&row.auth_uuid) {
                     seen.push((key(uuid), line & LINE_MASK));
                 }
-                scan.problems.extend(problems);
+                // Rows come in line order: the first problems are the lowest lines'.
+                let room = KEPT_PROBLEMS.saturating_sub(scan.problems.len());
+                scan.problems_not_kept += problems.len().saturating_sub(room) as u64;
+                scan.problems.extend(problems.into_iter().take(room));
             }
         }
     }
@@ -175,6 +189,10 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     scan.problems.extend(duplicates.problems());
     scan.problems
         .sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.column.cmp(&b.column)));
+    if scan.problems.len() > KEPT_PROBLEMS {
+        scan.problems_not_kept += (scan.problems.len() - KEPT_PROBLEMS) as u64;
+        scan.problems.truncate(KEPT_PROBLEMS);
+    }
     scan.validator = Some(Validator {
         rules: rules.clone(),
         duplicates,
@@ -231,5 +249,23 @@ mod tests {
         let scan = scan_text(&format!("auth_uuid;state\r\n{U1};OK\r\n;;\r\n\r\n  \r\n"));
         assert_eq!((scan.rows, scan.valid, scan.blank_rows), (1, 1, 3));
         assert!(scan.problems.is_empty());
+    }
+
+    #[test]
+    fn problems_beyond_the_kept_ones_are_counted_and_the_lowest_lines_kept() {
+        let mut text = format!("auth_uuid,state\n{U1},OK\n");
+        for _ in 0..KEPT_PROBLEMS + 5 {
+            text.push_str("bad,OK\n");
+        }
+        text.push_str(&format!("{U1},KO\n"));
+        let scan = scan_text(&text);
+        assert_eq!(scan.problems.len(), KEPT_PROBLEMS);
+        assert_eq!(scan.problem_count(), KEPT_PROBLEMS as u64 + 6);
+        assert_eq!(scan.invalid(), KEPT_PROBLEMS as u64 + 7);
+        assert_eq!(
+            scan.problems[0].line, 2,
+            "the duplicate's first line is kept"
+        );
+        assert_eq!(scan.problems.last().unwrap().line, KEPT_PROBLEMS as u64 + 1);
     }
 }

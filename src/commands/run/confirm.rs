@@ -16,42 +16,55 @@ pub(super) enum Confirmation {
     Interrupted,
 }
 
+/// What the valid rows will really be: sent, or skipped as already ok (`--resume`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Work {
+    /// Rows that will be sent.
+    pub(super) to_send: u64,
+    /// Valid rows already ok in the results file, with the same state and reasons.
+    pub(super) skipped: u64,
+    /// The rows to send per state, indexed by `State::index`.
+    pub(super) per_state: [u64; 3],
+    /// The rows to send that send reasons.
+    pub(super) with_reasons: u64,
+    /// The rows to send without their own key (they use the default key).
+    pub(super) without_key: u64,
+}
+
 /// What the confirmation shows besides the plan and the scan.
 pub(super) struct Prompt {
-    /// Rows already ok in the results file (`--resume`): skipped when unchanged.
-    pub already_ok: usize,
+    /// The rows that will really be sent, and those skipped as already ok (`--resume`).
+    pub work: Work,
 }
 
 /// The text shown before the question: the target, the counts, the keys, the results file
 /// and how long it should take.
 fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
-    let mut text = if prompt.already_ok > 0 {
-        format!(
-            "About to send up to {} PATCH request(s) to {}\n  ({} row(s) already ok in {} are skipped when unchanged)\n",
-            scan.valid,
-            plan.endpoint,
-            prompt.already_ok,
+    let work = prompt.work;
+    let mut text = format!(
+        "About to send {} PATCH request(s) to {}\n",
+        work.to_send, plan.endpoint
+    );
+    if work.skipped > 0 {
+        text.push_str(&format!(
+            "  ({} row(s) already ok in {} with the same state and reasons are skipped)\n",
+            work.skipped,
             plan.output.display()
-        )
-    } else {
-        format!(
-            "About to send {} PATCH request(s) to {}\n",
-            scan.valid, plan.endpoint
-        )
-    };
-    text.push_str(&format!("  states: {}\n", per_state(scan)));
+        ));
+    }
+    text.push_str(&format!("  states: {}\n", per_state(&work.per_state)));
     text.push_str(&format!(
         "  reasons: sent by {} row(s); the others leave the stored reasons as they are\n",
-        scan.rows_with_reasons
+        work.with_reasons
     ));
-    text.push_str(&format!("  key: {}\n", describe_keys(plan, scan)));
+    text.push_str(&format!("  key: {}\n", describe_keys(plan, &work)));
     if scan.invalid() > 0 {
         text.push_str(&format!(
             "  {} invalid row(s) will be recorded as invalid, not sent\n",
             scan.invalid()
         ));
     }
-    let seconds = scan.valid as f64 / plan.rate.per_second;
+    let seconds = work.to_send as f64 / plan.rate.per_second;
     text.push_str(&format!(
         "  results: {}\n  rate: {}/s, at most {} at once: about {} at that rate\n",
         plan.output.display(),
@@ -94,9 +107,6 @@ pub(super) async fn confirm(plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confir
     let Ok(reader) = tty.try_clone() else {
         return refuse();
     };
-    let Ok(mut signals) = crate::signals::Signals::listen() else {
-        return refuse();
-    };
     // A thread of its own, not the runtime's blocking pool: after Ctrl-C the read is left
     // waiting on the terminal, and the runtime must not wait for it when the run ends.
     let (answered, read) = tokio::sync::oneshot::channel();
@@ -109,7 +119,7 @@ pub(super) async fn confirm(plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confir
     });
     let answer = tokio::select! {
         read = read => read.ok().and_then(Result::ok),
-        () = signals.recv() => {
+        () = crate::signals::interrupted() => {
             let _ = writeln!(out);
             return Confirmation::Interrupted;
         }
@@ -139,9 +149,9 @@ pub(super) async fn confirm(plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confir
 
 /// Where the keys of the rows to send come from, in words: the default key's source, each
 /// row's own (the api_key column), or both with their counts.
-pub(super) fn describe_keys(plan: &Plan, scan: &Scan) -> String {
-    let own_key = scan.valid.saturating_sub(scan.rows_without_key);
-    match (scan.rows_without_key, own_key) {
+pub(super) fn describe_keys(plan: &Plan, work: &Work) -> String {
+    let own_key = work.to_send.saturating_sub(work.without_key);
+    match (work.without_key, own_key) {
         (_, 0) => format!("from {}", describe_key_source(&plan.key_source)),
         (0, n) => format!("each row's own (api_key column, {n} row(s))"),
         (d, n) => format!(

@@ -97,10 +97,13 @@ pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit)
         );
         return exit;
     }
-    let wrong_key = matches!(
-        tally.stopped,
-        Some(StopReason::WrongKey | StopReason::TooManyUnauthorized)
-    );
+    // A stop caused by the key says to fix it first: resumed with the same key, the rows
+    // would be answered 401 again. A canary that got a 401 is such a stop too.
+    let wrong_key = match tally.stopped {
+        Some(StopReason::WrongKey | StopReason::TooManyUnauthorized) => true,
+        Some(StopReason::CanaryFailed) => tally.count(Outcome::Unauthorized) > 0,
+        _ => false,
+    };
     let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
     if resumable {
         let command = this_resume_command();
@@ -136,6 +139,36 @@ fn finish_preview(plan: &Plan, tally: &Tally) {
             plan.output.display()
         );
     }
+}
+
+/// What a second signal writes to `--summary-json` before the process quits at once: exit
+/// 130 and why. While sending (`sending`), the requests in flight have no outcome and the
+/// counts are not known there; before, nothing was sent.
+pub(super) fn quit_summary(
+    summary: &SummaryFile,
+    audit: &Audit,
+    results: Option<&Path>,
+    sending: bool,
+) -> Box<dyn FnOnce() + Send> {
+    let (summary, audit) = (summary.clone(), audit.clone());
+    let results = results.map(Path::to_path_buf);
+    Box::new(move || {
+        let mut json = crate::summary::summary_json(&Tally::empty(), &audit, ExitCode::Interrupted);
+        json["stopped"] = "interrupted".into();
+        json["error"] = match (sending, &results) {
+            (true, Some(results)) => {
+                json["counts"] = serde_json::Value::Null;
+                json["rows"] = serde_json::Value::Null;
+                format!(
+                    "quit at once on a second interrupt: the requests in flight have no outcome, and the counts are not known here; `tecalis-status report {}` gives the outcome of every row recorded",
+                    results.display()
+                )
+            }
+            _ => "interrupted twice before sending: quit at once; nothing was sent".to_string(),
+        }
+        .into();
+        let _ = write_summary_json(&summary, results.as_deref(), &json);
+    })
 }
 
 /// `--summary-json` as an output: replaced with --force, and by the runs of the same job

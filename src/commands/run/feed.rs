@@ -1,6 +1,8 @@
 //! The second pass over the input: each row validated again and turned into work for the
 //! sending core (a row to send, or a row already decided: invalid, or skipped on resume).
 
+use futures::StreamExt;
+
 use crate::input::{Columns, CsvInput, InputError};
 use crate::results::{Done, Outcome, RowResult};
 use crate::send::Item;
@@ -8,8 +10,9 @@ use crate::validate::{Checked, Validator};
 
 /// The second pass over the input: every row validated again (with the duplicates found by
 /// the scan) and handed to the runner in order, so memory does not grow with the file. It
-/// runs on the runner's own thread: reading a buffered file costs less than handing rows
-/// between threads.
+/// runs on a thread of its own ([`Feed::start`]), in batches (handing rows one by one between
+/// threads would cost more than the work on them), so that a slow read never stalls the
+/// runtime's thread.
 pub(super) struct Feed {
     reader: CsvInput,
     columns: Columns,
@@ -17,10 +20,42 @@ pub(super) struct Feed {
     done: Done,
     record: csv::ByteRecord,
     /// Why reading stopped early, if it did.
-    pub(super) error: Option<InputError>,
+    error: Option<InputError>,
 }
 
+/// Rows read ahead of the sending at most, in batches of [`BATCH`]: memory stays bounded.
+const BATCH: usize = 256;
+const BATCHES_AHEAD: usize = 4;
+
 impl Feed {
+    /// Reads on a thread of its own: the rows, in order, as a stream; the thread gives why
+    /// reading stopped early, if it did. Dropping the stream ends the thread at its next batch.
+    pub(super) fn start(
+        mut self,
+    ) -> anyhow::Result<(
+        impl futures::Stream<Item = Item> + Unpin,
+        std::thread::JoinHandle<Option<InputError>>,
+    )> {
+        let (batches, received) = tokio::sync::mpsc::channel::<Vec<Item>>(BATCHES_AHEAD);
+        let thread = std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || {
+                loop {
+                    let batch: Vec<Item> = self.by_ref().take(BATCH).collect();
+                    if batch.is_empty() || batches.blocking_send(batch).is_err() {
+                        return self.error.take();
+                    }
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("cannot start the thread that reads the input: {e}"))?;
+        let rows = futures::stream::unfold(received, |mut received| async move {
+            let batch = received.recv().await?;
+            Some((futures::stream::iter(batch), received))
+        })
+        .flatten();
+        Ok((Box::pin(rows), thread))
+    }
+
     pub(super) fn new(reader: CsvInput, validator: Validator, done: Done) -> Feed {
         Feed {
             columns: reader.columns().clone(),
@@ -30,6 +65,13 @@ impl Feed {
             record: csv::ByteRecord::new(),
             error: None,
         }
+    }
+}
+
+impl Feed {
+    /// The rows already done, given back, and why reading stopped early, if it did.
+    pub(super) fn into_parts(self) -> (Done, Option<InputError>) {
+        (self.done, self.error)
     }
 }
 

@@ -4,35 +4,31 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, bail};
-use serde_json::json;
+use anyhow::Context;
 
 mod confirm;
 mod end;
 mod feed;
 mod open;
+mod prepare;
 mod resume_command;
 mod sending;
 
 use end::{summary_output, write_summary_json};
 
-use confirm::{Confirmation, Prompt, confirm};
+use confirm::Prompt;
 use feed::Feed;
 use open::open_results;
 use sending::{Around, send};
 
-use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
 use crate::config::{Plan, SummaryFile};
 use crate::exit::ExitCode;
 use crate::files::Output;
-use crate::logging::{Level, emit};
 use crate::results::JobRecord;
-use crate::results::{Done, read_done};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::Tally;
 use crate::summary::{Audit, summary_json};
-use crate::validate::Scan;
 
 /// What is known of a run as it goes, for the JSON summary written at every exit.
 #[derive(Debug, Default)]
@@ -53,12 +49,20 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
     // Read at the door, so that the JSON summary is written even when the flags make no plan.
     let summary = SummaryFile::from_args(args);
     let mut ending = Ending::default();
+    if let Some(summary) = &summary {
+        let audit = door_audit(args, started_at, None);
+        crate::signals::on_second(end::quit_summary(summary, &audit, None, false));
+    }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_inner(args, progress, &mut ending)
     }));
-    let (code, error) = match result {
-        Ok(Ok(code)) => (code, None),
-        Ok(Err(error)) => (crate::exit::code_for_error(&error), Some(error)),
+    // `said`: the message of a run that stopped before sending, already printed.
+    let (code, error, said) = match result {
+        Ok(Ok(code)) => (code, None, None),
+        Ok(Err(error)) => match error.downcast::<prepare::Early>() {
+            Ok(early) => (early.code, None, Some(early.message)),
+            Err(error) => (crate::exit::code_for_error(&error), Some(error), None),
+        },
         Err(_) => {
             // The panic hook has printed what happened; say what it means for the job.
             let recorded = match &ending.output {
@@ -74,22 +78,27 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
                 Some(anyhow::anyhow!(
                     "internal error (a bug in tecalis-status, please report it): {recorded}"
                 )),
+                None,
             )
         }
     };
     if let Some(summary) = &summary {
-        let audit = ending.audit.unwrap_or_else(|| Audit {
-            input: args.input.input.display().to_string(),
-            input_sha256: String::new(),
-            url: String::new(),
-            results: ending.output.clone().unwrap_or_default(),
-            dry_run: args.dry_run,
-            started_at,
-        });
+        let audit = ending
+            .audit
+            .unwrap_or_else(|| door_audit(args, started_at, ending.output.clone()));
         let tally = ending.tally.unwrap_or_else(Tally::empty);
         let mut json = summary_json(&tally, &audit, code);
-        if let Some(error) = &error {
-            json["error"] = serde_json::Value::String(format!("{error:#}"));
+        // Every run that did not succeed says why, whatever stopped it.
+        let why = match (&error, said) {
+            (Some(error), _) => Some(format!("{error:#}")),
+            (None, Some(said)) if code != ExitCode::Success => Some(said),
+            _ => None,
+        };
+        if let Some(why) = why {
+            json["error"] = why.into();
+        }
+        if code == ExitCode::Interrupted && json["stopped"].is_null() {
+            json["stopped"] = "interrupted".into();
         }
         if let Err(e) = write_summary_json(summary, ending.output.as_deref(), &json)
             && error.is_none()
@@ -102,6 +111,18 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
     match error {
         Some(error) => Err(error),
         None => Ok(code),
+    }
+}
+
+/// The audit fields known at the command's door, before a plan.
+fn door_audit(args: &RunArgs, started_at: SystemTime, results: Option<PathBuf>) -> Audit {
+    Audit {
+        input: args.input.input.display().to_string(),
+        input_sha256: String::new(),
+        url: String::new(),
+        results: results.unwrap_or_default(),
+        dry_run: args.dry_run,
+        started_at,
     }
 }
 
@@ -133,11 +154,7 @@ fn run_inner(args: &RunArgs, progress: bool, ending: &mut Ending) -> anyhow::Res
 }
 
 async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> {
-    let source = match open_input(&plan.input, true) {
-        Ok(source) => source,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let (options, rules) = (&plan.input.options, &plan.input.rules);
+    let source = prepare::open(plan).await?;
     let audit = Audit {
         input: match source.is_stdin() {
             true => source.display().to_string(),
@@ -152,6 +169,14 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         started_at: SystemTime::now(),
     };
     ending.audit = Some(audit.clone());
+    if let Some(summary) = &plan.summary_json {
+        crate::signals::on_second(end::quit_summary(
+            summary,
+            &audit,
+            Some(&plan.output),
+            false,
+        ));
+    }
     // Every output is checked before the input is even scanned: a bad path fails the run
     // before anything is sent or touched.
     let inputs = plan.input.files();
@@ -172,23 +197,15 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     }
     ending.output = Some(plan.output.clone());
     let results_file = crate::files::check(&inputs, outputs)?.remove(0);
-    let scan = match scan_input(&source, options, rules) {
-        Ok(scan) => scan,
-        Err(e) => return Ok(input_failure(e)),
-    };
-    let done = if plan.resume {
-        read_done(&plan.output)?
-    } else {
-        Done::default()
-    };
-    let prompt = Prompt {
-        already_ok: done.len(),
-    };
-    if let Some(code) = check_before_sending(plan, &scan, source.display(), &prompt).await? {
-        return Ok(code);
-    }
-    let reader = source.reader(options).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let writer = open_results(plan, results_file, &reader, &done)?;
+    let (source, scan) = prepare::scan(plan, source).await?;
+    let done = prepare::done(plan).await?;
+    let (source, done, work) = prepare::count_work(plan, source, &scan, done).await?;
+    let prompt = Prompt { work };
+    prepare::check_before_sending(plan, &scan, source.display(), &prompt).await?;
+    let reader = source
+        .reader(&plan.input.options)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let writer = open_results(plan, results_file, &reader, &done, &work)?;
     let job = (!plan.dry_run).then(|| JobRecord {
         version: env!("CARGO_PKG_VERSION").to_string(),
         input: (!source.is_stdin())
@@ -213,22 +230,13 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         done,
     );
     // A second Ctrl-C quits at once: the JSON summary is still written, saying so.
-    let on_quit = plan.summary_json.as_ref().map(|summary| {
-        let (summary, audit, results) = (summary.clone(), audit.clone(), plan.output.clone());
-        Box::new(move || {
-            let mut json = summary_json(&Tally::empty(), &audit, ExitCode::Interrupted);
-            json["counts"] = serde_json::Value::Null;
-            json["rows"] = serde_json::Value::Null;
-            json["error"] = format!(
-                "quit at once on a second interrupt: the requests in flight have no outcome, and the counts are not known here; `tecalis-status report {}` gives the outcome of every row recorded",
-                results.display()
-            )
-            .into();
-            let _ = write_summary_json(&summary, Some(&results), &json);
-        }) as Box<dyn FnOnce() + Send>
-    });
+    let on_quit = plan
+        .summary_json
+        .as_ref()
+        .map(|summary| end::quit_summary(summary, &audit, Some(&plan.output), true));
     let around = Around {
         file: source.display(),
+        work,
         on_quit,
     };
     let tally = send(plan, &scan, feed, writer, around).await?;
@@ -240,64 +248,6 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     }
     ending.tally = Some(tally);
     Ok(exit)
-}
-
-/// Everything that stops a run before anything is sent: nothing to do, invalid rows, no key,
-/// no confirmation. `Some(code)` to stop with.
-async fn check_before_sending(
-    plan: &Plan,
-    scan: &Scan,
-    file: &str,
-    prompt: &Prompt,
-) -> anyhow::Result<Option<ExitCode>> {
-    if scan.rows == 0 {
-        emit(
-            Level::Info,
-            "nothing_to_do",
-            &format!(
-                "{file}: the header is fine and there are no rows: nothing to do, nothing sent"
-            ),
-            json!({"file": file, "rows": 0}),
-        );
-        return Ok(Some(ExitCode::Success));
-    }
-    if scan.invalid() > 0 && !plan.skip_invalid && !plan.dry_run {
-        emit(
-            Level::Error,
-            "invalid",
-            &format!(
-                "{file}: {} invalid row(s): nothing was sent. Fix them, or pass --skip-invalid to send the {} valid row(s) and record the others as invalid",
-                scan.invalid(),
-                scan.valid
-            ),
-            json!({"file": file, "invalid": scan.invalid(), "valid": scan.valid}),
-        );
-        return Ok(Some(ExitCode::InvalidInput));
-    }
-    if scan.rows_without_key > 0 && plan.key.is_none() {
-        bail!(
-            "no API key: set TECALIS_API_KEY or pass --api-key-file PATH (or fill the api_key column of every row)"
-        );
-    }
-    if plan.dry_run || scan.valid == 0 {
-        return Ok(None);
-    }
-    Ok(match confirm(plan, scan, prompt).await {
-        Confirmation::Go => None,
-        Confirmation::Refused(message) => {
-            emit(Level::Error, "refused", &message, json!({"sent": 0}));
-            Some(ExitCode::Usage)
-        }
-        Confirmation::Interrupted => {
-            emit(
-                Level::Error,
-                "interrupted",
-                "interrupted at the confirmation: nothing was sent",
-                json!({"sent": 0}),
-            );
-            Some(ExitCode::Interrupted)
-        }
-    })
 }
 
 /// A path as an absolute one, for the audit (the file itself may not exist yet).

@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 
+use super::confirm::Work;
 use crate::config::Plan;
 use crate::files::{Checked, Existing};
 use crate::input::CsvInput;
@@ -15,6 +16,7 @@ pub(super) fn open_results(
     checked: Checked,
     reader: &CsvInput,
     done: &Done,
+    work: &Work,
 ) -> anyhow::Result<ResultsWriter> {
     let extras: Vec<String> = reader
         .columns()
@@ -46,11 +48,12 @@ pub(super) fn open_results(
             writer.torn_bytes_cut
         );
     }
-    if plan.resume && !done.is_empty() {
+    if plan.resume && work.skipped > 0 {
         tracing::info!(
-            "resuming: {} row(s) already ok in {} are skipped",
-            done.len(),
-            plan.output.display()
+            "resuming: {} row(s) already ok in {} are skipped, {} to send",
+            work.skipped,
+            plan.output.display(),
+            work.to_send
         );
     }
     Ok(writer)

@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
-use super::confirm::describe_keys;
+use super::confirm::{Work, describe_keys};
 use super::end;
 use super::feed::Feed;
 use crate::client::Client;
@@ -21,6 +21,8 @@ use crate::validate::Scan;
 pub(super) struct Around<'a> {
     /// The input's name, for messages.
     pub(super) file: &'a str,
+    /// The rows that will really be sent (a resume: the rows left).
+    pub(super) work: Work,
     /// What a second Ctrl-C does before it quits (writes `--summary-json`).
     pub(super) on_quit: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -30,11 +32,15 @@ pub(super) struct Around<'a> {
 pub(super) async fn send(
     plan: &Plan,
     scan: &Scan,
-    mut feed: Feed,
+    feed: Feed,
     writer: ResultsWriter,
     around: Around<'_>,
 ) -> anyhow::Result<Tally> {
-    let Around { file, on_quit } = around;
+    let Around {
+        file,
+        work,
+        on_quit,
+    } = around;
     let stop = Arc::new(Stop::default());
     // Every key in use: the default key and every key of the api_key column.
     let mut redactor = scan.keys.clone();
@@ -70,10 +76,10 @@ pub(super) async fn send(
     let worker = Arc::new(worker);
     if !plan.dry_run {
         tracing::info!(
-            "sending up to {} row(s) to {} (key: {}), at most {} at once, {}",
-            scan.valid,
+            "sending {} row(s) to {} (key: {}), at most {} at once, {}",
+            work.to_send,
             plan.endpoint,
-            describe_keys(plan, scan),
+            describe_keys(plan, &work),
             plan.concurrency,
             match plan.auto_max_rate {
                 Some(max) => format!(
@@ -95,14 +101,13 @@ pub(super) async fn send(
         );
     }
     let resume = (!plan.dry_run).then(end::this_resume_command);
-    let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit)
-        .context("cannot install the signal handlers")?;
+    let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit);
     let display = crate::progress::Progress::new(scan.rows, plan.progress, plan.log_every);
-    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
+    let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display)?;
     if plan.auto_max_rate.is_some() {
         collector.show_rate(pacer);
     }
-    let items = futures::stream::iter(&mut feed);
+    let (items, reading) = feed.start()?;
     let outcome = send::run(
         worker.clone(),
         items,
@@ -113,7 +118,11 @@ pub(super) async fn send(
     .await;
     signals.abort();
     outcome?;
-    if let Some(e) = feed.error.take() {
+    // The stream is gone with the run: the thread has ended, or ends at its next batch.
+    let read_error = reading
+        .join()
+        .map_err(|_| anyhow::anyhow!("the thread that reads {file} panicked"))?;
+    if let Some(e) = read_error {
         bail!("reading {file} a second time failed, after the rows above were recorded: {e}");
     }
     let mut tally = collector.finish()?;
