@@ -186,6 +186,7 @@ fn check_one(
     inputs: &[(Identity, PathBuf)],
 ) -> Result<(Option<Identity>, Option<PathBuf>), FileError> {
     let (what, path) = (output.what, &output.path);
+    guard::is_not_a_job_record(output)?;
     let io = |action, source| FileError::Io {
         what,
         path: shown(path),

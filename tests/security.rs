@@ -148,16 +148,38 @@ fn the_key_file_and_the_job_record_are_never_outputs() {
             "--force",
         ])
         .run();
-    assert!(
-        out.stderr.contains("is the job record"),
-        "{}",
-        out.describe()
-    );
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(out.stderr.contains("job record"), "{}", out.describe());
     assert_eq!(
         dir.read("in.results.csv.job.json"),
         record,
         "the record untouched"
     );
+    // Nor a summary, in a dry run (which writes no record of its own) or a run.
+    for dry in [true, false] {
+        let mut args = vec![
+            "run",
+            "in.csv",
+            "--url",
+            &url,
+            "--yes",
+            "--api-key-file",
+            "key.txt",
+        ];
+        if dry {
+            args.push("--dry-run");
+        } else {
+            args.extend(["-o", "other.csv"]);
+        }
+        args.extend(["--summary-json", "in.results.csv.job.json", "--force"]);
+        let out = dir.cmd(&args).run();
+        assert_eq!(out.code, 1, "{}", out.describe());
+        assert_eq!(
+            dir.read("in.results.csv.job.json"),
+            record,
+            "the record untouched"
+        );
+    }
 }
 
 #[test]

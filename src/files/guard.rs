@@ -59,6 +59,27 @@ pub(super) fn is_not_protected(
     }
 }
 
+/// What the job record is called as an output (`results::JobRecord::output`): the only output
+/// that may be named `*.job.json`.
+const JOB_RECORD: &str = "the job record";
+
+/// Refuses an output other than the job record itself at a job record's name (`X.job.json`):
+/// a summary or an export written there would replace the record `report` trusts.
+pub(super) fn is_not_a_job_record(output: &Output) -> Result<(), FileError> {
+    let named_like_one = output
+        .path
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().ends_with(".job.json"));
+    if named_like_one && output.what != JOB_RECORD {
+        return Err(FileError::Protected {
+            what: output.what,
+            path: shown(&output.path),
+            other: "named like a job record (NAME.job.json, beside a results file)".to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Refuses an existing output that another user owns or that group or others may write.
 pub(super) fn is_ours(output: &Output, meta: &Metadata) -> Result<(), FileError> {
     // SAFETY: geteuid cannot fail and touches no memory.
