@@ -233,16 +233,21 @@ fn paths_reach_the_terminal_escaped() {
     // A job record whose input holds an escape sequence, shown by report --export-failed.
     let server = TestServer::start(|_| {});
     let out = dir
-        .run_at(&server.url(), name, &["-o", "r.csv"])
+        .run_at(&server.url(), name, &["-o", "r\u{1b}[2J.csv"])
         .env("TECALIS_API_KEY", "wrong-key-0000000000")
         .run();
     assert_eq!(out.code, 3, "{}", out.describe());
+    assert!(
+        !out.stderr.contains('\u{1b}') && !out.stdout.contains('\u{1b}'),
+        "{}",
+        out.describe()
+    );
     // Any error that names a path (here: not a results file), wherever it is raised.
     let out = dir.cmd(&["report", name]).run();
     assert_eq!(out.code, 1, "{}", out.describe());
     assert!(!out.stderr.contains('\u{1b}'), "{}", out.describe());
     let out = dir
-        .cmd(&["report", "r.csv", "--export-failed", "failed.csv"])
+        .cmd(&["report", "r\u{1b}[2J.csv", "--export-failed", "failed.csv"])
         .run();
     assert!(
         !out.stderr.contains('\u{1b}') && !out.stdout.contains('\u{1b}'),

@@ -49,7 +49,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
         text.push_str(&format!(
             "  ({} row(s) already ok in {} with the same state and reasons are skipped)\n",
             work.skipped,
-            plan.output.display()
+            crate::text::shown_path(&plan.output)
         ));
     }
     text.push_str(&format!("  states: {}\n", per_state(&work.per_state)));
@@ -67,7 +67,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
     let seconds = work.to_send as f64 / plan.rate.per_second;
     text.push_str(&format!(
         "  results: {}\n  rate: {}/s, at most {} at once: about {} at that rate\n",
-        plan.output.display(),
+        crate::text::shown_path(&plan.output),
         plan.rate.per_second,
         plan.concurrency,
         humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
