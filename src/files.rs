@@ -11,8 +11,6 @@ use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use thiserror::Error;
-
 /// What to do when an output's path already holds a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
@@ -80,111 +78,9 @@ impl Output {
     }
 }
 
-/// Why an output cannot be written. Every message names the file, says what is wrong and
-/// what to do; all of them are fatal (exit 1), before anything is sent.
-#[derive(Debug, Error)]
-pub enum FileError {
-    /// The path is a symbolic link (dangling or not).
-    #[error(
-        "{what} {path} is a symbolic link; tecalis-status never writes through a link (it could point at any file): give the real path"
-    )]
-    Symlink {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-    },
-    /// The path holds a directory, a FIFO, a device or a socket.
-    #[error("{what} {path} is {kind}, not a regular file: choose a file path")]
-    NotRegular {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-        /// "a directory", "a FIFO", ...
-        kind: &'static str,
-    },
-    /// The file exists and may not be replaced.
-    #[error("{what} {path} already exists: {hint}")]
-    Exists {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-        /// What to do.
-        hint: &'static str,
-    },
-    /// The output is an input of the run.
-    #[error(
-        "{what} {path} is the input {input} (the same file, after following links): writing it would destroy what it reads; choose another path"
-    )]
-    IsInput {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-        /// The input's path, as given.
-        input: String,
-    },
-    /// Two outputs are the same file.
-    #[error("{what} {path} and {other_what} {other} are the same file: give each its own path")]
-    SameFile {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-        /// The other output.
-        other_what: &'static str,
-        /// Its path, as given.
-        other: String,
-    },
-    /// The folder to write in does not exist or is not a folder.
-    #[error("{what} {path}: the folder {folder} does not exist: create it or choose another path")]
-    NoFolder {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-        /// The folder.
-        folder: String,
-    },
-    /// Another process holds the lock.
-    #[error(
-        "{what} {path} is locked by another run of tecalis-status that is writing it; wait for it to finish or choose another path"
-    )]
-    Locked {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-    },
-    /// The file changed between the check and the opening.
-    #[error(
-        "{what} {path} changed while it was being opened: check who else writes there, then run again"
-    )]
-    Changed {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-    },
-    /// Any other failure of the operating system.
-    #[error("cannot {action} {what} {path}: {source}; check the path and its permissions")]
-    Io {
-        /// Which output.
-        what: &'static str,
-        /// Its path, as given.
-        path: String,
-        /// "create", "open", "lock", ...
-        action: &'static str,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
 /// A path as shown in messages: control characters escaped.
 fn shown(path: &Path) -> String {
-    crate::text::escape_controls(&path.display().to_string()).into_owned()
+    crate::text::shown_path(path)
 }
 
 /// A file's identity: device and inode.
@@ -290,6 +186,7 @@ fn check_one(
     inputs: &[(Identity, PathBuf)],
 ) -> Result<(Option<Identity>, Option<PathBuf>), FileError> {
     let (what, path) = (output.what, &output.path);
+    guard::is_not_a_job_record(output)?;
     let io = |action, source| FileError::Io {
         what,
         path: shown(path),
@@ -313,6 +210,8 @@ fn check_one(
             }
             let found = identity(&meta);
             is_not_an_input(output, found, inputs)?;
+            guard::is_not_protected(output, Some(found), None)?;
+            guard::is_ours(output, &meta)?;
             if output.existing == Existing::Refuse {
                 return Err(FileError::Exists {
                     what,
@@ -341,7 +240,9 @@ fn check_one(
             }
             let name = path.file_name().ok_or_else(no_folder)?;
             may_write(&canonical).map_err(|e| io("create", e))?;
-            Ok((None, Some(canonical.join(name))))
+            let location = canonical.join(name);
+            guard::is_not_protected(output, None, Some(&location))?;
+            Ok((None, Some(location)))
         }
         Err(e) => Err(io("examine", e)),
     }
@@ -383,8 +284,12 @@ fn is_not_an_input(
     }
 }
 
+mod error;
+mod guard;
 mod open;
 
+pub use error::FileError;
+pub use guard::never_an_output;
 pub use open::OutputFile;
 
 #[cfg(test)]

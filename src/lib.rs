@@ -96,7 +96,8 @@ pub fn main(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            logging::error(&format!("{error:#}"));
+            // Paths and cells inside an error are text like any other: never terminal control.
+            logging::error(&text::escape_controls(&format!("{error:#}")));
             exit::code_for_error(&error)
         }
     }

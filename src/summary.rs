@@ -92,7 +92,7 @@ pub fn render(tally: &Tally, results: &Path) -> String {
     if let Some(quota) = &tally.quota {
         out.push_str(&describe_quota(quota));
     }
-    out.push_str(&format!("Results: {}\n", results.display()));
+    out.push_str(&format!("Results: {}\n", crate::text::shown_path(results)));
     out
 }
 

@@ -6,7 +6,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use secrecy::{ExposeSecret, SecretString};
+mod decode;
+mod redact;
+
+pub use redact::{RUN, Redactor};
 
 /// The most characters of server or input text kept in files and output (escapes counted as
 /// the characters they print); the rest is replaced by a marker saying how much was cut.
@@ -15,142 +18,10 @@ pub const MAX_CHARS: usize = 300;
 /// What an API key is replaced with.
 pub const REDACTED: &str = "<redacted>";
 
-/// Every API key in use, to cut out of any text that came from a server before it is
-/// written anywhere. Besides the key as it is, it finds the key written in other ways a
-/// server may quote it back: JSON-escaped (also with `\/`), percent-encoded and
-/// form-encoded, in any ASCII letter case. Its `Debug` shows only how many keys it holds.
-#[derive(Clone, Default)]
-pub struct Redactor {
-    /// Each key's spellings, ASCII lower-case (a key's own spellings without duplicates).
-    spellings: Vec<SecretString>,
-    /// The keys added, ASCII lower-case.
-    keys: Vec<SecretString>,
-    /// The positions in `keys` by a keyed hash of the key, so that adding the key of every
-    /// row of a large file stays linear (a hash only narrows the search: keys are compared).
-    by_hash: std::collections::HashMap<u64, Vec<usize>>,
-    /// The hasher's random keys.
-    hasher: std::hash::RandomState,
-}
-
-impl std::fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor")
-            .field("keys", &self.keys.len())
-            .finish()
-    }
-}
-
-impl Redactor {
-    /// A redactor for these keys (empty keys are ignored).
-    pub fn new<'a>(keys: impl IntoIterator<Item = &'a SecretString>) -> Redactor {
-        let mut redactor = Redactor::default();
-        for key in keys {
-            redactor.add(key);
-        }
-        redactor
-    }
-
-    /// Adds a key (for instance one read from the input's `api_key` column). Adding a key
-    /// twice, or an empty key, changes nothing.
-    pub fn add(&mut self, key: &SecretString) {
-        let key = key.expose_secret();
-        if key.is_empty() {
-            return;
-        }
-        let lower = SecretString::from(key.to_ascii_lowercase());
-        let hash = std::hash::BuildHasher::hash_one(&self.hasher, lower.expose_secret());
-        let same = self.by_hash.entry(hash).or_default();
-        if same
-            .iter()
-            .any(|&i| self.keys[i].expose_secret() == lower.expose_secret())
-        {
-            return;
-        }
-        same.push(self.keys.len());
-        self.keys.push(lower);
-        // Only this key's own spellings are compared, so that adding the keys of a large file
-        // stays linear (another key's spelling seldom equals one, and a duplicate only costs
-        // a second search). Their order does not
-        // matter: `redact` cuts the union of every match, so a key inside another is cut whole.
-        let mut own: Vec<String> = Vec::new();
-        for spelling in spellings(key) {
-            let spelling = spelling.to_ascii_lowercase();
-            if !own.contains(&spelling) {
-                own.push(spelling);
-            }
-        }
-        self.spellings
-            .extend(own.into_iter().map(SecretString::from));
-    }
-
-    /// How many distinct keys it holds.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether it holds no key.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// `text` with every spelling of every key replaced by [`REDACTED`], at full length.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        if self.spellings.is_empty() || text.is_empty() {
-            return Cow::Borrowed(text);
-        }
-        // ASCII lower-casing keeps every byte offset, so matches map back onto `text`.
-        let lower = text.to_ascii_lowercase();
-        let mut found: Vec<(usize, usize)> = Vec::new();
-        for spelling in &self.spellings {
-            let spelling = spelling.expose_secret();
-            found.extend(
-                lower
-                    .match_indices(spelling)
-                    .map(|(at, _)| (at, at + spelling.len())),
-            );
-        }
-        if found.is_empty() {
-            return Cow::Borrowed(text);
-        }
-        found.sort_unstable();
-        let mut out = String::with_capacity(text.len());
-        let mut done = 0;
-        for (start, end) in found {
-            if end <= done {
-                continue;
-            }
-            if start >= done {
-                out.push_str(&text[done..start]);
-                out.push_str(REDACTED);
-            }
-            // An overlapping match extends the cut already made.
-            done = end;
-        }
-        out.push_str(&text[done..]);
-        Cow::Owned(out)
-    }
-}
-
-/// The ways a server may write `key` back: as it is, JSON-escaped (and with `\/`),
-/// percent-encoded, form-encoded.
-fn spellings(key: &str) -> Vec<String> {
-    let json = serde_json::to_string(key).unwrap_or_default();
-    let json = json
-        .strip_prefix('"')
-        .and_then(|j| j.strip_suffix('"'))
-        .unwrap_or(key)
-        .to_string();
-    let json_slashes = json.replace('/', "\\/");
-    let form: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-    let mut percent = String::with_capacity(key.len() * 3);
-    for byte in key.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            percent.push(char::from(byte));
-        } else {
-            let _ = write!(percent, "%{byte:02X}");
-        }
-    }
-    vec![key.to_string(), json, json_slashes, form, percent]
+/// A path as printed: its unsafe characters escaped like any other text (a file name may
+/// hold an escape sequence).
+pub fn shown_path(path: &std::path::Path) -> String {
+    escape_controls(&path.display().to_string()).into_owned()
 }
 
 /// Whether `c` must not reach a terminal as it is: C0 and C1 controls, DEL, the line and
@@ -254,6 +125,7 @@ pub fn safe_input_text(raw: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use secrecy::SecretString;
 
     const KEY: &str = "9d3c8a52-6f0e-4b1a-8c47-2e5d7f1a0b63";
 
@@ -281,6 +153,66 @@ mod tests {
     }
 
     #[test]
+    fn a_key_a_server_encoded_is_cut_out_in_every_encoding_and_case() {
+        let key = "Ab+9/x=Qz-7Kp~1";
+        let r = redactor(&[key]);
+        let spellings = [
+            // .NET's JSON: `+` as \u002B, also inside a message that was itself escaped.
+            r"Ab\u002B9\/x\u003DQz-7Kp~1".to_string(),
+            r"Ab\\u002b9\\/x\\u003dQz-7Kp~1".to_string(),
+            // HTML numeric and named entities, nested in &amp;.
+            "Ab&#43;9&#x2F;x&#61Qz&#45;7Kp~1".to_string(),
+            "AB&plus;9&sol;X&equals;QZ-7KP~1".to_string(),
+            "Ab&amp;#43;9/x=Qz-7Kp~1".to_string(),
+            // Percent- and form-encoding, any case, nested.
+            "ab%2b9%2Fx%3dqz-7kp%7E1".to_string(),
+            "Ab%252B9%252Fx%253DQz-7Kp~1".to_string(),
+        ];
+        for spelling in spellings {
+            let raw = format!("{{\"message\":\"bad request: api_key={spelling}; retry\"}}");
+            let safe = safe_server_text(&raw, &r);
+            assert_eq!(
+                safe, "{\"message\":\"bad request: api_key=<redacted>; retry\"}",
+                "{spelling}"
+            );
+        }
+        // Text that only looks encoded is left as it was.
+        let plain = r"100% sure &amp; \n %zz &nope; a+b";
+        assert_eq!(r.redact(plain), Cow::Borrowed(plain));
+    }
+
+    #[test]
+    fn no_run_of_eight_characters_of_a_key_survives() {
+        let r = redactor(&[KEY]);
+        // A key cut by a server's own limit: what is left of it, at either end.
+        let head = format!("{}{}", " ".repeat(256 * 1024), &KEY[..12]);
+        let safe = clean(&head, Some(&r), usize::MAX);
+        assert!(safe.ends_with(REDACTED), "{}", &safe[safe.len() - 40..]);
+        let tail = format!("{} then", &KEY[KEY.len() - 9..]);
+        assert_eq!(r.redact(&tail), format!("{REDACTED} then"));
+        // Seven characters are not a run: left as they are.
+        let short = format!("id {}", &KEY[..7]);
+        assert_eq!(r.redact(&short), short);
+    }
+
+    #[test]
+    fn a_key_with_accents_is_cut_on_character_boundaries() {
+        let key = "clé-ñandú-€-secreta";
+        let r = redactor(&[key]);
+        // Only a part of the key, starting inside nothing but ending mid-way.
+        let part = &key[..key.char_indices().nth(9).unwrap().0];
+        for raw in [
+            format!("ü{key}ü"),
+            format!("año {part}ñ"),
+            format!("x%C3%A9{key}"),
+        ] {
+            let safe = safe_server_text(&raw, &r);
+            assert!(safe.contains(REDACTED), "{raw} -> {safe}");
+            assert!(!safe.contains("ñandú"), "{safe}");
+        }
+    }
+
+    #[test]
     fn overlapping_keys_are_cut_whole() {
         let r = redactor(&["abcdef", "defghi"]);
         assert_eq!(r.redact("xxabcdefghiyy"), "xx<redacted>yy");
@@ -299,10 +231,10 @@ mod tests {
             r.add(&SecretString::from(key.to_ascii_uppercase()));
         }
         assert_eq!(r.len(), 2_000);
-        let text = "quoted back: 9d3c8a52-6f0e-4b1a-8c47-0000000007cf, and 9d3c8a52-6f0e-4b1a-8c47-0000000007d0";
+        let text = "quoted back: 9d3c8a52-6f0e-4b1a-8c47-0000000007cf, and 7c0e1f2a-99aa-4bbb-8ccc-dddddddddddd";
         assert_eq!(
             r.redact(text),
-            "quoted back: <redacted>, and 9d3c8a52-6f0e-4b1a-8c47-0000000007d0"
+            "quoted back: <redacted>, and 7c0e1f2a-99aa-4bbb-8ccc-dddddddddddd"
         );
     }
 
@@ -355,6 +287,18 @@ mod tests {
         assert!(safe.contains("<redac"), "{safe}");
     }
 
+    /// `text` as a server may write it: as it is, JSON `\u`-escaped, HTML entities, percent.
+    fn encode(text: &str, how: usize) -> String {
+        text.chars()
+            .map(|c| match how {
+                1 => format!("\\u{:04X}", u32::from(c)),
+                2 => format!("&#{};", u32::from(c)),
+                3 => format!("%{:02x}", u32::from(c)),
+                _ => c.to_string(),
+            })
+            .collect()
+    }
+
     /// Keys as they come: UUIDs, base64 and hex tokens.
     fn key() -> impl Strategy<Value = String> {
         "[A-Za-z0-9+/=_.~-]{8,40}"
@@ -369,6 +313,7 @@ mod tests {
                     any::<String>(),
                     "[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\\u{202a}-\\u{202e}]{1,5}",
                     (0usize..4).prop_map(|i| format!("#KEY{i}#")),
+                    (0usize..4, 0usize..40, 0u8..4).prop_map(|(i, at, how)| format!("#PART{i}.{at}.{how}#")),
                 ],
                 0..12,
             ),
@@ -376,9 +321,20 @@ mod tests {
         ) {
             let raw: String = pieces
                 .iter()
-                .map(|piece| match piece.strip_prefix("#KEY").and_then(|p| p.strip_suffix('#')) {
-                    Some(i) => keys[i.parse::<usize>().unwrap() % keys.len()].clone(),
-                    None => piece.clone(),
+                .map(|piece| {
+                    if let Some(i) = piece.strip_prefix("#KEY").and_then(|p| p.strip_suffix('#')) {
+                        return keys[i.parse::<usize>().unwrap() % keys.len()].clone();
+                    }
+                    match piece.strip_prefix("#PART").and_then(|p| p.strip_suffix('#')) {
+                        // A run of a key's characters from `at` on, encoded one of four ways.
+                        Some(spec) => {
+                            let n: Vec<usize> = spec.split('.').map(|n| n.parse().unwrap()).collect();
+                            let key = &keys[n[0] % keys.len()];
+                            let part = &key[n[1] % key.len()..];
+                            encode(part, n[2])
+                        }
+                        None => piece.clone(),
+                    }
                 })
                 .collect();
             let secrets: Vec<SecretString> = keys.iter().map(|k| SecretString::from(k.as_str())).collect();
@@ -387,7 +343,11 @@ mod tests {
                 prop_assert!(!safe.chars().any(is_unsafe_char), "{safe:?}");
                 let lower = safe.to_ascii_lowercase();
                 for key in &keys {
-                    prop_assert!(!lower.contains(&key.to_ascii_lowercase()), "{key} in {safe:?}");
+                    let key = key.to_ascii_lowercase();
+                    for at in 0..=key.len().saturating_sub(RUN) {
+                        let run = &key[at..(at + RUN).min(key.len())];
+                        prop_assert!(!lower.contains(run), "{run} of {key} in {safe:?}");
+                    }
                 }
             }
         }

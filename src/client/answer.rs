@@ -97,12 +97,13 @@ fn describe_error_body(body: &[u8], redactor: &Redactor) -> String {
             };
         }
     }
+    // The keys are cut from the whole body before its blanks are collapsed or it is cut.
     let text = String::from_utf8_lossy(body);
+    let text = redactor.redact(&text);
     let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
         return "no body".to_string();
     }
-    // The keys are cut from the whole body before it is cut to length.
     clean(&collapsed, Some(redactor), QUOTED_BODY_CHARS)
 }
 

@@ -110,7 +110,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let rows = counts.total();
     let mut out = format!(
         "{}: {rows} rows (the final outcome of each, from {} lines)\n",
-        path.display(),
+        crate::text::shown_path(path),
         file.lines + file.torn
     );
     for (outcome, n) in counts.nonzero() {
@@ -153,7 +153,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )),
         Completeness::Unknown => out.push_str(&format!(
             "UNKNOWN whether the job is complete: there is no job record ({}) beside this file, so the number of rows the run had is not known. The counts above cover only the rows recorded.\n",
-            job_path(path).display()
+            crate::text::shown_path(&job_path(path))
         )),
     }
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
@@ -161,7 +161,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         out.push_str(&format!(
             "Exported {} row(s) that did not end ok to {}{}: correct them and run that file.\n",
             written.rows,
-            target.display(),
+            crate::text::shown_path(target),
             written.note
         ));
         if written.neutralised > 0 {

@@ -24,23 +24,24 @@ pub enum KeySource {
 /// blanks or `\r`, as Windows Notepad saves it) or `TECALIS_API_KEY`.
 pub fn load_key(api_key_file: Option<&Path>) -> anyhow::Result<(Option<SecretString>, KeySource)> {
     if let Some(path) = api_key_file {
+        let shown = crate::text::shown_path(path);
         // The file's whole text is wiped once the key is taken from it.
         let text = secrecy::zeroize::Zeroizing::new(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the key file {}", path.display()))?,
+            read_bounded(path).with_context(|| format!("cannot read the key file {shown}"))?,
         );
         warn_if_readable_by_others(path);
+        crate::files::never_an_output("the key file", path);
+        let path_shown = shown;
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         if text.trim().is_empty() {
-            bail!("the key file {} is empty", path.display());
+            bail!("the key file {path_shown} is empty");
         }
         // A bare `\r` ends a line too (an old Mac editor).
         let first = text.split(['\n', '\r']).next().unwrap_or("");
         let key = first.trim().to_string();
         if key.is_empty() {
             bail!(
-                "the first line of the key file {} is empty; the key must be on the first line",
-                path.display()
+                "the first line of the key file {path_shown} is empty; the key must be on the first line"
             );
         }
         return Ok((
@@ -58,17 +59,38 @@ pub fn load_key(api_key_file: Option<&Path>) -> anyhow::Result<(Option<SecretStr
     }
 }
 
+/// The most bytes read from a key file: a key is short, and a path to a device or a huge
+/// file is refused at once rather than read without end.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
+/// The key file's text, at most [`MAX_KEY_FILE_BYTES`]; more is an error.
+fn read_bounded(path: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = secrecy::zeroize::Zeroizing::new(Vec::new());
+    std::fs::File::open(path)?
+        .take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        bail!(
+            "it holds more than {MAX_KEY_FILE_BYTES} bytes, and a key is one short line: check that the path names the key file"
+        );
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        anyhow::anyhow!("it is not UTF-8 text: check that the path names the key file")
+    })?;
+    Ok(text.to_string())
+}
+
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
+            let shown = crate::text::shown_path(path);
             tracing::warn!(
-                "the key file {} can be read by other users (mode {:o}); run: chmod 600 {}",
-                path.display(),
+                "the key file {shown} can be read by other users (mode {:o}); run: chmod 600 {shown}",
                 mode & 0o777,
-                path.display()
             );
         }
     }

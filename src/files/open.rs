@@ -114,6 +114,10 @@ impl Checked {
             });
         }
         is_not_an_input(&output, identity(&meta), &inputs)?;
+        guard::is_not_protected(&output, Some(identity(&meta)), None)?;
+        if found.is_some() {
+            guard::is_ours(&output, &meta)?;
+        }
         if output.lock {
             match file.try_lock() {
                 Ok(()) => {}

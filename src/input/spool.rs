@@ -141,7 +141,7 @@ impl Source {
                 sha256: Some(sha256),
             });
         }
-        let display = path.display().to_string();
+        let display = crate::text::shown_path(path);
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => Err(InputError::Unreadable {
                 file: display,

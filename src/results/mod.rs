@@ -80,15 +80,16 @@ pub fn check_results_header(header: &[String], file: &Path) -> anyhow::Result<()
 }
 
 /// The header row: the fixed columns, then the extra input columns (renamed `input_NAME`
-/// where a name clashes with a fixed one).
+/// where a name clashes with a fixed one, neutralised like cells).
 pub fn result_header(extras: &[String]) -> Vec<String> {
     let mut header: Vec<String> = RESULT_COLUMNS.iter().map(|c| c.to_string()).collect();
     for extra in extras {
         let clashes = header.iter().any(|h| h.eq_ignore_ascii_case(extra));
+        // A name is a cell like any other: formula-safe (`=HYPERLINK(...)` as a column name).
         header.push(if clashes {
             format!("input_{extra}")
         } else {
-            extra.clone()
+            neutralise(extra).into_owned()
         });
     }
     header

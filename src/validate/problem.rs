@@ -48,6 +48,12 @@ pub enum Problem {
         /// The closest state, if any.
         suggestion: Option<State>,
     },
+    /// A row's own key holds a line break or another control character (as the default key
+    /// may not); the key is never shown.
+    #[error(
+        "the api_key holds a line break or another control character (not shown): a key is one line of printable characters; check how the column was exported"
+    )]
+    KeyHasControls,
     /// The reasons are longer than the limit.
     #[error(
         "{length} characters, more than the limit of {max}; shorten the text or raise --max-reasons-len"

@@ -199,6 +199,9 @@ pub fn check_record(
             );
         }
     }
+    if api_key.chars().any(char::is_control) {
+        problem(columns.api_key, Problem::KeyHasControls);
+    }
     let api_key = (!api_key.is_empty()).then(|| SecretString::from(api_key));
     match (uuid, state, problems.is_empty()) {
         (Some(uuid), Some(state), true) => Checked::Valid(

@@ -65,6 +65,7 @@ pub(super) fn check_target(
     job: Option<&JobRecord>,
     force: bool,
 ) -> anyhow::Result<Checked> {
+    crate::files::never_an_output("the job record", &crate::results::job_path(results));
     let mut sources = vec![results];
     if let Some(input) = job.and_then(|j| j.input.as_deref()) {
         sources.push(input);
@@ -160,10 +161,13 @@ fn from_input(
     let note = if missing > 0 {
         format!(
             " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file)",
-            path.display()
+            crate::text::shown_path(path)
         )
     } else {
-        format!(" (copied from {}, every column as written)", path.display())
+        format!(
+            " (copied from {}, every column as written)",
+            crate::text::shown_path(path)
+        )
     };
     Ok(Written {
         rows,
@@ -212,7 +216,10 @@ fn from_results(
             .any(|c| c.trim().eq_ignore_ascii_case("api_key"))
     });
     let why = match job.and_then(|j| j.input.as_ref()) {
-        Some(input) => format!("the input {} is gone or has changed", input.display()),
+        Some(input) => format!(
+            "the input {} is gone or has changed",
+            crate::text::shown_path(input)
+        ),
         None => "the input was standard input or is unknown".to_string(),
     };
     let note = if had_keys {

@@ -49,7 +49,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
         text.push_str(&format!(
             "  ({} row(s) already ok in {} with the same state and reasons are skipped)\n",
             work.skipped,
-            plan.output.display()
+            crate::text::shown_path(&plan.output)
         ));
     }
     text.push_str(&format!("  states: {}\n", per_state(&work.per_state)));
@@ -67,7 +67,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
     let seconds = work.to_send as f64 / plan.rate.per_second;
     text.push_str(&format!(
         "  results: {}\n  rate: {}/s, at most {} at once: about {} at that rate\n",
-        plan.output.display(),
+        crate::text::shown_path(&plan.output),
         plan.rate.per_second,
         plan.concurrency,
         humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
@@ -165,7 +165,7 @@ pub(super) fn describe_keys(plan: &Plan, work: &Work) -> String {
 pub(super) fn describe_key_source(source: &KeySource) -> String {
     match source {
         KeySource::Environment => "TECALIS_API_KEY".into(),
-        KeySource::File(path) => path.display().to_string(),
+        KeySource::File(path) => crate::text::shown_path(path),
         KeySource::Sandbox => "the sandbox's demo key".into(),
         KeySource::None => "the api_key column".into(),
     }

@@ -144,7 +144,7 @@ fn finish_preview(plan: &Plan, tally: &Tally) {
         let _ = writeln!(
             std::io::stdout().lock(),
             "… and {more} more (every row is in {})",
-            plan.output.display()
+            crate::text::shown_path(&plan.output)
         );
     }
 }

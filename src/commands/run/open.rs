@@ -28,7 +28,7 @@ pub(super) fn open_results(
     if !done.header.is_empty() && done.header != header {
         bail!(
             "{} has other columns than this input would write (the extra input columns differ); write to a new --output",
-            plan.output.display()
+            crate::text::shown_path(&plan.output)
         );
     }
     let file = checked
@@ -44,7 +44,7 @@ pub(super) fn open_results(
     if writer.torn_bytes_cut > 0 {
         tracing::warn!(
             "{}: cut off a torn last line ({} bytes) left by a run that was stopped while writing; that row is sent again",
-            plan.output.display(),
+            crate::text::shown_path(&plan.output),
             writer.torn_bytes_cut
         );
     }
@@ -52,7 +52,7 @@ pub(super) fn open_results(
         tracing::info!(
             "resuming: {} row(s) already ok in {} are skipped, {} to send",
             work.skipped,
-            plan.output.display(),
+            crate::text::shown_path(&plan.output),
             work.to_send
         );
     }

@@ -43,6 +43,26 @@ pub(super) fn shell_quote(word: &str) -> String {
             .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
     if plain {
         word.to_string()
+    } else if word.chars().any(crate::text::is_unsafe_char) {
+        // A control character never reaches the terminal: bash's $'...' spells it, so that
+        // the command can still be copied.
+        use std::fmt::Write as _;
+        let mut quoted = String::from("$'");
+        for c in word.chars() {
+            match c {
+                '\\' => quoted.push_str("\\\\"),
+                '\'' => quoted.push_str("\\'"),
+                c if crate::text::is_unsafe_char(c) => {
+                    let mut utf8 = [0u8; 4];
+                    for byte in c.encode_utf8(&mut utf8).bytes() {
+                        let _ = write!(quoted, "\\x{byte:02x}");
+                    }
+                }
+                c => quoted.push(c),
+            }
+        }
+        quoted.push('\'');
+        quoted
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
@@ -51,6 +71,12 @@ pub(super) fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_control_character_is_spelled_not_printed() {
+        assert_eq!(shell_quote("in\u{1b}[2J.csv"), "$'in\\x1b[2J.csv'");
+        assert_eq!(shell_quote("a'b\u{7}"), "$'a\\'b\\x07'");
+    }
 
     #[test]
     fn the_resume_command_repeats_the_run_with_resume() {
