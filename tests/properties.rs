@@ -462,7 +462,10 @@ proptest! {
         body in "[a-f0-9\\-,;\t|\"\r\n OKCANL]{0,400}",
         delimiter in proptest::option::of(prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(b'|')]),
     ) {
-        let options = ReadOptions { delimiter, encoding: None };
+        let options = ReadOptions {
+            delimiter,
+            ..ReadOptions::default()
+        };
         read_all(format!("{header}{body}").into_bytes(), &options);
     }
 

@@ -57,7 +57,11 @@ pub(crate) fn open_input(
 
 /// The reading options and validation rules from the command line.
 fn input_settings(args: &InputArgs) -> Result<(ReadOptions, Rules), InputError> {
-    let options = ReadOptions::new(args.delimiter, args.encoding.as_deref())?;
+    let options = ReadOptions {
+        sheet: args.sheet.clone(),
+        hidden: args.hidden,
+        ..ReadOptions::new(args.delimiter, args.encoding.as_deref())?
+    };
     let rules = Rules {
         default_reasons: args
             .reasons
@@ -78,13 +82,15 @@ pub(crate) fn scan_input(
     let mut reader = source.reader(options)?;
     let scan = crate::validate::scan(&mut reader, rules)?;
     let file = source.display();
+    let at = reader.location();
     for problem in &scan.problems {
         emit(
             Level::Error,
             "problem",
-            &problem.render(file),
+            &problem.render(&at),
             json!({
                 "file": file,
+                "sheet": reader.sheet(),
                 "line": problem.line,
                 "column": problem.column,
                 "problem": problem.problem.to_string(),
@@ -118,8 +124,12 @@ fn scan_counts(scan: &Scan) -> String {
         0 => String::new(),
         n => format!(", {n} blank row(s) skipped"),
     };
+    let hidden = match scan.hidden_skipped {
+        0 => String::new(),
+        n => format!(", {n} hidden row(s) left out (--hidden skip)"),
+    };
     format!(
-        "{} rows: {} valid ({}), {} invalid{blank}",
+        "{} rows: {} valid ({}), {} invalid{blank}{hidden}",
         scan.rows,
         scan.valid,
         per_state(scan),

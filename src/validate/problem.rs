@@ -125,16 +125,18 @@ pub struct RowProblem {
 }
 
 impl RowProblem {
-    /// `FILE:LINE: column NAME: message`, the form every problem is printed in.
-    pub fn render(&self, file: &str) -> String {
+    /// `FILE:LINE: column NAME: message`, the form every problem is printed in; `at` is
+    /// what goes before the line: `FILE:` for a CSV file, `FILE:SHEET!` for a workbook's
+    /// sheet (`CsvInput::location`).
+    pub fn render(&self, at: &str) -> String {
         match &self.column {
             Some(column) => format!(
-                "{file}:{}: column {}: {}",
+                "{at}{}: column {}: {}",
                 self.line,
                 crate::text::safe_input_text(column),
                 self.problem
             ),
-            None => format!("{file}:{}: {}", self.line, self.problem),
+            None => format!("{at}{}: {}", self.line, self.problem),
         }
     }
 }

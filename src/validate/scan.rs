@@ -90,6 +90,8 @@ pub struct Scan {
     pub problems: Vec<RowProblem>,
     /// Blank rows skipped (blank lines, lines of blanks or of delimiters only).
     pub blank_rows: u64,
+    /// A workbook's hidden or filtered-out rows left out (`--hidden skip`).
+    pub hidden_skipped: u64,
     /// Valid rows without their own api_key (they need the default key).
     pub rows_without_key: u64,
     /// Every key of the `api_key` column, to cut out of whatever a server says.
@@ -151,6 +153,7 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
         }
     }
     scan.blank_rows = input.blank_rows();
+    scan.hidden_skipped = input.hidden_skipped();
     seen.sort_unstable();
     let mut duplicates = Duplicates::default();
     for group in seen.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
@@ -210,7 +213,7 @@ mod tests {
         assert_eq!(scan.per_state, [0, 1, 0]);
         let lines: Vec<u64> = scan.problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![2, 5]);
-        let rendered = scan.problems[0].render("t.csv");
+        let rendered = scan.problems[0].render("t.csv:");
         assert!(
             rendered.starts_with(&format!(
                 "t.csv:2: column auth_uuid: {U1} appears on lines 2, 4 and 6;"
@@ -221,7 +224,7 @@ mod tests {
         for line in [2, 4, 6] {
             let problem = validator.duplicates.problem(line).unwrap();
             assert_eq!(problem.line, line);
-            assert!(problem.render("t.csv").contains("lines 2, 4 and 6"));
+            assert!(problem.render("t.csv:").contains("lines 2, 4 and 6"));
         }
         assert!(validator.duplicates.problem(3).is_none());
     }
