@@ -142,6 +142,15 @@ def main():
     xlsx_book(typed, other=False).save(HERE / "typed.xlsx")
     ods_book(HERE / "typed.ods", typed[:2] + typed[3:], other=False)
 
+    # Problems of rows, located by sheet and row: a misspelt state, a zero-width space before
+    # a UUID (shown escaped), a valid row.
+    problems = [
+        (2, ["0193c001-1a2b-7c3d-8e4f-000000000021", "OK", "bien"], None),
+        (3, ["0193c001-1a2b-7c3d-8e4f-000000000022", "CANCELED", "mal escrito"], None),
+        (4, ["\u200b0193c001-1a2b-7c3d-8e4f-000000000023", "KO", "espacio invisible"], None),
+    ]
+    xlsx_book(problems, other=False).save(HERE / "problems.xlsx")
+
 
 if __name__ == "__main__":
     main()
