@@ -264,7 +264,7 @@ fn read(bytes: &[u8], options: &ReadOptions) -> Result<(Scan, Vec<Expected>), In
     while let Some(line) = input.next_record(&mut record)? {
         let (row, valid) = match validator.check(&columns, &record, line) {
             Checked::Valid(row, _) => (row, true),
-            Checked::Invalid(row, _) => (row, false),
+            Checked::Invalid(row, _) | Checked::Repeat(row, _) => (row, false),
         };
         let note = row.extras.first().cloned().unwrap_or_default();
         rows.push((row.line, row.auth_uuid, row.state, row.reasons, note, valid));

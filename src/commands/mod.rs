@@ -97,6 +97,16 @@ pub(crate) fn scan_input(
             }),
         );
     }
+    for (line, first) in &scan.repeats {
+        emit(
+            Level::Warn,
+            "repeat",
+            &format!(
+                "{at}{line}: identical in every cell to line {first}: one row, sent once (as line {first}); this line is recorded as skipped"
+            ),
+            json!({"file": file, "line": line, "repeats": first}),
+        );
+    }
     if scan.rows > 0 {
         let states: serde_json::Map<String, serde_json::Value> = State::ALL
             .iter()
@@ -124,12 +134,16 @@ fn scan_counts(scan: &Scan) -> String {
         0 => String::new(),
         n => format!(", {n} blank row(s) skipped"),
     };
+    let repeated = match scan.repeated {
+        0 => String::new(),
+        n => format!(", {n} identical repeat(s) of another row, sent once"),
+    };
     let hidden = match scan.hidden_skipped {
         0 => String::new(),
         n => format!(", {n} hidden row(s) left out (--hidden skip)"),
     };
     format!(
-        "{} rows: {} valid ({}), {} invalid{blank}{hidden}",
+        "{} rows: {} valid ({}), {} invalid{repeated}{blank}{hidden}",
         scan.rows,
         scan.valid,
         per_state(scan),
