@@ -148,3 +148,33 @@ fn the_format_is_told_by_content_not_by_name() {
         .expect(4)
         .stderr_has("w.zip: cannot read it as a workbook");
 }
+
+#[test]
+fn export_failed_copies_the_failed_rows_of_the_sheet_that_was_run_as_csv() {
+    // The sandbox knows none of these processes: every row fails and is exported.
+    let server = TestServer::start(|_| {});
+    let dir = Workdir::new();
+    copy(&dir, "workbook.ods", "workbook.ods");
+    for (args, rows) in [(vec!["--hidden", "skip"], 6), (vec!["--sheet", "Otra"], 1)] {
+        let mut run_args = vec!["--output", "r.csv", "--force"];
+        run_args.extend(args.iter().copied());
+        dir.run_at(&server.url(), "workbook.ods", &run_args).run();
+        dir.cmd(&["report", "r.csv", "--export-failed", "retry.csv", "--force"])
+            .run();
+        let mut reader = csv::Reader::from_path(dir.path("retry.csv")).expect("the export");
+        let exported: Vec<csv::StringRecord> =
+            reader.records().map(|r| r.expect("a record")).collect();
+        assert_eq!(exported.len(), rows, "{args:?}");
+        if rows == 1 {
+            assert_eq!(&exported[0][0], "0193c001-1a2b-7c3d-8e4f-000000000009");
+        } else {
+            assert_eq!(
+                reader.headers().expect("a header"),
+                vec!["auth_uuid", "state", "reasons", "nota"]
+            );
+            assert_eq!(&exported[2][2], "Línea 1\nLínea 2");
+            assert_eq!(&exported[2][3], "", "as wide as the header");
+            assert_eq!(&exported[5][2], "Revisado hoy");
+        }
+    }
+}

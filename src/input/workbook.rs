@@ -244,6 +244,11 @@ pub(crate) fn read(
                 ));
             }
         }
+        // Every row as wide as the header at least, as a spreadsheet's CSV export writes it
+        // (the sheet has those cells, empty).
+        if text.len() < columns.names.len() {
+            text.resize(columns.names.len(), String::new());
+        }
         rows.push((line, text));
     }
     let Some(columns) = columns else {
