@@ -25,10 +25,23 @@ pub fn shown_path(path: &std::path::Path) -> String {
 }
 
 /// Whether `c` must not reach a terminal as it is: C0 and C1 controls, DEL, the line and
-/// paragraph separators, and the bidirectional marks, embeddings, overrides and isolates
-/// that can make text display in another order than it is read.
+/// paragraph separators, the bidirectional marks, embeddings, overrides and isolates
+/// that can make text display in another order than it is read, and the invisible
+/// characters that make a cell look like another (zero-width spaces and joiners, the
+/// byte-order mark, no-break spaces, the soft hyphen).
 pub fn is_unsafe_char(c: char) -> bool {
     c.is_control()
+        || matches!(
+            c,
+            '\u{00A0}'
+                | '\u{00AD}'
+                | '\u{180E}'
+                | '\u{2007}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{202F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{FEFF}'
+        )
         || matches!(
             c,
             '\u{061C}'

@@ -1,6 +1,7 @@
 //! The corpus under `tests/data/`: files as real spreadsheets export them, each read by
 //! `validate`, by `run --dry-run` (cell for cell, line for line) and by a real run against
 //! the sandbox on loopback (the bodies the server received), against its `.expected` rows.
+//! Workbooks (.xlsx, .ods) are read the same way, their sheet row numbers as lines.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 
 use common::{TestServer, Workdir};
 
-const FILES: [&str; 8] = [
+const FILES: [&str; 12] = [
     "excel-es-windows1252.csv",
     "excel-csv-utf8.csv",
     "excel-mac.csv",
@@ -17,29 +18,40 @@ const FILES: [&str; 8] = [
     "libreoffice.csv",
     "google-sheets.csv",
     "numbers-es.csv",
+    "workbook.xlsx",
+    "workbook.ods",
+    "libreoffice.xlsx",
+    "libreoffice.ods",
 ];
 
 /// A corpus file's expectations.
 struct Expected {
     args: Vec<String>,
     blank_rows: u64,
+    /// A workbook's hidden rows left out (`--hidden skip`).
+    hidden_rows: u64,
     /// line, auth_uuid, state, reasons, extras…
     rows: Vec<Vec<String>>,
 }
 
 fn expected(file: &str) -> Expected {
+    // A workbook's expectations are in `NAME.xlsx.expected` (several formats share a stem).
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let stem = Path::new(file).file_stem().unwrap().to_str().unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(format!("{stem}.expected"));
+    let path = Some(data.join(format!("{file}.expected")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| data.join(format!("{stem}.expected")));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut args = Vec::new();
     let mut blank_rows = 0;
+    let mut hidden_rows = 0;
     for comment in text.lines().filter_map(|l| l.strip_prefix("# ")) {
         if let Some(a) = comment.strip_prefix("args: ") {
             args = a.split_whitespace().map(String::from).collect();
         } else if let Some(n) = comment.strip_prefix("blank rows: ") {
             blank_rows = n.parse().unwrap();
+        } else if let Some(n) = comment.strip_prefix("hidden rows: ") {
+            hidden_rows = n.parse().unwrap();
         }
     }
     let body: String = text
@@ -53,6 +65,7 @@ fn expected(file: &str) -> Expected {
     Expected {
         args,
         blank_rows,
+        hidden_rows,
         rows,
     }
 }
@@ -81,8 +94,12 @@ fn every_export_validates_with_its_row_and_blank_counts() {
             0 => String::new(),
             b => format!(", {b} blank row(s) skipped"),
         };
+        let hidden = match want.hidden_rows {
+            0 => String::new(),
+            h => format!(", {h} hidden row(s) left out (--hidden skip)"),
+        };
         out.stderr_has(&format!("{file}: {n} rows: {n} valid"))
-            .stderr_has(&format!("0 invalid{blank}\n"));
+            .stderr_has(&format!("0 invalid{blank}{hidden}\n"));
     }
 }
 

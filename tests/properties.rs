@@ -264,7 +264,7 @@ fn read(bytes: &[u8], options: &ReadOptions) -> Result<(Scan, Vec<Expected>), In
     while let Some(line) = input.next_record(&mut record)? {
         let (row, valid) = match validator.check(&columns, &record, line) {
             Checked::Valid(row, _) => (row, true),
-            Checked::Invalid(row, _) => (row, false),
+            Checked::Invalid(row, _) | Checked::Repeat(row, _) => (row, false),
         };
         let note = row.extras.first().cloned().unwrap_or_default();
         rows.push((row.line, row.auth_uuid, row.state, row.reasons, note, valid));
@@ -462,7 +462,10 @@ proptest! {
         body in "[a-f0-9\\-,;\t|\"\r\n OKCANL]{0,400}",
         delimiter in proptest::option::of(prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(b'|')]),
     ) {
-        let options = ReadOptions { delimiter, encoding: None };
+        let options = ReadOptions {
+            delimiter,
+            ..ReadOptions::default()
+        };
         read_all(format!("{header}{body}").into_bytes(), &options);
     }
 

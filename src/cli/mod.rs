@@ -118,8 +118,15 @@ pub struct ReportArgs {
 #[derive(Debug, Args, Clone)]
 pub struct InputArgs {
     /// The CSV file of corrections (`auth_uuid,state[,reasons][,api_key]`), or `-` for
-    /// standard input.
+    /// standard input; or the spreadsheet itself (.xlsx or .ods).
     pub input: PathBuf,
+    /// The sheet of a workbook to read; the first sheet when not given.
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// What to do with a workbook's hidden or filtered-out rows: `skip` leaves them out
+    /// (counted), `include` sends them too. Without it, a workbook with such rows is refused.
+    #[arg(long, value_enum, value_name = "skip|include")]
+    pub hidden: Option<crate::input::Hidden>,
     /// Field delimiter; detected among `,` `;` tab `|` when not given.
     #[arg(long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,

@@ -58,13 +58,15 @@ pub(crate) fn scan_input(
     let mut reader = source.reader(options)?;
     let scan = crate::validate::scan(&mut reader, rules)?;
     let file = source.display();
+    let at = reader.location();
     for problem in &scan.problems {
         emit(
             Level::Error,
             "problem",
-            &problem.render(file),
+            &problem.render(&at),
             json!({
                 "file": file,
+                "sheet": reader.sheet(),
                 "line": problem.line,
                 "column": problem.column,
                 "problem": problem.problem.to_string(),
@@ -83,6 +85,16 @@ pub(crate) fn scan_input(
                 scan.problems.len()
             ),
             json!({"file": file, "not_shown": scan.problems_not_kept}),
+        );
+    }
+    for (line, first) in &scan.repeats {
+        emit(
+            Level::Warn,
+            "repeat",
+            &format!(
+                "{at}{line}: identical in every cell to line {first}: one row, sent once (as line {first}); this line is recorded as skipped"
+            ),
+            json!({"file": file, "line": line, "repeats": first}),
         );
     }
     if scan.rows > 0 {
@@ -112,8 +124,16 @@ fn scan_counts(scan: &Scan) -> String {
         0 => String::new(),
         n => format!(", {n} blank row(s) skipped"),
     };
+    let repeated = match scan.repeated {
+        0 => String::new(),
+        n => format!(", {n} identical repeat(s) of another row, sent once"),
+    };
+    let hidden = match scan.hidden_skipped {
+        0 => String::new(),
+        n => format!(", {n} hidden row(s) left out (--hidden skip)"),
+    };
     format!(
-        "{} rows: {} valid ({}), {} invalid{blank}",
+        "{} rows: {} valid ({}), {} invalid{repeated}{blank}{hidden}",
         scan.rows,
         scan.valid,
         per_state(&scan.per_state),

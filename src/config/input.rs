@@ -25,7 +25,11 @@ pub struct InputPlan {
 impl InputPlan {
     /// The input settings from the command line.
     pub fn from_args(args: &InputArgs) -> Result<InputPlan, InputError> {
-        let options = ReadOptions::new(args.delimiter, args.encoding.as_deref())?;
+        let options = ReadOptions {
+            sheet: args.sheet.clone(),
+            hidden: args.hidden,
+            ..ReadOptions::new(args.delimiter, args.encoding.as_deref())?
+        };
         let rules = Rules {
             default_reasons: args
                 .reasons

@@ -94,6 +94,25 @@ fn near_miss(name: &str) -> Option<usize> {
     })
 }
 
+/// Words that make a column name suggest a credential (`customer_api_key`, `clave_api`).
+const CREDENTIAL_WORDS: [&str; 5] = ["key", "token", "secret", "password", "clave"];
+
+/// Whether a header name (not `api_key` itself) suggests a credential: its cells are never
+/// read, copied or written.
+fn is_credential_name(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    CREDENTIAL_WORDS.iter().any(|word| lower.contains(word))
+}
+
+/// Whether the header is the one this tool writes in its results and preview files (the
+/// columns `RESULT_COLUMNS` in `results`, which `input` does not depend on): those files
+/// are not corrections, and `report --export-failed` makes a corrections file of them.
+fn is_results_header(names: &[String]) -> bool {
+    ["outcome", "http_status", "attempts", "finished_at"]
+        .iter()
+        .all(|column| names.iter().any(|n| n.eq_ignore_ascii_case(column)))
+}
+
 /// Finds the known columns in a header record read at `line`. Messages name columns by
 /// position, never by content: a file without a header has data in its first row.
 pub(crate) fn parse_header(
@@ -116,6 +135,9 @@ pub(crate) fn parse_header(
         .is_some_and(|first| uuid::Uuid::try_parse(first).is_ok())
     {
         return Err(InputError::NoHeader { file, line });
+    }
+    if is_results_header(&names) {
+        return Err(InputError::ResultsFile { file, line });
     }
     let mut positions: [Option<usize>; 4] = [None; 4];
     let mut extras = Vec::new();
@@ -153,6 +175,20 @@ pub(crate) fn parse_header(
         return Err(InputError::NearMiss { file, line, misses });
     }
     if let (Some(auth_uuid), Some(state)) = (positions[0], positions[1]) {
+        // Named only once the header is known to be one (auth_uuid and state found): the
+        // first row of a file without a header is data, perhaps a key.
+        let credentials: Vec<(usize, String)> = extras
+            .iter()
+            .filter(|(_, name)| is_credential_name(name))
+            .map(|(index, name)| (index + 1, name.clone()))
+            .collect();
+        if !credentials.is_empty() {
+            return Err(InputError::CredentialColumn {
+                file,
+                line,
+                columns: credentials,
+            });
+        }
         return Ok(Columns {
             auth_uuid,
             state,

@@ -152,6 +152,81 @@ pub enum InputError {
         /// The line of a quote still open when the limit was passed.
         open_quote: Option<u64>,
     },
+    /// A zip file that is not a workbook this tool reads, or a workbook that cannot be read.
+    #[error(
+        "{file}: cannot read it as a workbook ({why}); give the .xlsx or .ods file of corrections, or a CSV export of it"
+    )]
+    NotWorkbook {
+        /// The input as the user named it.
+        file: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// An old binary .xls workbook.
+    #[error(
+        "{file} is an old Excel workbook (.xls), which this tool does not read; save it as .xlsx (Excel Workbook) or .ods and give that file"
+    )]
+    OldExcel {
+        /// The input as the user named it.
+        file: String,
+    },
+    /// `--sheet` names no sheet of the workbook.
+    #[error("{file}: the workbook has no sheet named `{}`; its sheets are: {}", crate::text::safe_input_text(sheet), sheets.iter().map(|s| format!("`{}`", crate::text::safe_input_text(s))).collect::<Vec<_>>().join(", "))]
+    NoSuchSheet {
+        /// The input as the user named it.
+        file: String,
+        /// The sheet asked for.
+        sheet: String,
+        /// The sheets it has.
+        sheets: Vec<String>,
+    },
+    /// Cells of a workbook that cannot be read as the text the spreadsheet shows: a number
+    /// or a date in a known column, a formula without a saved value. Every one at once.
+    #[error("{file}: {} cell(s) cannot be sent as written: {}", cells.len(), cells.join("; "))]
+    WorkbookCells {
+        /// The input as the user named it.
+        file: String,
+        /// One message per cell, naming it (`Correcciones!B4`).
+        cells: Vec<String>,
+    },
+    /// Rows of the sheet that the spreadsheet hides (by hand or by a filter) hold data.
+    #[error(
+        "{file}: sheet {}: row(s) {} are hidden or filtered out in the spreadsheet, so what it shows is not everything the file holds; pass --hidden skip to leave them out (they are counted) or --hidden include to send them too",
+        crate::text::safe_input_text(sheet),
+        lines.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    HiddenRows {
+        /// The input as the user named it.
+        file: String,
+        /// The sheet.
+        sheet: String,
+        /// The sheet row numbers of the hidden rows with data.
+        lines: Vec<u64>,
+    },
+    /// The input is a results or preview file of this tool, not a file of corrections.
+    #[error(
+        "{file}:{line}: this is a results or preview file written by tecalis-status (it has the columns outcome, http_status and attempts), not a file of corrections; to send its failed rows again, run `tecalis-status report --export-failed FILE` on it and give the file it writes"
+    )]
+    ResultsFile {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the header.
+        line: u64,
+    },
+    /// Header names that suggest a credential but are not `api_key`: their cells are never
+    /// read. Named by position and name (the header, not a cell).
+    #[error(
+        "{file}:{line}: {}: the name suggests a credential, and only a column named api_key is treated as one (never printed, copied or written); rename it to api_key if it holds the per-row keys, or remove the column from the file",
+        columns.iter().map(|(p, n)| format!("column {p} (`{}`)", crate::text::safe_input_text(n))).collect::<Vec<_>>().join(", ")
+    )]
+    CredentialColumn {
+        /// The input as the user named it.
+        file: String,
+        /// The line of the header.
+        line: u64,
+        /// Each such column: its 1-based position and its name.
+        columns: Vec<(usize, String)>,
+    },
     /// The input cannot be decoded.
     #[error("{file}:{line}: cannot decode the text: {message}")]
     Decode {

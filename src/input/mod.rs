@@ -1,17 +1,20 @@
 //! Reading the input CSV: standard input spooling and the checked re-reading of a file
 //! (`spool`, `verified`), decoding (`decode`), the
 //! delimiter, `sep=` line and header (`dialect`), and records with the line where each
-//! starts (`records`), blank rows skipped and counted. Deciding whether a row is right is
+//! starts (`records`), blank rows skipped and counted; or a workbook's sheet (`workbook`,
+//! `hidden`) read into the same records. Deciding whether a row is right is
 //! `validate`'s job, not this module's.
 
 mod decode;
 mod dialect;
 mod error;
+mod hidden;
 mod records;
 mod spool;
 mod verified;
+mod workbook;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 
 use encoding_rs::Encoding;
 
@@ -43,6 +46,20 @@ pub struct ReadOptions {
     pub delimiter: Option<u8>,
     /// A non-UTF-8 encoding to decode from; UTF-8 when `None`.
     pub encoding: Option<&'static Encoding>,
+    /// The sheet of a workbook to read (`--sheet`); the first when `None`.
+    pub sheet: Option<String>,
+    /// What to do with a workbook's hidden or filtered-out rows (`--hidden`); refused when
+    /// `None`.
+    pub hidden: Option<Hidden>,
+}
+
+/// What `--hidden` says to do with a workbook's hidden or filtered-out rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Hidden {
+    /// Leave them out (counted, never sent).
+    Skip,
+    /// Read them like the rows shown.
+    Include,
 }
 
 impl ReadOptions {
@@ -63,6 +80,7 @@ impl ReadOptions {
         Ok(ReadOptions {
             delimiter,
             encoding,
+            ..ReadOptions::default()
         })
     }
 }
@@ -70,10 +88,27 @@ impl ReadOptions {
 /// A CSV reader positioned after the header. It skips blank rows (blank lines, lines of
 /// blanks or of delimiters only) and accounts for them in [`CsvInput::blank_rows`].
 pub struct CsvInput {
-    records: Records<Text>,
+    body: Body,
     columns: Columns,
     file: String,
     blank_rows: u64,
+}
+
+/// Where the records come from. One per reader, so the size of the CSV splitter's state
+/// beside a sheet's does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Body {
+    /// A CSV text.
+    Csv(Records<Text>),
+    /// A workbook's sheet, read whole (a sheet has at most about a million rows).
+    Sheet {
+        /// The sheet's name, for messages.
+        name: String,
+        /// The rows left.
+        rows: std::vec::IntoIter<(u64, Vec<String>)>,
+        /// Hidden rows left out (`--hidden skip`).
+        hidden_skipped: u64,
+    },
 }
 
 impl std::fmt::Debug for CsvInput {
@@ -92,7 +127,21 @@ impl CsvInput {
         file: &str,
         options: &ReadOptions,
     ) -> Result<CsvInput, InputError> {
-        let text = decode(raw, options.encoding, file)?;
+        let mut raw = BufReader::new(raw);
+        let head = raw.fill_buf().map_err(|source| InputError::Unreadable {
+            file: file.to_string(),
+            source,
+        })?;
+        match workbook::kind(head) {
+            workbook::Kind::Text => {}
+            workbook::Kind::OldExcel => {
+                return Err(InputError::OldExcel {
+                    file: file.to_string(),
+                });
+            }
+            workbook::Kind::Zip => return CsvInput::workbook(raw, file, options),
+        }
+        let text = decode(Box::new(raw), options.encoding, file)?;
         // The header line is read raw (quotes kept) first: the delimiter is detected on it.
         let mut records = Records::new(text, None, MAX_RECORD_BYTES);
         let mut line_text = csv::ByteRecord::new();
@@ -132,11 +181,63 @@ impl CsvInput {
         let columns = parse_header(&header, file, header_line, delimiter)?;
         records.set_delimiter(delimiter);
         Ok(CsvInput {
-            records,
+            body: Body::Csv(records),
             columns,
             file: file.to_string(),
             blank_rows,
         })
+    }
+
+    /// Reads a workbook (a zip file) whole, then its sheet.
+    fn workbook(
+        mut raw: impl Read,
+        file: &str,
+        options: &ReadOptions,
+    ) -> Result<CsvInput, InputError> {
+        let mut bytes = Vec::new();
+        raw.read_to_end(&mut bytes)
+            .map_err(|source| InputError::Unreadable {
+                file: file.to_string(),
+                source,
+            })?;
+        let sheet = workbook::read(&bytes, file, options.sheet.as_deref(), options.hidden)?;
+        Ok(CsvInput {
+            body: Body::Sheet {
+                name: sheet.name,
+                rows: sheet.rows,
+                hidden_skipped: sheet.hidden_skipped,
+            },
+            columns: sheet.columns,
+            file: file.to_string(),
+            blank_rows: sheet.blank_rows,
+        })
+    }
+
+    /// Where a line is, for messages: `FILE:` before a line number of a CSV file,
+    /// `FILE:SHEET!` before a row number of a workbook's sheet.
+    pub fn location(&self) -> String {
+        match &self.body {
+            Body::Csv(_) => format!("{}:", self.file),
+            Body::Sheet { name, .. } => {
+                format!("{}:{}!", self.file, crate::text::safe_input_text(name))
+            }
+        }
+    }
+
+    /// The sheet read, when the input is a workbook.
+    pub fn sheet(&self) -> Option<&str> {
+        match &self.body {
+            Body::Csv(_) => None,
+            Body::Sheet { name, .. } => Some(name),
+        }
+    }
+
+    /// Hidden or filtered-out rows of a workbook left out (`--hidden skip`).
+    pub fn hidden_skipped(&self) -> u64 {
+        match &self.body {
+            Body::Csv(_) => 0,
+            Body::Sheet { hidden_skipped, .. } => *hidden_skipped,
+        }
     }
 
     /// The columns found in the header.
@@ -157,9 +258,22 @@ impl CsvInput {
     /// Reads the next row into `record`, skipping blank rows; returns its line number (the
     /// line where it starts), or `None` at the end of the input.
     pub fn next_record(&mut self, record: &mut csv::ByteRecord) -> Result<Option<u64>, InputError> {
+        let records = match &mut self.body {
+            Body::Csv(records) => records,
+            Body::Sheet { rows, .. } => {
+                // The sheet's blank rows were left out as it was read.
+                record.clear();
+                return Ok(rows.next().map(|(line, cells)| {
+                    for cell in &cells {
+                        record.push_field(cell.as_bytes());
+                    }
+                    line
+                }));
+            }
+        };
         loop {
-            let line = self.records.read(record).map_err(|e| {
-                InputError::from_record(e, &self.file, self.records.line(), MAX_RECORD_BYTES)
+            let line = records.read(record).map_err(|e| {
+                InputError::from_record(e, &self.file, records.line(), MAX_RECORD_BYTES)
             })?;
             match line {
                 Some(_) if record.iter().all(|cell| cell.trim_ascii().is_empty()) => {

@@ -118,7 +118,7 @@ fn near_miss_names_are_refused_with_the_suggestion() {
 fn a_forced_wrong_delimiter_gets_a_hint() {
     let options = ReadOptions {
         delimiter: Some(b','),
-        encoding: None,
+        ..ReadOptions::default()
     };
     let err = open_with(b"auth_uuid;state\n", &options)
         .unwrap_err()
@@ -169,7 +169,7 @@ fn excel_sep_line_sets_the_delimiter() {
     // --delimiter beats the sep line.
     let options = ReadOptions {
         delimiter: Some(b','),
-        encoding: None,
+        ..ReadOptions::default()
     };
     let input = open_with(b"sep=;\nauth_uuid,state\n", &options).unwrap();
     assert_eq!(input.delimiter(), b',');

@@ -22,6 +22,9 @@ pub struct JobRecord {
     pub delimiter: char,
     /// `--encoding`, when given.
     pub encoding: Option<String>,
+    /// The sheet read, when the input is a workbook (absent in records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
     /// The input's header names, as written.
     pub columns: Vec<String>,
     /// Rows of the input this run takes to an outcome (every row: sent, skipped, invalid,
@@ -97,6 +100,7 @@ mod tests {
             input_sha256: "ab".into(),
             delimiter: ';',
             encoding: Some("windows-1252".into()),
+            sheet: None,
             columns: vec!["auth_uuid".into(), "state".into()],
             rows: 3000,
             lines_before: 12,

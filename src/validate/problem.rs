@@ -83,6 +83,19 @@ pub enum Problem {
         /// 1-based position of the cell.
         position: usize,
     },
+    /// A row split in two by a line break typed inside a cell that the export did not quote:
+    /// a line with fewer cells than the header and no auth_uuid, right after a row.
+    #[error("{}", if *rest {
+        format!("this line has fewer cells than the header and no auth_uuid: it looks like the rest of the row on line {other}, cut by a line break typed inside a cell that the export did not put in quotes; remove the line break in the spreadsheet (or export with quoting) and export again")
+    } else {
+        format!("the row seems to go on on line {other} (a line break typed inside a cell that the export did not put in quotes), so this line holds only part of it; remove the line break in the spreadsheet (or export with quoting) and export again")
+    })]
+    SplitRow {
+        /// The line of the other part.
+        other: u64,
+        /// Whether this line is the rest (the second part).
+        rest: bool,
+    },
     /// A quoted cell runs on over what looks like another row of the file.
     #[error(
         "the quoted cell that opens on line {opened} runs on over {} {}, which {} (an auth_uuid, then the delimiter): a closing quote is probably missing on line {opened}",
@@ -131,16 +144,18 @@ pub struct RowProblem {
 }
 
 impl RowProblem {
-    /// `FILE:LINE: column NAME: message`, the form every problem is printed in.
-    pub fn render(&self, file: &str) -> String {
+    /// `FILE:LINE: column NAME: message`, the form every problem is printed in; `at` is
+    /// what goes before the line: `FILE:` for a CSV file, `FILE:SHEET!` for a workbook's
+    /// sheet (`CsvInput::location`).
+    pub fn render(&self, at: &str) -> String {
         match &self.column {
             Some(column) => format!(
-                "{file}:{}: column {}: {}",
+                "{at}{}: column {}: {}",
                 self.line,
                 crate::text::safe_input_text(column),
                 self.problem
             ),
-            None => format!("{file}:{}: {}", self.line, self.problem),
+            None => format!("{at}{}: {}", self.line, self.problem),
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum Checked {
     Valid(Row, Request),
     /// Not to be sent, with every problem found.
     Invalid(Row, Vec<RowProblem>),
+    /// Identical in every cell to the earlier line given, which is sent: not sent again.
+    Repeat(Row, u64),
 }
 
 /// Decodes a cell as UTF-8, or says which byte is wrong.

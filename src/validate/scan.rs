@@ -1,81 +1,13 @@
 //! The scan of a whole file before anything is sent: every row checked, every problem found,
 //! auth_uuids repeated on several lines included.
 
+use std::hash::{Hash, Hasher};
+
 use uuid::Uuid;
 
-use super::{Checked, Problem, RowProblem, Rules, check_record, parse_canonical_uuid};
-use crate::input::{Columns, CsvInput, InputError};
-
-/// Lines that share an auth_uuid with another line, found by [`scan`], so that the sending
-/// pass can refuse them without holding the file in memory.
-#[derive(Debug, Clone, Default)]
-pub struct Duplicates {
-    /// (line, index in `groups`), sorted by line.
-    lines: Vec<(u64, usize)>,
-    /// Each repeated auth_uuid with every line that holds it, in order.
-    groups: Vec<(Uuid, Vec<u64>)>,
-}
-
-impl Duplicates {
-    /// The problem of `line` if it is a duplicate: one message naming every line.
-    pub fn problem(&self, line: u64) -> Option<RowProblem> {
-        let i = self.lines.binary_search_by_key(&line, |(l, _)| *l).ok()?;
-        Some(self.group_problem(self.lines[i].1, line))
-    }
-
-    fn group_problem(&self, group: usize, line: u64) -> RowProblem {
-        let (uuid, lines) = &self.groups[group];
-        RowProblem {
-            line,
-            column: Some("auth_uuid".to_string()),
-            problem: Problem::Duplicate {
-                uuid: *uuid,
-                lines: lines.clone(),
-            },
-        }
-    }
-
-    /// One problem per repeated auth_uuid, at its first line, for the scan's list.
-    fn problems(&self) -> impl Iterator<Item = RowProblem> + '_ {
-        (0..self.groups.len()).map(|g| self.group_problem(g, self.groups[g].1[0]))
-    }
-
-    /// How many lines are duplicates.
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// Whether no line is a duplicate.
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-}
-
-/// Validates a row with everything the scan learned: its own rules and the duplicates.
-#[derive(Debug, Clone)]
-pub struct Validator {
-    /// The rules from the command line.
-    pub rules: Rules,
-    /// The duplicate lines found by the scan.
-    pub duplicates: Duplicates,
-}
-
-impl Validator {
-    /// Validates one record, marking it invalid if it is one of the duplicates.
-    pub fn check(&self, columns: &Columns, record: &csv::ByteRecord, line: u64) -> Checked {
-        let checked = check_record(columns, record, line, &self.rules);
-        match self.duplicates.problem(line) {
-            None => checked,
-            Some(duplicate) => match checked {
-                Checked::Valid(row, _) => Checked::Invalid(row, vec![duplicate]),
-                Checked::Invalid(row, mut problems) => {
-                    problems.push(duplicate);
-                    Checked::Invalid(row, problems)
-                }
-            },
-        }
-    }
-}
+use super::lines::{Duplicates, Validator};
+use super::{Checked, RowProblem, Rules, check_record, parse_canonical_uuid};
+use crate::input::{CsvInput, InputError};
 
 /// What the scan of the whole file found.
 #[derive(Debug, Default)]
@@ -93,12 +25,18 @@ pub struct Scan {
     pub problems_not_kept: u64,
     /// Blank rows skipped (blank lines, lines of blanks or of delimiters only).
     pub blank_rows: u64,
+    /// A workbook's hidden or filtered-out rows left out (`--hidden skip`).
+    pub hidden_skipped: u64,
     /// Valid rows without their own api_key (they need the default key).
     pub rows_without_key: u64,
     /// Every key of the `api_key` column, to cut out of whatever a server says.
     pub keys: crate::text::Redactor,
     /// Valid rows that send reasons (their own, or the `--reasons` default).
     pub rows_with_reasons: u64,
+    /// Rows identical in every cell to an earlier valid row: not sent again, not invalid.
+    pub repeated: u64,
+    /// (line, the earlier line it repeats), sorted by line, for the warnings.
+    pub repeats: Vec<(u64, u64)>,
     /// The validator for the sending pass, duplicates included.
     pub validator: Option<Validator>,
 }
@@ -114,65 +52,169 @@ impl Scan {
 
     /// Rows with at least one problem.
     pub fn invalid(&self) -> u64 {
-        self.rows - self.valid
+        self.rows - self.valid - self.repeated
     }
 }
 
+/// The tag of a valid row in the scan's table: its state index + 1 (0: not valid).
+const TAG_SHIFT: u32 = 56;
+const LINE_MASK: u64 = (1 << TAG_SHIFT) - 1;
+
+/// A valid row's share of the counts, to take back if a later line shows it is not valid.
+#[derive(Debug, Clone, Copy)]
+struct Share {
+    state: usize,
+    without_key: bool,
+    with_reasons: bool,
+}
+
+impl Scan {
+    fn count(&mut self, share: Share, add: bool) {
+        let step = |n: &mut u64| if add { *n += 1 } else { *n -= 1 };
+        step(&mut self.valid);
+        step(&mut self.per_state[share.state]);
+        if share.without_key {
+            step(&mut self.rows_without_key);
+        }
+        if share.with_reasons {
+            step(&mut self.rows_with_reasons);
+        }
+    }
+}
+
+/// A hash of every cell, to tell rows identical in every cell from rows that differ.
+fn record_hash(record: &csv::ByteRecord) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for cell in record.iter() {
+        cell.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Whether `record`, read right after another row of a CSV file, looks like the rest of
+/// that row cut by an unquoted line break: fewer cells than the header, and no auth_uuid
+/// (neither in its first cell nor in the auth_uuid column).
+fn looks_like_rest(record: &csv::ByteRecord, columns: &crate::input::Columns) -> bool {
+    let is_uuid = |i: usize| {
+        record
+            .get(i)
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|c| parse_canonical_uuid(c.trim()))
+            .is_some()
+    };
+    record.len() < columns.names.len() && !is_uuid(0) && !is_uuid(columns.auth_uuid)
+}
+
 /// Reads every row of `input` and finds every problem, including auth_uuids repeated on
-/// several lines. Memory grows only with the number of rows times 24 bytes (the UUIDs and
-/// lines kept for duplicate detection); problems beyond [`KEPT_PROBLEMS`] are only counted.
+/// several lines, rows identical to an earlier one, and rows split by an unquoted line
+/// break. Memory grows only with the number of rows times 32 bytes (the UUIDs, lines and
+/// row hashes kept for duplicate detection); problems beyond [`KEPT_PROBLEMS`] are only
+/// counted.
 pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     let columns = input.columns().clone();
+    let is_csv = input.sheet().is_none();
     let mut scan = Scan::default();
-    // (uuid as two words, line | tag << 56) where the tag is the state index + 1 when the
-    // row is otherwise valid, 0 when not: 24 bytes a row (a u128 would align to 32).
-    let mut seen: Vec<([u64; 2], u64)> = Vec::new();
+    // (uuid as two words, line | tag << TAG_SHIFT, hash of the row's cells).
+    let mut seen: Vec<([u64; 2], u64, u64)> = Vec::new();
     let key = |uuid: Uuid| {
         let (hi, lo) = uuid.as_u64_pair();
         [hi, lo]
     };
-    const TAG_SHIFT: u32 = 56;
-    const LINE_MASK: u64 = (1 << TAG_SHIFT) - 1;
+    let mut duplicates = Duplicates::default();
+    // The previous row: its line, its share of the counts if valid, the blank rows before it.
+    let mut previous: Option<(u64, Option<Share>)> = None;
+    let mut blank_before = input.blank_rows();
     let mut record = csv::ByteRecord::new();
     while let Some(line) = input.next_record(&mut record)? {
         scan.rows += 1;
-        match check_record(&columns, &record, line, rules) {
+        // Right after the previous row: no blank row skipped in between.
+        let right_after = blank_before == input.blank_rows();
+        blank_before = input.blank_rows();
+        let split_from = previous
+            .filter(|_| is_csv && right_after && looks_like_rest(&record, &columns))
+            .map(|(first, share)| {
+                // The row before holds only part of its cells: it is not valid either.
+                if let Some(share) = share {
+                    scan.count(share, false);
+                    if let Some(last) = seen.last_mut() {
+                        last.1 &= LINE_MASK;
+                    }
+                }
+                duplicates.splits.push((first, line, false));
+                duplicates.splits.push((line, first, true));
+                scan.problems
+                    .push(super::lines::split_problem(first, line, false));
+                first
+            });
+        let checked = check_record(&columns, &record, line, rules);
+        let checked = match (checked, split_from) {
+            (checked, None) => checked,
+            (Checked::Valid(row, _) | Checked::Repeat(row, _), Some(first)) => {
+                Checked::Invalid(row, vec![super::lines::split_problem(line, first, true)])
+            }
+            (Checked::Invalid(row, mut problems), Some(first)) => {
+                problems.push(super::lines::split_problem(line, first, true));
+                Checked::Invalid(row, problems)
+            }
+        };
+        previous = Some((line, None));
+        match checked {
             Checked::Valid(row, request) => {
                 let tag = request.state.index() as u64 + 1;
-                seen.push((key(request.uuid), (line & LINE_MASK) | (tag << TAG_SHIFT)));
-                scan.valid += 1;
-                scan.per_state[request.state.index()] += 1;
-                match &row.api_key {
-                    Some(key) => scan.keys.add(key),
-                    None => scan.rows_without_key += 1,
+                seen.push((
+                    key(request.uuid),
+                    (line & LINE_MASK) | (tag << TAG_SHIFT),
+                    record_hash(&record),
+                ));
+                let share = Share {
+                    state: request.state.index(),
+                    without_key: row.api_key.is_none(),
+                    with_reasons: request.reasons.is_some(),
+                };
+                scan.count(share, true);
+                if let Some(key) = &row.api_key {
+                    scan.keys.add(key);
                 }
-                if request.reasons.is_some() {
-                    scan.rows_with_reasons += 1;
-                }
+                previous = Some((line, Some(share)));
             }
             Checked::Invalid(row, problems) => {
                 if let Some(key) = &row.api_key {
                     scan.keys.add(key);
                 }
                 if let Some(uuid) = parse_canonical_uuid(&row.auth_uuid) {
-                    seen.push((key(uuid), line & LINE_MASK));
+                    seen.push((key(uuid), line & LINE_MASK, record_hash(&record)));
                 }
                 // Rows come in line order: the first problems are the lowest lines'.
                 let room = KEPT_PROBLEMS.saturating_sub(scan.problems.len());
                 scan.problems_not_kept += problems.len().saturating_sub(room) as u64;
                 scan.problems.extend(problems.into_iter().take(room));
             }
+            // check_record sees one row: only the validator, after the scan, knows repeats.
+            Checked::Repeat(..) => unreachable!("check_record never returns a repeat"),
         }
     }
     scan.blank_rows = input.blank_rows();
-    seen.sort_unstable();
-    let mut duplicates = Duplicates::default();
+    scan.hidden_skipped = input.hidden_skipped();
+    seen.sort_unstable_by_key(|(uuid, tagged, _)| (*uuid, tagged & LINE_MASK));
     for group in seen.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
         let uuid = Uuid::from_u64_pair(group[0].0[0], group[0].0[1]);
+        let identical = group.iter().all(|(_, _, hash)| *hash == group[0].2);
+        let first = group[0].1 & LINE_MASK;
         let mut lines = Vec::with_capacity(group.len());
-        for (_, tagged) in group {
+        for (_, tagged, _) in group {
             let line = tagged & LINE_MASK;
             let state = tagged >> TAG_SHIFT;
+            if identical {
+                // Rows identical in every cell are one row: the first is sent (or refused
+                // with its own problems), the others are repeats of it, accounted for.
+                if line != first && state > 0 {
+                    duplicates.repeats.push((line, first));
+                    scan.valid -= 1;
+                    scan.per_state[(state - 1) as usize] -= 1;
+                    scan.repeated += 1;
+                }
+                continue;
+            }
             duplicates.lines.push((line, duplicates.groups.len()));
             lines.push(line);
             if state > 0 {
@@ -181,11 +223,14 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
                 scan.per_state[(state - 1) as usize] -= 1;
             }
         }
-        lines.sort_unstable();
-        duplicates.groups.push((uuid, lines));
+        if !identical {
+            duplicates.groups.push((uuid, lines));
+        }
     }
     drop(seen);
     duplicates.lines.sort_unstable_by_key(|(line, _)| *line);
+    duplicates.repeats.sort_unstable();
+    duplicates.splits.sort_unstable();
     scan.problems.extend(duplicates.problems());
     scan.problems
         .sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.column.cmp(&b.column)));
@@ -193,6 +238,7 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
         scan.problems_not_kept += (scan.problems.len() - KEPT_PROBLEMS) as u64;
         scan.problems.truncate(KEPT_PROBLEMS);
     }
+    scan.repeats = duplicates.repeats.clone();
     scan.validator = Some(Validator {
         rules: rules.clone(),
         duplicates,
@@ -228,7 +274,7 @@ mod tests {
         assert_eq!(scan.per_state, [0, 1, 0]);
         let lines: Vec<u64> = scan.problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![2, 5]);
-        let rendered = scan.problems[0].render("t.csv");
+        let rendered = scan.problems[0].render("t.csv:");
         assert!(
             rendered.starts_with(&format!(
                 "t.csv:2: column auth_uuid: {U1} appears on lines 2, 4 and 6;"
@@ -239,7 +285,7 @@ mod tests {
         for line in [2, 4, 6] {
             let problem = validator.duplicates.problem(line).unwrap();
             assert_eq!(problem.line, line);
-            assert!(problem.render("t.csv").contains("lines 2, 4 and 6"));
+            assert!(problem.render("t.csv:").contains("lines 2, 4 and 6"));
         }
         assert!(validator.duplicates.problem(3).is_none());
     }

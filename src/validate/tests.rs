@@ -28,7 +28,7 @@ fn check(header: &str, cells: &[&str], rules: &Rules) -> Checked {
 fn problems(cells: &[&str]) -> Vec<Problem> {
     match check("auth_uuid,state,reasons", cells, &Rules::default()) {
         Checked::Invalid(_, p) => p.into_iter().map(|p| p.problem).collect(),
-        Checked::Valid(..) => vec![],
+        Checked::Valid(..) | Checked::Repeat(..) => vec![],
     }
 }
 
@@ -155,7 +155,7 @@ fn non_utf8_cells_point_to_encoding() {
     };
     assert_eq!(p[0].problem, Problem::NotUtf8 { byte: 0xF3 });
     assert!(
-        p[0].render("f.csv")
+        p[0].render("f.csv:")
             .starts_with("f.csv:3: column reasons: not valid UTF-8")
     );
     assert!(p[0].problem.to_string().contains("--encoding windows-1252"));
@@ -204,7 +204,7 @@ fn data_under_an_unnamed_column_is_an_error_on_its_line() {
     };
     assert_eq!(p[0].problem, Problem::UnnamedColumn { position: 4 });
     assert!(
-        p[0].render("f.csv")
+        p[0].render("f.csv:")
             .starts_with("f.csv:7: column 4 has no name")
     );
 }

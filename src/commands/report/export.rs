@@ -120,8 +120,14 @@ fn from_input(
     source: &Source,
 ) -> anyhow::Result<Written> {
     let path = source.path();
-    let options = ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A workbook: the sheet the run read; its hidden rows are read too, since only the
+    // failed rows (by auth_uuid or line) are copied.
+    let options = ReadOptions {
+        sheet: job.sheet.clone(),
+        hidden: Some(crate::input::Hidden::Include),
+        ..ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    };
     let mut reader = source
         .reader(&options)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -99,6 +99,11 @@ impl Iterator for Feed {
                         Item::Send(row, request)
                     }
                 }
+                Checked::Repeat(row, first) => Item::Done(Box::new(RowResult::unsent(
+                    row,
+                    Outcome::Skipped,
+                    format!("identical in every cell to line {first}, which is sent: one row"),
+                ))),
                 Checked::Invalid(row, problems) => {
                     let error = problems
                         .iter()

@@ -214,6 +214,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         input_sha256: audit.input_sha256.clone(),
         delimiter: reader.delimiter() as char,
         encoding: plan.input.encoding.clone(),
+        sheet: reader.sheet().map(String::from),
         columns: reader.columns().names.clone(),
         rows: scan.rows,
         lines_before: done.lines,
