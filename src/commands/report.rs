@@ -111,7 +111,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let mut out = format!(
         "{}: {rows} rows (the final outcome of each, from {} lines)\n",
         path.display(),
-        file.lines + file.torn
+        file.lines + u64::from(file.torn)
     );
     for (outcome, n) in counts.nonzero() {
         let note = match outcome {
@@ -131,11 +131,10 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             "{earlier_only} row(s) recorded only by earlier runs of this file are not in the last run's input (corrected or removed since) and are left out of the counts\n"
         ));
     }
-    if file.torn > 0 {
-        out.push_str(&format!(
-            "{} line(s) were not whole (a run was stopped while writing) and were ignored\n",
-            file.torn
-        ));
+    if file.torn {
+        out.push_str(
+            "the last line is not whole (a run was stopped while writing it) and was ignored: its row has no outcome\n",
+        );
     }
     match &completeness {
         Completeness::Complete => {}
@@ -156,10 +155,20 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             job_path(path).display()
         )),
     }
+    let cancelled = counts[Outcome::Cancelled];
+    // A job the run did not finish is finished with --resume, which also sends again every
+    // row exported: the export is then not the next step (doing both sends rows twice).
+    let unfinished = cancelled > 0 || matches!(completeness, Completeness::Missing { .. });
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
         let written = export::write(checked, &failed, job.as_ref())?;
+        let next = match unfinished {
+            true => {
+                "; do not run it now: the job is not finished, and the same run command with --resume sends these rows too (doing both would send them twice). Export again once it is finished"
+            }
+            false => ": correct them and run that file",
+        };
         out.push_str(&format!(
-            "Exported {} row(s) that did not end ok to {}{}: correct them and run that file.\n",
+            "Exported {} row(s) that did not end ok to {}{}{next}.\n",
             written.rows,
             target.display(),
             written.note
@@ -171,7 +180,6 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let cancelled = counts[Outcome::Cancelled];
     let verdict = if completeness != Completeness::Complete {
         "Not complete.".to_string()
     } else if counts[Outcome::Ok] + counts[Outcome::Skipped] == rows {

@@ -18,7 +18,7 @@ use end::{summary_output, write_summary_json};
 
 use confirm::{Confirmation, Prompt, confirm};
 use feed::Feed;
-use open::open_results;
+use open::{open_results, take_results};
 use sending::{Around, send};
 
 use super::{input_failure, open_input, scan_input};
@@ -28,7 +28,6 @@ use crate::exit::ExitCode;
 use crate::files::Output;
 use crate::logging::{Level, emit};
 use crate::results::JobRecord;
-use crate::results::{Done, read_done};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::Tally;
 use crate::summary::{Audit, summary_json};
@@ -176,11 +175,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         Ok(scan) => scan,
         Err(e) => return Ok(input_failure(e)),
     };
-    let done = if plan.resume {
-        read_done(&plan.output)?
-    } else {
-        Done::default()
-    };
+    let (results_file, done) = take_results(plan, results_file)?;
     let prompt = Prompt {
         already_ok: done.len(),
     };
