@@ -161,11 +161,12 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let unfinished = cancelled > 0 || matches!(completeness, Completeness::Missing { .. });
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
         let written = export::write(checked, &failed, job.as_ref())?;
-        let next = match unfinished {
-            true => {
+        let next = match (unfinished, written.rows) {
+            (false, 0) => ": nothing to correct or run",
+            (true, _) => {
                 "; do not run it now: the job is not finished, and the same run command with --resume sends these rows too (doing both would send them twice). Export again once it is finished"
             }
-            false => ": correct them and run that file",
+            (false, _) => ": correct them and run that file",
         };
         out.push_str(&format!(
             "Exported {} row(s) that did not end ok to {}{}{next}.\n",
