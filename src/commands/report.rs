@@ -61,8 +61,8 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 
     // Second pass: count the final lines, list the problems, note what to export.
     let mut counts = Counts::default();
-    let mut unauthorized: Vec<(u64, String)> = Vec::new();
-    let mut failures: Vec<(u64, String)> = Vec::new();
+    let mut unauthorized = Listed::default();
+    let mut failures = Listed::default();
     let mut failed = export::Failed::default();
     read_lines(path, |n, record, outcome| {
         if last.get(&RowKey::of(record)) != Some(&(n, true)) {
@@ -89,8 +89,6 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         Ok(())
     })?;
     failed.set_header(&file.header);
-    unauthorized.sort();
-    failures.sort();
 
     let completeness = match &job {
         None => Completeness::Unknown,
@@ -123,9 +121,9 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     list(
         &mut out,
         "401 Not authorized (the key does not match these processes):",
-        &unauthorized,
+        unauthorized,
     );
-    list(&mut out, "Not applied:", &failures);
+    list(&mut out, "Not applied:", failures);
     if earlier_only > 0 {
         out.push_str(&format!(
             "{earlier_only} row(s) recorded only by earlier runs of this file are not in the last run's input (corrected or removed since) and are left out of the counts\n"
@@ -217,19 +215,61 @@ fn is_being_written(path: &Path) -> bool {
     })
 }
 
-fn list(out: &mut String, title: &str, items: &[(u64, String)]) {
-    if items.is_empty() {
+/// The first [`LISTED`] items by line, and how many there were: memory for the lines
+/// printed, not for every row that failed.
+#[derive(Debug, Default)]
+struct Listed {
+    /// The lowest lines seen so far, the highest on top.
+    first: std::collections::BinaryHeap<(u64, String)>,
+    total: usize,
+}
+
+impl Listed {
+    fn push(&mut self, item: (u64, String)) {
+        self.total += 1;
+        if self.first.len() == LISTED && self.first.peek().is_some_and(|top| *top <= item) {
+            return;
+        }
+        self.first.push(item);
+        if self.first.len() > LISTED {
+            self.first.pop();
+        }
+    }
+}
+
+fn list(out: &mut String, title: &str, items: Listed) {
+    if items.total == 0 {
         return;
     }
     out.push_str(title);
     out.push('\n');
-    for (_, item) in items.iter().take(LISTED) {
+    for (_, item) in items.first.into_sorted_vec() {
         out.push_str(&format!("  {item}\n"));
     }
-    if items.len() > LISTED {
+    if items.total > LISTED {
         out.push_str(&format!(
             "  … and {} more in the results file\n",
-            items.len() - LISTED
+            items.total - LISTED
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_lines_are_kept() {
+        let mut listed = Listed::default();
+        for line in (1..=100u64).rev() {
+            listed.push((line, format!("line {line}")));
+        }
+        let mut out = String::new();
+        list(&mut out, "Not applied:", listed);
+        let expected: String = (1..=20).map(|l| format!("  line {l}\n")).collect();
+        assert_eq!(
+            out,
+            format!("Not applied:\n{expected}  … and 80 more in the results file\n")
+        );
     }
 }
