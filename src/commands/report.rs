@@ -64,6 +64,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let mut unauthorized = Listed::default();
     let mut failures = Listed::default();
     let mut failed = export::Failed::default();
+    let exporting = export_to.is_some();
     read_lines(path, |n, record, outcome| {
         if last.get(&RowKey::of(record)) != Some(&(n, true)) {
             return Ok(());
@@ -83,7 +84,8 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 ),
             )),
         }
-        if !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
+        // Only an export needs the failed rows themselves; a report counts them.
+        if exporting && !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
             failed.add(record);
         }
         Ok(())
