@@ -147,6 +147,13 @@ impl History {
         ));
         if self.job_text() != job_before {
             self.last_run = self.rows.clone();
+            // A run that ended by itself or on a signal (130) accounts for every row it had.
+            if [0, 3, 130].contains(&code) {
+                let (rows, recorded) = self.last_run_recorded();
+                self.check(rows == recorded, || {
+                    format!("the run ended {code} with {recorded} of its {rows} rows recorded")
+                });
+            }
         }
         let input: HashSet<&Row> = self.rows.iter().collect();
         for sent in self.sent_since(before) {
@@ -159,6 +166,17 @@ impl History {
                 });
             }
         }
+    }
+
+    /// The rows of the last run by its job record, and how many whole lines it recorded.
+    fn last_run_recorded(&self) -> (u64, u64) {
+        let job: serde_json::Value = serde_json::from_str(&self.job_text()).unwrap_or_default();
+        let before = job["lines_before"].as_u64().unwrap_or(0);
+        let lines = whole_lines(&self.results_text()).len() as u64;
+        (
+            job["rows"].as_u64().unwrap_or(0),
+            lines.saturating_sub(before),
+        )
     }
 
     /// Cuts 1 to 40 bytes off the results file's end (a crash while writing).
