@@ -18,7 +18,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use common::job::{Row, done_rows, input_text, requested, whole_lines};
+use common::job::{Row, done_rows, input_text, recorded, requested, row, uuid_of, whole_lines};
 use common::{TestServer, Workdir};
 use tecalis_status::sandbox::Process;
 
@@ -170,13 +170,7 @@ impl History {
 
     /// The rows of the last run by its job record, and how many whole lines it recorded.
     fn last_run_recorded(&self) -> (u64, u64) {
-        let job: serde_json::Value = serde_json::from_str(&self.job_text()).unwrap_or_default();
-        let before = job["lines_before"].as_u64().unwrap_or(0);
-        let lines = whole_lines(&self.results_text()).len() as u64;
-        (
-            job["rows"].as_u64().unwrap_or(0),
-            lines.saturating_sub(before),
-        )
+        recorded(&self.job_text(), &self.results_text())
     }
 
     /// Cuts 1 to 40 bytes off the results file's end (a crash while writing).
@@ -363,18 +357,6 @@ impl History {
             8 => self.report(),
             _ => self.export_and_follow(),
         }
-    }
-}
-
-fn uuid_of(n: u64) -> String {
-    format!("01940000-0000-7000-8000-{n:012x}")
-}
-
-fn row(n: u64, rng: &mut StdRng) -> Row {
-    Row {
-        uuid: uuid_of(n),
-        state: ["OK", "KO", "CANCELLED"][rng.random_range(0..3)].to_string(),
-        reasons: ["", "motivo", "duplicado"][rng.random_range(0..3)].to_string(),
     }
 }
 

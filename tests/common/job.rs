@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use rand::Rng;
+
 use tecalis_status::sandbox::Received;
 
 /// One input row: auth_uuid, state, reasons (no cell needs quoting or neutralising).
@@ -81,4 +83,30 @@ pub fn requested(received: &Received) -> Option<Row> {
         state: text("state")?,
         reasons: text("reasons").unwrap_or_default(),
     })
+}
+
+/// The auth_uuid of the test's row `n`.
+pub fn uuid_of(n: u64) -> String {
+    format!("01940000-0000-7000-8000-{n:012x}")
+}
+
+/// Row `n` with a random state and reasons.
+pub fn row(n: u64, rng: &mut impl Rng) -> Row {
+    Row {
+        uuid: uuid_of(n),
+        state: ["OK", "KO", "CANCELLED"][rng.random_range(0..3)].to_string(),
+        reasons: ["", "motivo", "duplicado"][rng.random_range(0..3)].to_string(),
+    }
+}
+
+/// The rows of the last run by its job record's text, and how many whole lines of the results
+/// text it recorded (those after the lines that were there before it).
+pub fn recorded(job: &str, results: &str) -> (u64, u64) {
+    let job: serde_json::Value = serde_json::from_str(job).unwrap_or_default();
+    let before = job["lines_before"].as_u64().unwrap_or(0);
+    let lines = whole_lines(results).len() as u64;
+    (
+        job["rows"].as_u64().unwrap_or(0),
+        lines.saturating_sub(before),
+    )
 }
