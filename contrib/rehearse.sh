@@ -15,6 +15,12 @@
 # Results: INPUT.rehearsal.csv, replaced at each rehearsal, unless you pass --output FILE,
 # --resume (continue the previous rehearsal) or --force yourself. The exit code is the run's.
 # README.md, "Rehearsing a real file", gives the same steps by hand.
+#
+# A rehearsal writes only its own files and sends only to its own sandbox, so it never
+# touches the real job beside it: --url, --api-key-file and --sandbox are refused, and so is
+# an --output onto the real job's results (INPUT.results.csv, or any file a real run wrote:
+# one with a job record beside it, unless its name ends in .rehearsal.csv), and a
+# --summary-json onto an existing file whose name does not end in .rehearsal.json.
 set -euo pipefail
 input="${1:?usage: rehearse.sh INPUT.csv [--wrong-key] [run flags]}"
 shift
@@ -24,13 +30,42 @@ own_output=false
 own_mode=false
 args=()          # the run's flags, as given
 preview_args=()  # the same without the flags that name or replace outputs, for the dry run
-skip_value=false
+refuse() { echo "rehearse.sh: $*; nothing was run" >&2; exit 2; }
+# The real job's default results file beside INPUT (the tool's rule: NAME.csv -> NAME.results.csv).
+case "$input" in
+  *.[cC][sS][vV]) real_results="${input%.*}.results.csv" ;;
+  *) real_results="$input.results.csv" ;;
+esac
+same_file() { [ "$(realpath -m -- "$1")" = "$(realpath -m -- "$2")" ]; }
+# An output the rehearsal may write: not the real job's results, nor a file a real run wrote.
+check_output() {
+  same_file "$1" "$real_results" \
+    && refuse "--output $1 is the real job's results file; a rehearsal writes only its own files (leave --output out: INPUT.rehearsal.csv)"
+  case "$1" in *.rehearsal.csv) return 0 ;; esac
+  [ -e "$1.job.json" ] \
+    && refuse "--output $1 has a job record beside it ($1.job.json): a run wrote it, and a rehearsal writes only its own files; choose a new path, or one ending in .rehearsal.csv"
+  return 0
+}
+check_summary() {
+  case "$1" in *.rehearsal.json) return 0 ;; esac
+  [ -e "$1" ] \
+    && refuse "--summary-json $1 exists and may be the real job's summary; a rehearsal writes only its own files: choose a new path, or one ending in .rehearsal.json"
+  return 0
+}
+skip_value=""
 for a in "$@"; do
-  if [ "$skip_value" = true ]; then skip_value=false; args+=("$a"); continue; fi
+  if [ -n "$skip_value" ]; then
+    "$skip_value" "$a"; skip_value=""; args+=("$a"); continue
+  fi
   case "$a" in
     --wrong-key) wrong_key=true; continue ;;
-    --output|-o|--summary-json) own_output=true; skip_value=true; args+=("$a"); continue ;;
-    --output=*|--summary-json=*) own_output=true; args+=("$a"); continue ;;
+    --url|--url=*|--api-key-file|--api-key-file=*|--sandbox)
+      refuse "${a%%=*} is refused: a rehearsal sends only to its own sandbox, with its own key (run the tool itself to send anywhere else)" ;;
+    --output|-o) own_output=true; skip_value=check_output; args+=("$a"); continue ;;
+    --output=*|-o=*) own_output=true; check_output "${a#*=}"; args+=("$a"); continue ;;
+    -o?*) own_output=true; check_output "${a#-o}"; args+=("$a"); continue ;;
+    --summary-json) skip_value=check_summary; args+=("$a"); continue ;;
+    --summary-json=*) check_summary "${a#*=}"; args+=("$a"); continue ;;
     --resume|--force) own_mode=true; args+=("$a"); continue ;;
     --yes|-y) continue ;;
   esac

@@ -387,3 +387,93 @@ fn a_second_sigint_quits_at_once() {
     );
     assert!(stderr.contains(&resume), "{resume:?} in:\n{stderr}");
 }
+
+/// A results file's last line that lost only its line break (a crash between the cells and
+/// the break) is torn: a resume cuts it under the lock before reading, so its row is sent
+/// again, and the job is then complete. Without the cut-then-read order, the row was taken
+/// for done from the line about to be cut, and `report` said INCOMPLETE on a complete job.
+#[test]
+fn a_torn_last_line_is_cut_before_the_resume_reads_what_is_done() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let uuids = dir.write_fresh("in.csv", 12, "KO", "motivo");
+    let url = server.url();
+    dir.run_at(&url, "in.csv", &[]).expect(0);
+    let text = dir.read("in.results.csv");
+    let last_uuid = dir.results("in.results.csv").last().unwrap()["auth_uuid"].clone();
+    dir.write("in.results.csv", text.trim_end_matches('\n'));
+    dir.cmd(&["report", "in.results.csv"])
+        .expect(3)
+        .stdout_has("the last line is not whole")
+        .stdout_has("INCOMPLETE: 1 of the last run's 12 rows");
+    dir.run_at(&url, "in.csv", &["--resume"])
+        .expect(0)
+        .stderr_has("cut off a torn last line");
+    let sends = sends_per_uuid(&server);
+    assert_eq!(
+        sends[&last_uuid], 2,
+        "the row of the torn line is sent again"
+    );
+    assert_eq!(sends.values().sum::<usize>(), 13, "and only it");
+    dir.cmd(&["report", "in.results.csv"])
+        .expect(0)
+        .stdout_has("Complete: every row ended ok.");
+    let last = final_outcomes(&dir, "in.results.csv");
+    assert!(
+        uuids
+            .iter()
+            .all(|u| last[u] == "ok" || last[u] == "skipped")
+    );
+}
+
+/// Only the last line can be torn: a damaged line before it is an error naming it, for
+/// `report` and for `--resume` (it was skipped silently, and its row counted as missing).
+#[test]
+fn a_damaged_line_before_the_last_is_an_error_naming_it() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 5, "KO", "motivo");
+    let url = server.url();
+    dir.run_at(&url, "in.csv", &[]).expect(0);
+    let text = dir.read("in.results.csv");
+    let mut lines: Vec<&str> = text.lines().collect();
+    let cut = &lines[2][..30];
+    lines[2] = cut;
+    dir.write("in.results.csv", lines.join("\n") + "\n");
+    dir.cmd(&["report", "in.results.csv"])
+        .expect(1)
+        .stderr_has("in.results.csv, line 3:");
+    dir.run_at(&url, "in.csv", &["--resume"])
+        .expect(1)
+        .stderr_has("in.results.csv, line 3:");
+    assert_eq!(
+        server.received().len(),
+        5,
+        "nothing sent by the refused resume"
+    );
+}
+
+/// After an interruption the next step is to resume; the export says not to run it then
+/// (resuming sends its rows too, so doing both sent them twice).
+#[test]
+fn after_an_interruption_the_export_is_not_offered_beside_the_resume() {
+    let dir = Workdir::new();
+    let server = slow_server();
+    slow_input(&dir, 30);
+    let url = server.url();
+    let mut child = slow_run(&dir, &url, &[]).spawn();
+    wait_for_rows(&dir, "in.results.csv", 3);
+    signal(&child, "INT");
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let report = dir
+        .cmd(&["report", "in.results.csv", "--export-failed", "retry.csv"])
+        .expect(3);
+    report
+        .stdout_has("--resume")
+        .stdout_has("do not run it now");
+    assert!(
+        !report.stdout.contains("correct them and run that file"),
+        "{}",
+        report.describe()
+    );
+}

@@ -124,6 +124,7 @@ struct Envelope {
 
 #[derive(Debug, Deserialize)]
 struct Data {
+    auth_uuid: Option<Value>,
     process_uuid: Option<Value>,
     status: Option<Value>,
     status_reasons: Option<Value>,
@@ -146,6 +147,7 @@ fn parse_remote(body: &[u8], redactor: &Redactor) -> Result<Remote, String> {
         status: text(data.status),
         status_reasons: text(data.status_reasons),
         updated_at: text(data.updated_at),
+        auth_uuid: text(data.auth_uuid),
     })
 }
 
@@ -215,8 +217,20 @@ mod tests {
                 process_uuid: "p".into(),
                 status: "OK".into(),
                 status_reasons: "".into(),
-                updated_at: "t".into()
+                updated_at: "t".into(),
+                auth_uuid: "".into(),
             }
+        );
+        let about = classify(
+            200,
+            br#"{"data":{"auth_uuid":"01900000-0000-7000-8000-000000000009","status":"OK"}}"#,
+            None,
+            None,
+        );
+        assert_eq!(
+            about.remote.unwrap().auth_uuid,
+            "01900000-0000-7000-8000-000000000009",
+            "the echoed process is kept, to be compared with the row's"
         );
         let unreadable = classify(200, b"<html>", None, None);
         assert_eq!(unreadable.class, Class::Ok);

@@ -61,9 +61,10 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
 
     // Second pass: count the final lines, list the problems, note what to export.
     let mut counts = Counts::default();
-    let mut unauthorized: Vec<(u64, String)> = Vec::new();
-    let mut failures: Vec<(u64, String)> = Vec::new();
+    let mut unauthorized = Listed::default();
+    let mut failures = Listed::default();
     let mut failed = export::Failed::default();
+    let exporting = export_to.is_some();
     read_lines(path, |n, record, outcome| {
         if last.get(&RowKey::of(record)) != Some(&(n, true)) {
             return Ok(());
@@ -83,14 +84,13 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 ),
             )),
         }
-        if !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
+        // Only an export needs the failed rows themselves; a report counts them.
+        if exporting && !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
             failed.add(record);
         }
         Ok(())
     })?;
     failed.set_header(&file.header);
-    unauthorized.sort();
-    failures.sort();
 
     let completeness = match &job {
         None => Completeness::Unknown,
@@ -111,7 +111,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let mut out = format!(
         "{}: {rows} rows (the final outcome of each, from {} lines)\n",
         crate::text::shown_path(path),
-        file.lines + file.torn
+        file.lines + u64::from(file.torn)
     );
     for (outcome, n) in counts.nonzero() {
         let note = match outcome {
@@ -123,19 +123,18 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     list(
         &mut out,
         "401 Not authorized (the key does not match these processes):",
-        &unauthorized,
+        unauthorized,
     );
-    list(&mut out, "Not applied:", &failures);
+    list(&mut out, "Not applied:", failures);
     if earlier_only > 0 {
         out.push_str(&format!(
             "{earlier_only} row(s) recorded only by earlier runs of this file are not in the last run's input (corrected or removed since) and are left out of the counts\n"
         ));
     }
-    if file.torn > 0 {
-        out.push_str(&format!(
-            "{} line(s) were not whole (a run was stopped while writing) and were ignored\n",
-            file.torn
-        ));
+    if file.torn {
+        out.push_str(
+            "the last line is not whole (a run was stopped while writing it) and was ignored: its row has no outcome\n",
+        );
     }
     match &completeness {
         Completeness::Complete => {}
@@ -156,10 +155,21 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             crate::text::shown_path(&job_path(path))
         )),
     }
+    let cancelled = counts[Outcome::Cancelled];
+    // A job the run did not finish is finished with --resume, which also sends again every
+    // row exported: the export is then not the next step (doing both sends rows twice).
+    let unfinished = cancelled > 0 || matches!(completeness, Completeness::Missing { .. });
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
         let written = export::write(checked, &failed, job.as_ref())?;
+        let next = match (unfinished, written.rows) {
+            (false, 0) => ": nothing to correct or run",
+            (true, _) => {
+                "; do not run it now: the job is not finished, and the same run command with --resume sends these rows too (doing both would send them twice). Export again once it is finished"
+            }
+            (false, _) => ": correct them and run that file",
+        };
         out.push_str(&format!(
-            "Exported {} row(s) that did not end ok to {}{}: correct them and run that file.\n",
+            "Exported {} row(s) that did not end ok to {}{}{next}.\n",
             written.rows,
             crate::text::shown_path(target),
             written.note
@@ -171,7 +181,6 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let cancelled = counts[Outcome::Cancelled];
     let verdict = if completeness != Completeness::Complete {
         "Not complete.".to_string()
     } else if counts[Outcome::Ok] + counts[Outcome::Skipped] == rows {
@@ -208,19 +217,61 @@ fn is_being_written(path: &Path) -> bool {
     })
 }
 
-fn list(out: &mut String, title: &str, items: &[(u64, String)]) {
-    if items.is_empty() {
+/// The first [`LISTED`] items by line, and how many there were: memory for the lines
+/// printed, not for every row that failed.
+#[derive(Debug, Default)]
+struct Listed {
+    /// The lowest lines seen so far, the highest on top.
+    first: std::collections::BinaryHeap<(u64, String)>,
+    total: usize,
+}
+
+impl Listed {
+    fn push(&mut self, item: (u64, String)) {
+        self.total += 1;
+        if self.first.len() == LISTED && self.first.peek().is_some_and(|top| *top <= item) {
+            return;
+        }
+        self.first.push(item);
+        if self.first.len() > LISTED {
+            self.first.pop();
+        }
+    }
+}
+
+fn list(out: &mut String, title: &str, items: Listed) {
+    if items.total == 0 {
         return;
     }
     out.push_str(title);
     out.push('\n');
-    for (_, item) in items.iter().take(LISTED) {
+    for (_, item) in items.first.into_sorted_vec() {
         out.push_str(&format!("  {item}\n"));
     }
-    if items.len() > LISTED {
+    if items.total > LISTED {
         out.push_str(&format!(
             "  … and {} more in the results file\n",
-            items.len() - LISTED
+            items.total - LISTED
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_lines_are_kept() {
+        let mut listed = Listed::default();
+        for line in (1..=100u64).rev() {
+            listed.push((line, format!("line {line}")));
+        }
+        let mut out = String::new();
+        list(&mut out, "Not applied:", listed);
+        let expected: String = (1..=20).map(|l| format!("  line {l}\n")).collect();
+        assert_eq!(
+            out,
+            format!("Not applied:\n{expected}  … and 80 more in the results file\n")
+        );
     }
 }

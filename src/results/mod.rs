@@ -13,7 +13,7 @@ use anyhow::bail;
 
 pub use job::{JobRecord, job_path};
 pub use outcome::{Counts, Outcome, Remote, RowResult, neutralise, restore_cell};
-pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines};
+pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines, resume_in};
 pub use writer::{ResultsWriter, SYNC_EVERY};
 
 /// The fixed columns of the results file, in order; extra input columns follow.

@@ -95,6 +95,19 @@ pub struct Remote {
     pub status_reasons: String,
     /// `data.updated_at`.
     pub updated_at: String,
+    /// `data.auth_uuid`: the process the answer is about, compared with the row's (not a
+    /// column of the results file).
+    pub auth_uuid: String,
+}
+
+impl Remote {
+    /// Whether the answer names another process than the one the row is about: an echoed
+    /// `auth_uuid` that is not `sent` (in any case or spelling of the same UUID). An answer
+    /// without one names none.
+    pub fn names_another_process(&self, sent: &uuid::Uuid) -> bool {
+        let echoed = self.auth_uuid.trim();
+        !echoed.is_empty() && !uuid::Uuid::try_parse(echoed).is_ok_and(|u| u == *sent)
+    }
 }
 
 /// The record of one finished row: one line of the results file.

@@ -3,7 +3,9 @@
 //! for one auth_uuid (one per run); the **last** line for an auth_uuid is its final outcome.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::Context;
@@ -17,8 +19,10 @@ pub struct Done {
     applied: HashMap<RowKey, u64>,
     /// The header of the existing file, to check that appending keeps the same columns.
     pub header: Vec<String>,
-    /// Lines read that were not whole (a crash mid-write), ignored.
-    pub torn_lines: u64,
+    /// Whether the last line was not whole (a crash mid-write), so ignored.
+    pub torn: bool,
+    /// Bytes of a torn last line cut off before appending ([`resume_in`]).
+    pub torn_bytes_cut: u64,
     /// Whole lines read.
     pub lines: u64,
 }
@@ -84,66 +88,149 @@ pub struct ResultsFile {
     pub header: Vec<String>,
     /// Whole lines read.
     pub lines: u64,
-    /// Lines that were not whole (a run killed while writing), skipped.
-    pub torn: u64,
+    /// Whether its last line is torn (not whole: a run stopped while writing it), so ignored.
+    pub torn: bool,
 }
 
 /// Reads a results file line by line, after checking its header, and hands each whole line
-/// (its 1-based number among the whole lines, the record and its outcome) to `each`. A torn
-/// line is counted and skipped. Every reader of results files goes through here, so that
-/// they all see the same lines.
+/// (its 1-based number among the whole lines, the record and its outcome) to `each`. Every
+/// reader of results files goes through here, so that they all see the same lines.
 pub fn read_lines(
+    path: &Path,
+    each: impl FnMut(u64, &csv::StringRecord, Outcome) -> anyhow::Result<()>,
+) -> anyhow::Result<ResultsFile> {
+    let file = File::open(path)
+        .with_context(|| format!("cannot read the results file {}", path.display()))?;
+    read_lines_in(&file, path, each)
+}
+
+/// [`read_lines`] through an open descriptor, from its start. The one rule for a whole line:
+/// a record that ends with a line break outside quotes (see [`whole_length`]). Only the last
+/// line can be torn, and it is ignored (the run that appends cuts it first, under its lock);
+/// a line anywhere else that is not a results line is an error naming it.
+pub fn read_lines_in(
+    file: &File,
     path: &Path,
     mut each: impl FnMut(u64, &csv::StringRecord, Outcome) -> anyhow::Result<()>,
 ) -> anyhow::Result<ResultsFile> {
     let shown = path.display();
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the results file {shown}"))?;
+    let (whole, len) =
+        whole_length(file).with_context(|| format!("cannot read the results file {shown}"))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
-    let mut found = ResultsFile::default();
+        .from_reader(std::io::BufReader::new(file.take(whole)));
+    let mut found = ResultsFile {
+        torn: whole < len,
+        ..ResultsFile::default()
+    };
     let mut record = csv::StringRecord::new();
     let mut first = true;
+    let damaged = |line: u64, why: &str| {
+        anyhow::anyhow!(
+            "{shown}, line {line}: {why}; only the last line of a results file can be torn (a run stopped while writing), so this file was changed by other means: restore it, or remove that line if you know its row's outcome"
+        )
+    };
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
-            // A torn last line can be cut inside a multi-byte character.
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                found.torn += 1;
-                continue;
-            }
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot read the results file {shown}"));
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(damaged(
+                    line,
+                    &format!("not a line of a results file ({e})"),
+                ));
             }
         }
+        let line = record.position().map_or(0, |p| p.line());
         if first {
             first = false;
             found.header = record.iter().map(str::to_string).collect();
             check_results_header(&found.header, path)?;
             continue;
         }
-        let outcome = Outcome::parse(record.get(4).unwrap_or(""));
-        match outcome {
-            Some(outcome) if record.len() == found.header.len() => {
-                found.lines += 1;
-                each(found.lines, &record, outcome)?;
-            }
-            _ => found.torn += 1,
+        if record.len() != found.header.len() {
+            return Err(damaged(
+                line,
+                &format!(
+                    "{} cells where the header has {}",
+                    record.len(),
+                    found.header.len()
+                ),
+            ));
         }
+        let Some(outcome) = Outcome::parse(&record[4]) else {
+            return Err(damaged(line, "its outcome column holds no outcome"));
+        };
+        found.lines += 1;
+        each(found.lines, &record, outcome)?;
     }
     Ok(found)
 }
 
+/// The length of the whole records at the start of `file`, and the file's length: a record is
+/// whole when a line break outside quotes ends it (the writer doubles quotes inside cells, so
+/// counting them tells inside from outside). Reads from the start; leaves the position there.
+pub(super) fn whole_length(file: &File) -> std::io::Result<(u64, u64)> {
+    let mut file = file;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(0))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let (mut pos, mut whole, mut quoted) = (0u64, 0u64, false);
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (i, byte) in chunk.iter().enumerate() {
+            match byte {
+                b'"' => quoted = !quoted,
+                b'\n' if !quoted => whole = pos + i as u64 + 1,
+                _ => {}
+            }
+        }
+        let n = chunk.len();
+        pos += n as u64;
+        reader.consume(n);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok((whole, len.max(pos)))
+}
+
 /// Reads what a results file says is done; a missing file means nothing is done yet.
 pub fn read_done(path: &Path) -> anyhow::Result<Done> {
-    if !path.exists() {
-        return Ok(Done::default());
+    match File::open(path) {
+        Ok(file) => read_done_in(&file, path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Done::default()),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the results file {}", path.display()))
+        }
     }
+}
+
+/// Takes a results file to append to, opened and locked by the caller: cuts its torn last
+/// line (a run killed while writing it), then reads what is done through the same descriptor,
+/// so that what is read is exactly what stays, and leaves it positioned at its end.
+pub fn resume_in(file: &File, path: &Path) -> anyhow::Result<Done> {
+    let shown = path.display();
+    let (whole, len) =
+        whole_length(file).with_context(|| format!("cannot read the results file {shown}"))?;
+    if whole < len {
+        file.set_len(whole)
+            .with_context(|| format!("cannot cut the torn last line of {shown}"))?;
+    }
+    let mut done = read_done_in(file, path)?;
+    done.torn_bytes_cut = len - whole;
+    let mut end = file;
+    end.seek(SeekFrom::End(0))
+        .with_context(|| format!("cannot append to {shown}"))?;
+    Ok(done)
+}
+
+fn read_done_in(file: &File, path: &Path) -> anyhow::Result<Done> {
     let mut applied = HashMap::new();
-    let file = read_lines(path, |_, record, outcome| {
+    let found = read_lines_in(file, path, |_, record, outcome| {
         let key = RowKey::of(record);
         if matches!(outcome, Outcome::Ok | Outcome::Skipped) {
             applied.insert(
@@ -157,9 +244,10 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
     })?;
     Ok(Done {
         applied,
-        header: file.header,
-        torn_lines: file.torn,
-        lines: file.lines,
+        header: found.header,
+        torn: found.torn,
+        torn_bytes_cut: 0,
+        lines: found.lines,
     })
 }
 
@@ -196,7 +284,7 @@ mod tests {
         )
         .unwrap();
         let done = read_done(&path).unwrap();
-        assert_eq!(done.torn_lines, 1);
+        assert!(done.torn);
         assert!(done.contains(&request(U1, State::Ok, None)));
         assert!(
             !done.contains(&request(U1, State::Ko, None)),
@@ -228,5 +316,71 @@ mod tests {
                 .to_string()
                 .contains("not a results file")
         );
+    }
+
+    fn whole(text: &str) -> (u64, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, text).unwrap();
+        whole_length(&File::open(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_whole_record_ends_with_a_line_break_outside_quotes() {
+        assert_eq!(whole("h\n1,a\n"), (6, 6));
+        assert_eq!(whole("h\n1,a\n2,b"), (6, 9));
+        // Cut inside a quoted cell that holds a line break: the break is not a record's end.
+        assert_eq!(whole("h\n1,\"x\"\"y\nz\"\n2,\"torn\nmid"), (13, 24));
+        assert_eq!(whole("hea"), (0, 3));
+        assert_eq!(whole(""), (0, 0));
+    }
+
+    fn results(lines: &[String]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, lines.concat()).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn resuming_cuts_the_torn_line_before_reading_what_is_done() {
+        let header = RESULT_COLUMNS.join(",") + "\n";
+        let rest = ",,,,,,,,,";
+        let u1 = format!("2,{U1},OK,,ok{rest}\n");
+        let u2 = format!("3,{U2},KO,,ok{rest}\n");
+        // The last line lost only its line break: its cells are all there, but it is torn.
+        let (_dir, path) = results(&[header.clone(), u1.clone(), u2.trim_end().to_string()]);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let done = resume_in(&file, &path).unwrap();
+        assert_eq!(done.torn_bytes_cut, u2.len() as u64 - 1);
+        assert!(done.contains(&request(U1, State::Ok, None)));
+        assert!(
+            !done.contains(&request(U2, State::Ko, None)),
+            "the row of the cut line is sent again"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            header.clone() + &u1
+        );
+    }
+
+    #[test]
+    fn a_damaged_line_before_the_last_is_an_error_naming_it() {
+        let header = RESULT_COLUMNS.join(",") + "\n";
+        let rest = ",,,,,,,,,";
+        let u1 = format!("2,{U1},OK,,ok{rest}\n");
+        let u3 = format!("4,{U3},OK,,ok{rest}\n");
+        for bad in [
+            format!("3,{U2},KO,,ok,,\n"),
+            format!("3,{U2},KO,,fine{rest}\n"),
+        ] {
+            let (_dir, path) = results(&[header.clone(), u1.clone(), bad, u3.clone()]);
+            let error = read_done(&path).unwrap_err().to_string();
+            assert!(error.contains("r.csv, line 3:"), "{error}");
+        }
     }
 }

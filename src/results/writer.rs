@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufRead, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -24,8 +23,6 @@ pub struct ResultsWriter {
     synced: Instant,
     /// Whether rows were flushed since then.
     dirty: bool,
-    /// Bytes of a torn last line cut off before appending (a run killed mid-write).
-    pub torn_bytes_cut: u64,
 }
 
 impl std::fmt::Debug for ResultsWriter {
@@ -38,23 +35,16 @@ impl std::fmt::Debug for ResultsWriter {
 
 impl ResultsWriter {
     /// Takes the results file, opened and locked by [`crate::files`], and writes `header` (see
-    /// [`super::result_header`]) unless appending to a file that already has one. When appending, a torn last record
-    /// left by a run that was killed while writing is cut off first.
+    /// [`super::result_header`]) unless appending to a file that already has one (cut of its
+    /// torn last line and positioned at its end by [`super::resume_in`]).
     pub fn new(
-        mut file: File,
+        file: File,
         path: &Path,
         append: bool,
         header: &[String],
     ) -> anyhow::Result<ResultsWriter> {
         let shown = path.display();
-        let mut torn_bytes_cut = 0;
-        let write_header = if append {
-            torn_bytes_cut =
-                cut_torn_tail(&mut file).with_context(|| format!("cannot append to {shown}"))?;
-            file.metadata().map(|m| m.len() == 0).unwrap_or(true)
-        } else {
-            true
-        };
+        let write_header = !append || file.metadata().map(|m| m.len() == 0).unwrap_or(true);
         let mut writer = csv::WriterBuilder::new().flexible(false).from_writer(file);
         if write_header {
             writer
@@ -67,7 +57,6 @@ impl ResultsWriter {
             path: path.to_path_buf(),
             synced: Instant::now(),
             dirty: false,
-            torn_bytes_cut,
         })
     }
 
@@ -155,70 +144,5 @@ fn slow_sync_for_tests() {
         .and_then(|v| v.parse().ok())
     {
         std::thread::sleep(Duration::from_millis(ms));
-    }
-}
-
-/// A run killed while writing can leave a torn last record: without its line break, or cut
-/// inside a quoted cell (the csv writer's buffer can reach the file mid-record), where the next
-/// appended line would be read as part of it. Cuts the file back to the end of its last whole
-/// record (a line break outside quotes; the writer doubles quotes inside cells, so counting
-/// them tells inside from outside) and returns how many bytes were cut.
-fn cut_torn_tail(file: &mut File) -> std::io::Result<u64> {
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, &mut *file);
-    let (mut pos, mut whole, mut quoted) = (0u64, 0u64, false);
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
-        for (i, byte) in chunk.iter().enumerate() {
-            match byte {
-                b'"' => quoted = !quoted,
-                b'\n' if !quoted => whole = pos + i as u64 + 1,
-                _ => {}
-            }
-        }
-        let n = chunk.len();
-        pos += n as u64;
-        reader.consume(n);
-    }
-    drop(reader);
-    if whole < len {
-        file.set_len(whole)?;
-    }
-    file.seek(SeekFrom::End(0))?;
-    Ok(len - whole)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cut(text: &str) -> (String, u64) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.csv");
-        std::fs::write(&path, text).unwrap();
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        let n = cut_torn_tail(&mut file).unwrap();
-        (std::fs::read_to_string(&path).unwrap(), n)
-    }
-
-    #[test]
-    fn a_torn_tail_is_cut_back_to_the_last_whole_record() {
-        assert_eq!(cut("h\n1,a\n"), ("h\n1,a\n".into(), 0));
-        assert_eq!(cut("h\n1,a\n2,b"), ("h\n1,a\n".into(), 3));
-        // Cut inside a quoted cell that holds a line break: the break is not a record's end.
-        assert_eq!(
-            cut("h\n1,\"x\"\"y\nz\"\n2,\"torn\nmid"),
-            ("h\n1,\"x\"\"y\nz\"\n".into(), 11)
-        );
-        assert_eq!(cut("hea"), (String::new(), 3));
-        assert_eq!(cut(""), (String::new(), 0));
     }
 }

@@ -288,6 +288,15 @@ fn finish(
         reasons_differ = echo == Echo::ReasonsDiffer;
         let note = match echo {
             Echo::Agrees => None,
+            Echo::OtherProcess => {
+                outcome = Outcome::Mismatch;
+                Some(format!(
+                    "the answer is about another process: the server answered {} for auth_uuid {}, not {}",
+                    attempt.status.unwrap_or(200),
+                    remote.auth_uuid,
+                    request.uuid
+                ))
+            }
             Echo::StatusDiffers => {
                 outcome = Outcome::Mismatch;
                 Some(format!(
@@ -328,6 +337,8 @@ fn finish(
 enum Echo {
     /// The echoed status is the state sent, and the reasons (if sent) are those sent.
     Agrees,
+    /// The echo names another auth_uuid than the row's: nothing says this row's change took.
+    OtherProcess,
     /// The echoed status is another state: the change did not take.
     StatusDiffers,
     /// The echo has no status: nothing to check against.
@@ -344,6 +355,9 @@ enum Echo {
 /// echo that agrees look like a mismatch. The text as sent is compared first: that is the
 /// answer for every echo that holds no key, and costs nothing on the per-row path.
 fn check_echo(request: &Request, remote: &Remote, redactor: &Redactor) -> Echo {
+    if remote.names_another_process(&request.uuid) {
+        return Echo::OtherProcess;
+    }
     let status = remote.status.trim();
     if status.is_empty() {
         return Echo::NoStatus;
@@ -401,6 +415,15 @@ mod tests {
             Echo::StatusDiffers
         );
         assert_eq!(check_echo(&ko, &remote("", ""), &none), Echo::NoStatus);
+        let mut other = remote("KO", "");
+        other.auth_uuid = "01900000-0000-7000-8000-000000000009".into();
+        assert_eq!(check_echo(&ko, &other, &none), Echo::OtherProcess);
+        other.auth_uuid = uuid::Uuid::nil().to_string().to_uppercase();
+        assert_eq!(
+            check_echo(&ko, &other, &none),
+            Echo::Agrees,
+            "the same UUID"
+        );
         let with_reasons = request(State::Cancelled, Some("duplicado"));
         assert_eq!(
             check_echo(&with_reasons, &remote("CANCELLED", "duplicado"), &none),

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod job;
 pub mod pty;
 
 use std::io::Write;

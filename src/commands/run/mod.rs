@@ -198,7 +198,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     ending.output = Some(plan.output.clone());
     let results_file = crate::files::check(&inputs, outputs)?.remove(0);
     let (source, scan) = prepare::scan(plan, source).await?;
-    let done = prepare::done(plan).await?;
+    let (results_file, done) = prepare::done(plan, results_file).await?;
     let (source, done, work) = prepare::count_work(plan, source, &scan, done).await?;
     let prompt = Prompt { work };
     prepare::check_before_sending(plan, &scan, source.display(), &prompt).await?;

@@ -8,9 +8,11 @@ use serde_json::json;
 
 use super::confirm::{Confirmation, Prompt, Work, confirm};
 use super::feed::Feed;
+use super::open::{Results, take_results};
 use crate::commands::{input_failure, open_input, scan_input};
 use crate::config::Plan;
 use crate::exit::ExitCode;
+use crate::files::Checked;
 use crate::input::{InputError, Source};
 use crate::logging::{Level, emit};
 use crate::results::{Done, Outcome};
@@ -99,15 +101,17 @@ pub(super) async fn scan(plan: &Plan, source: Source) -> anyhow::Result<(Source,
     }
 }
 
-/// The rows already ok in the results file, on `--resume` (a big file takes a while).
-pub(super) async fn done(plan: &Plan) -> anyhow::Result<Done> {
-    if !plan.resume {
-        return Ok(Done::default());
+/// The rows already ok in the results file, on `--resume` (a big file takes a while), and
+/// the results file: locked, cut of a torn last line and read when it exists and the run
+/// resumes, only checked otherwise.
+pub(super) async fn done(plan: &Plan, checked: Checked) -> anyhow::Result<(Results, Done)> {
+    if !plan.resume || !plan.output.exists() {
+        return Ok((Results::Checked(checked), Done::default()));
     }
     let path = plan.output.clone();
-    match unless_interrupted(move || crate::results::read_done(&path)).await? {
+    match unless_interrupted(move || take_results(checked, &path)).await? {
         None => Err(interrupted("while reading the results file")),
-        Some(done) => done,
+        Some(taken) => taken,
     }
 }
 
