@@ -69,6 +69,14 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         _ => false,
     };
+    if let Command::Run(args) = &cli.command {
+        // With standard error redirected, the bar may go to the confirmation's terminal.
+        terminal::allow_progress_on_prompt_terminal(match args.progress {
+            ProgressMode::Never => false,
+            ProgressMode::Always => true,
+            ProgressMode::Auto => !cli.quiet,
+        });
+    }
     logging::init(&cli, progress);
     // Before any key is read.
     if let Err(why) = core_dumps::disable() {

@@ -8,7 +8,7 @@ use common::{KEY, TestServer, Workdir, bundled_uuids};
 use serde_json::Value;
 
 /// Every line of standard error as a JSON object (the test fails on any other line), each
-/// with a timestamp, a level and a message.
+/// of one shape: a timestamp, a level, a kind and a message.
 fn json_lines(stderr: &str) -> Vec<Value> {
     assert!(!stderr.is_empty(), "nothing on standard error");
     stderr
@@ -17,7 +17,7 @@ fn json_lines(stderr: &str) -> Vec<Value> {
             let value: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\nin:\n{stderr}"));
             assert!(value.is_object(), "{line}");
-            for field in ["timestamp", "level", "message"] {
+            for field in ["timestamp", "level", "kind", "message"] {
                 assert!(value[field].is_string(), "no {field}: {line}");
             }
             value
@@ -36,9 +36,23 @@ fn json_logs_a_run_with_401s_whole() {
     let server = TestServer::start(|_| {});
     dir.sample("corrections.csv");
     let out = dir
-        .run_at(&server.url(), "corrections.csv", &["--log-format", "json"])
+        .run_at(
+            &server.url(),
+            "corrections.csv",
+            &["--log-format", "json", "-vv"],
+        )
         .expect(3);
     let lines = json_lines(&out.stderr);
+    // The lines of tracing (here the attempts, at -vv) have the same shape: kind `log`,
+    // with the module and their own fields.
+    let logs = of_kind(&lines, "log");
+    assert!(logs.len() >= 12, "{}", out.stderr);
+    assert!(
+        logs.iter()
+            .all(|l| l["target"].as_str().unwrap().starts_with("tecalis_status")),
+        "{}",
+        out.stderr
+    );
     let counts = of_kind(&lines, "counts");
     assert_eq!(counts.len(), 1, "{}", out.stderr);
     assert_eq!(counts[0]["rows"], 12);

@@ -125,6 +125,7 @@ pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt
         Some((_, answer)) => answer,
     };
     if answer.trim() == "yes" {
+        crate::terminal::keep_prompt_terminal(&tty);
         Confirmation::Go
     } else {
         Confirmation::Refused(format!(
