@@ -30,14 +30,16 @@ pub fn count_line(outcome: Outcome, n: u64, note: &str) -> String {
 pub fn render(tally: &Tally, results: &Path) -> String {
     let mut out = String::new();
     let seconds = tally.elapsed.as_secs_f64();
-    let pace = match tally.sent_per_second() {
-        Some(rate) => format!("{} sent, {rate:.1} rows/s", tally.sent),
-        None => "no requests sent".to_string(),
+    // The time is the run's and the rate the rows sent's: rows skipped or cancelled took none.
+    let rows = match tally.rows() {
+        1 => "1 row".to_string(),
+        n => format!("{n} rows"),
     };
-    out.push_str(&format!(
-        "Summary: {} rows in {seconds:.1}s ({pace})\n",
-        tally.rows()
-    ));
+    let pace = match tally.sent_per_second() {
+        Some(rate) => format!("{} sent in {seconds:.1}s, {rate:.1} rows/s", tally.sent),
+        None => format!("no requests sent, {seconds:.1}s"),
+    };
+    out.push_str(&format!("Summary: {rows} ({pace})\n"));
     out.push_str(&count_lines(&tally.counts));
     if let (Some(p50), Some(p95), Some(p99)) = (
         tally.percentile(0.5),
@@ -125,18 +127,24 @@ fn rate_flag(per_second: f64) -> String {
     }
 }
 
+/// A rate to one decimal, as the text shows it: a controller's sum of steps is not
+/// `59.400000000000034` in a summary.
+fn round_tenth(per_second: f64) -> f64 {
+    (per_second * 10.0).round() / 10.0
+}
+
 /// `--rate auto` in the JSON summary: the rate settled on (what to pass as `--rate` next
 /// time), or why there is none.
 fn auto_rate_json(found: &Found) -> Value {
     json!({
         "mode": "auto",
-        "settled_per_second": found.settled,
+        "settled_per_second": found.settled.map(round_tenth),
         "suggested_rate": found.settled.map(rate_flag).or_else(|| found.reached_ceiling().then(|| rate_flag(found.max_rate))),
         "limit_found": found.settled.is_some(),
         "ceiling_reached": found.reached_ceiling(),
-        "max_rate_per_second": found.max_rate,
-        "peak_per_second": found.peak,
-        "final_per_second": found.rate,
+        "max_rate_per_second": round_tenth(found.max_rate),
+        "peak_per_second": round_tenth(found.peak),
+        "final_per_second": round_tenth(found.rate),
         "throttled_spells": found.events,
     })
 }
@@ -290,7 +298,7 @@ mod tests {
             text.contains("  … and 13 more in the results file"),
             "{text}"
         );
-        assert!(text.contains("(18 sent, 9.0 rows/s)"), "{text}");
+        assert!(text.contains("(18 sent in "), "{text}");
     }
 
     #[test]
@@ -302,7 +310,7 @@ mod tests {
         }
         let text = render(&tally, Path::new("r.csv"));
         assert!(
-            text.starts_with("Summary: 998 rows in 0.0s (no requests sent)"),
+            text.starts_with("Summary: 998 rows (no requests sent, 0.0s)"),
             "{text}"
         );
         let audit = Audit {
@@ -324,7 +332,7 @@ mod tests {
         let settled = Found {
             settled: Some(38.04),
             rate: 38.04,
-            peak: 52.0,
+            peak: 59.400000000000034,
             max_rate: 100.0,
             events: 2,
         };
@@ -344,7 +352,9 @@ mod tests {
             started_at: SystemTime::now(),
         };
         let json = summary_json(&tally, &audit, ExitCode::Success);
-        assert_eq!(json["rate"]["settled_per_second"], 38.04);
+        // Rounded as the text shows them.
+        assert_eq!(json["rate"]["settled_per_second"], 38.0);
+        assert_eq!(json["rate"]["peak_per_second"], 59.4);
         assert_eq!(json["rate"]["suggested_rate"], "38");
         let ceiling = Found {
             settled: None,

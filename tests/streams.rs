@@ -82,6 +82,28 @@ fn json_logs_a_run_with_401s_whole() {
     );
     assert!(!out.stderr.contains(KEY));
     assert_eq!(out.stdout, "");
+    // Exit 3 with nothing to resume (401s): the next step is the export of those rows.
+    let next = of_kind(&lines, "next");
+    assert_eq!(next.len(), 1, "{}", out.stderr);
+    let export = next[0]["export_command"].as_str().unwrap();
+    assert!(
+        export.ends_with(" report corrections.results.csv --export-failed corrections.failed.csv"),
+        "{export}"
+    );
+}
+
+#[test]
+fn near_miss_header_names_are_one_per_line() {
+    let dir = Workdir::new();
+    dir.write("near.csv", "uuid,status\n");
+    let out = dir.cmd(&["validate", "near.csv"]).expect(4);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("near.csv:1: column "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(lines[0].contains("looks like `auth_uuid`") && lines[1].contains("looks like `state`"));
 }
 
 #[test]

@@ -125,8 +125,43 @@ pub(super) fn report_end(
             &text,
             json!({ "resume_command": command, "fix_key_first": wrong_key }),
         );
+    } else if exit == ExitCode::RowsFailed {
+        // Nothing to resume (a resume would get the same answers): the rows to correct.
+        let command = export_command(&plan.output);
+        emit(
+            Level::Notice,
+            "next",
+            &format!(
+                "To see the rows that were not applied and write them to a file to correct and run again:\n  {command}"
+            ),
+            json!({ "resume_command": null, "export_command": command }),
+        );
     }
     exit
+}
+
+/// `report RESULTS --export-failed NAME.failed.csv`, with the program as it was run.
+fn export_command(results: &Path) -> String {
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "tecalis-status".into());
+    let stem = results
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    let stem = stem.strip_suffix(".results").unwrap_or(&stem);
+    let export = results.with_file_name(format!("{stem}.failed.csv"));
+    [
+        program.as_str(),
+        "report",
+        &results.to_string_lossy(),
+        "--export-failed",
+        &export.to_string_lossy(),
+    ]
+    .iter()
+    .map(|w| super::resume_command::shell_quote(w))
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// Closes the dry run's preview on standard output: how many more bodies there are, and
