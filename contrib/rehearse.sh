@@ -14,7 +14,7 @@
 #
 # Results: INPUT.rehearsal.csv, replaced at each rehearsal, unless you pass --output FILE,
 # --resume (continue the previous rehearsal) or --force yourself. The exit code is the run's.
-# README.md, "Rehearsing a real file", gives the same steps by hand.
+# docs/sandbox.md, "Rehearsing a real file", gives the same steps by hand.
 set -euo pipefail
 input="${1:?usage: rehearse.sh INPUT.csv [--wrong-key] [run flags]}"
 shift

@@ -38,7 +38,7 @@ pub(super) fn this_resume_command() -> String {
 
 /// What `run --sandbox` says when the built-in sandbox answered 401 to the first rows: it
 /// knows only the bundled processes, so the user's own file cannot be sent to it.
-const SANDBOX_UNKNOWN_ROWS: &str = "The built-in sandbox (--sandbox) knows only the bundled processes (samples/sandbox-processes.json) and answers 401 Not authorized to any other auth_uuid: the key is not what is wrong. To rehearse your own file, run `contrib/rehearse.sh FILE` (a local sandbox that accepts your auth_uuids, with faults), or start `tecalis-status sandbox --accept-unknown --listen 127.0.0.1:8080` and run against it with `--url http://127.0.0.1:8080` (README, \"Rehearsing a real file\").";
+const SANDBOX_UNKNOWN_ROWS: &str = "The built-in sandbox (--sandbox) knows only the bundled processes (samples/sandbox-processes.json) and answers 401 Not authorized to any other auth_uuid: the key is not what is wrong. To rehearse your own file, run `contrib/rehearse.sh FILE` (a local sandbox that accepts your auth_uuids, with faults), or start `tecalis-status sandbox --accept-unknown --listen 127.0.0.1:8080` and run against it with `--url http://127.0.0.1:8080` (docs/sandbox.md, \"Rehearsing a real file\").";
 
 /// Prints the summary and what to do next; returns the exit code.
 pub(super) fn report_end(
