@@ -167,7 +167,6 @@ impl Client {
 
     fn transport_failure(&self, error: &reqwest::Error, latency: Duration) -> Attempt {
         let raw = error_chain(error);
-        let lower = raw.to_ascii_lowercase();
         // A failure's text can carry what the server sent (a TLS alert, a proxy's words).
         let chain = safe_server_text(&raw, &self.redactor);
         let (class, message) = if error.is_timeout() && error.is_connect() {
@@ -186,19 +185,17 @@ impl Client {
                     humantime::format_duration(self.timeout)
                 ),
             )
-        } else if lower.contains("certificate") || lower.contains("unknownissuer") {
+        } else if let Some(tls) = tls_error(error).and_then(unfixable_tls) {
             (
                 Class::Broken,
-                format!(
-                    "TLS: the server's certificate is not trusted, so nothing was sent ({chain}); check --url or the system's CA certificates"
-                ),
-            )
-        } else if is_unfixable_tls(&lower) {
-            (
-                Class::Broken,
-                format!(
-                    "TLS: the server and this tool share no protocol version or cipher, so nothing was sent ({chain}); retrying cannot fix this: check --url"
-                ),
+                match tls {
+                    UnfixableTls::Untrusted => format!(
+                        "TLS: the server's certificate is not trusted, so nothing was sent ({chain}); check --url or the system's CA certificates"
+                    ),
+                    UnfixableTls::Incompatible => format!(
+                        "TLS: the server and this tool share no protocol version or cipher, so nothing was sent ({chain}); retrying cannot fix this: check --url"
+                    ),
+                },
             )
         } else if error.is_connect() {
             (Class::Transient, format!("cannot connect: {chain}"))
@@ -219,19 +216,57 @@ impl Client {
     }
 }
 
-/// Whether a TLS failure is one that retrying cannot fix: the two ends cannot agree on a
-/// protocol version or cipher (certificates are checked apart).
-fn is_unfixable_tls(lower_chain: &str) -> bool {
-    [
-        "protocolversion",
-        "protocol version",
-        "peerincompatible",
-        "peer is incompatible",
-        "handshakefailure",
-        "insufficientsecurity",
-    ]
-    .iter()
-    .any(|needle| lower_chain.contains(needle))
+/// A TLS failure that retrying cannot fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnfixableTls {
+    /// The server's certificate is not trusted (or this end's was refused).
+    Untrusted,
+    /// The two ends share no protocol version or cipher.
+    Incompatible,
+}
+
+/// The TLS error in an error's chain, if any. rustls's error reaches reqwest inside an
+/// `io::Error` (itself inside another), whose `source` skips what it wraps: the walk goes
+/// into each `io::Error`'s own error instead.
+fn tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        current = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Whether a TLS failure is one that retrying cannot fix, and which: by the error's type and
+/// the alert the server sent, never by its text.
+fn unfixable_tls(error: &rustls::Error) -> Option<UnfixableTls> {
+    use rustls::AlertDescription as Alert;
+    use rustls::Error;
+    match error {
+        Error::InvalidCertificate(_)
+        | Error::NoCertificatesPresented
+        | Error::AlertReceived(
+            Alert::BadCertificate
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateRevoked
+            | Alert::CertificateExpired
+            | Alert::CertificateUnknown
+            | Alert::UnknownCA
+            | Alert::CertificateRequired,
+        ) => Some(UnfixableTls::Untrusted),
+        Error::PeerIncompatible(_)
+        | Error::AlertReceived(
+            Alert::ProtocolVersion | Alert::HandshakeFailure | Alert::InsufficientSecurity,
+        ) => Some(UnfixableTls::Incompatible),
+        _ => None,
+    }
 }
 
 /// Every message in an error's chain, without the URL (which adds nothing per row).
@@ -332,11 +367,38 @@ mod tests {
     }
 
     #[test]
-    fn tls_failures_that_retrying_cannot_fix_are_recognised() {
-        assert!(is_unfixable_tls(
-            "error sending request: client error (connect): received fatal alert: protocolversion"
-        ));
-        assert!(is_unfixable_tls("peer is incompatible: noversionsincommon"));
-        assert!(!is_unfixable_tls("connection refused (os error 111)"));
+    fn tls_failures_that_retrying_cannot_fix_are_recognised_by_type() {
+        use rustls::{AlertDescription, CertificateError, Error, PeerIncompatible};
+        // As rustls's error reaches reqwest: inside an io::Error, inside another error.
+        #[derive(Debug, thiserror::Error)]
+        #[error("client error (Connect)")]
+        struct Outer(#[source] std::io::Error);
+        let wrapped = |tls: Error| {
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+            Outer(std::io::Error::other(io))
+        };
+        let class = |tls: Error| tls_error(&wrapped(tls)).and_then(unfixable_tls);
+        assert_eq!(
+            class(Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+            Some(UnfixableTls::Untrusted)
+        );
+        assert_eq!(
+            class(Error::AlertReceived(AlertDescription::ProtocolVersion)),
+            Some(UnfixableTls::Incompatible)
+        );
+        assert_eq!(
+            class(Error::PeerIncompatible(
+                PeerIncompatible::Tls12NotOfferedOrEnabled
+            )),
+            Some(UnfixableTls::Incompatible)
+        );
+        // A reset during the handshake may pass: retried.
+        assert_eq!(
+            class(Error::AlertReceived(AlertDescription::InternalError)),
+            None
+        );
+        // The words alone mean nothing: a plain I/O error that names a certificate.
+        let words = Outer(std::io::Error::other("certificate protocol version"));
+        assert_eq!(tls_error(&words), None);
     }
 }

@@ -16,7 +16,7 @@ pub use run::run;
 pub use sandbox::sandbox;
 pub use validate::validate;
 
-use crate::cli::InputArgs;
+use crate::config::InputPlan;
 use crate::exit::ExitCode;
 use crate::input::{InputError, ReadOptions, Source};
 use crate::logging::{Level, emit};
@@ -40,33 +40,13 @@ pub(crate) fn input_failure(error: InputError) -> ExitCode {
     }
 }
 
-/// The input, how to read it and the rules to check it by, from the command line. Standard
-/// input is spooled when the input will be read twice (`spool`).
-pub(crate) fn open_input(
-    args: &InputArgs,
-    spool: bool,
-) -> Result<(Source, ReadOptions, Rules), InputError> {
-    let (options, rules) = input_settings(args)?;
-    let source = if spool {
-        Source::open(&args.input)?
+/// Opens the input. Standard input is spooled when the input will be read twice (`spool`).
+pub(crate) fn open_input(input: &InputPlan, spool: bool) -> Result<Source, InputError> {
+    if spool {
+        Source::open(&input.path)
     } else {
-        Source::open_once(&args.input)?
-    };
-    Ok((source, options, rules))
-}
-
-/// The reading options and validation rules from the command line.
-fn input_settings(args: &InputArgs) -> Result<(ReadOptions, Rules), InputError> {
-    let options = ReadOptions::new(args.delimiter, args.encoding.as_deref())?;
-    let rules = Rules {
-        default_reasons: args
-            .reasons
-            .as_ref()
-            .map(|r| r.trim().to_string())
-            .filter(|r| !r.is_empty()),
-        max_reasons_len: args.max_reasons_len,
-    };
-    Ok((options, rules))
+        Source::open_once(&input.path)
+    }
 }
 
 /// Opens the input and scans every row; prints each problem and the counts.

@@ -2,14 +2,17 @@
 
 use super::{input_failure, open_input, scan_input};
 use crate::cli::ValidateArgs;
+use crate::config::InputPlan;
 use crate::exit::ExitCode;
 use crate::logging::{Level, emit};
 use serde_json::json;
 
 /// `validate INPUT`: every problem, the counts, exit 0 or 4.
 pub fn validate(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let scanned = open_input(&args.input, false)
-        .and_then(|(source, options, rules)| Ok((scan_input(&source, &options, &rules)?, source)));
+    let scanned = InputPlan::from_args(&args.input).and_then(|input| {
+        let source = open_input(&input, false)?;
+        Ok((scan_input(&source, &input.options, &input.rules)?, source))
+    });
     let (scan, source) = match scanned {
         Ok(scanned) => scanned,
         Err(e) => return Ok(input_failure(e)),

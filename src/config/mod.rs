@@ -1,7 +1,7 @@
 //! Raw flags in, a validated plan out: the endpoint URL and its https rule, where the key
 //! comes from, the output file, and the sending limits.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -9,10 +9,12 @@ use reqwest::Url;
 use secrecy::SecretString;
 
 mod endpoint;
+mod input;
 mod key;
 
 pub use crate::client::is_loopback;
 pub use endpoint::{ENDPOINT_PATH, endpoint, redact_userinfo};
+pub use input::InputPlan;
 pub use key::{KeySource, check_key, load_key};
 
 use crate::cli::{Rate, RateMode, RunArgs};
@@ -29,9 +31,14 @@ pub const DEFAULT_AUTO_CONCURRENCY: u32 = 64;
 /// `--max-rate` unless given.
 pub const DEFAULT_MAX_RATE: f64 = 100.0;
 
-/// Everything a run needs, checked.
+/// Everything a run needs, checked: after parsing, the only configuration the steps of
+/// `run` receive.
 #[derive(Debug)]
 pub struct Plan {
+    /// The input and how to read and check it.
+    pub input: InputPlan,
+    /// Whether the target is the sandbox started in this process (`--sandbox`).
+    pub sandbox: bool,
     /// The full endpoint, `{url}/customer/status`.
     pub endpoint: Url,
     /// The default key, for rows without their own.
@@ -51,6 +58,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Time limit to connect.
     pub connect_timeout: Duration,
+    /// The longest `Retry-After` honoured (`--max-retry-after`).
+    pub max_retry_after: Duration,
     /// Stop after this many 401s in all.
     pub max_unauthorized: Option<u64>,
     /// Send this many valid rows one at a time first.
@@ -59,25 +68,77 @@ pub struct Plan {
     pub output: PathBuf,
     /// What to do if it exists.
     pub existing: Existing,
-    /// Where to write the JSON summary.
-    pub summary_json: Option<PathBuf>,
+    /// Where to write the JSON summary, and how.
+    pub summary_json: Option<SummaryFile>,
     /// Stop after validation and show what would be sent.
     pub dry_run: bool,
     /// Send the valid rows even if some are invalid.
     pub skip_invalid: bool,
     /// Whether `--resume` was given.
     pub resume: bool,
+    /// Whether to send without asking (`--yes`).
+    pub yes: bool,
+    /// Whether to draw the progress bar.
+    pub progress: bool,
+    /// Without a bar, how often to log a progress line.
+    pub log_every: Duration,
+}
+
+/// The `--summary-json` file, and what it may replace.
+#[derive(Debug, Clone)]
+pub struct SummaryFile {
+    /// Where to write it.
+    pub path: PathBuf,
+    /// The input file, which it may never be (`None` for standard input).
+    pub input: Option<PathBuf>,
+    /// Whether an existing one is replaced: with `--force`, and by the runs of the same job
+    /// (`--resume`), whose command repeats the flag.
+    pub replace: bool,
+}
+
+impl SummaryFile {
+    /// The `--summary-json` of a run's flags, if given. Read at the command's door, so that
+    /// the summary is written even when the rest of the flags do not make a plan.
+    pub fn from_args(args: &RunArgs) -> Option<SummaryFile> {
+        args.summary_json.as_ref().map(|path| SummaryFile {
+            path: path.clone(),
+            input: (args.input.input.as_os_str() != "-").then(|| args.input.input.clone()),
+            replace: args.force || args.resume,
+        })
+    }
 }
 
 impl Plan {
     /// Validates the run's flags. `sandbox_url` is the base URL of an in-process sandbox
-    /// (`run --sandbox`), which also supplies the demo key.
+    /// (`run --sandbox`), which also supplies the demo key; `progress` whether to draw the
+    /// bar (decided with the logging).
     pub fn from_args(
         args: &RunArgs,
-        input: &Path,
-        input_is_stdin: bool,
         sandbox_url: Option<&str>,
+        progress: bool,
     ) -> anyhow::Result<Plan> {
+        let input = InputPlan::from_args(&args.input)?;
+        // The one rule for standard input (a usage error, like clap's own), checked first:
+        // nothing is read before the plan is whole.
+        let output = match &args.output {
+            Some(path) => path.clone(),
+            None if input.stdin => {
+                return Err(UsageError(
+                    "the input is standard input, so --output FILE is required".into(),
+                )
+                .into());
+            }
+            None => results::default_output(
+                &input.path,
+                if args.dry_run {
+                    RunKind::DryRun
+                } else if args.sandbox {
+                    RunKind::Sandbox
+                } else {
+                    RunKind::Real
+                },
+            ),
+        };
         let (endpoint, key, key_source) = match sandbox_url {
             Some(_) if args.url.is_some() && args.url != std::env::var("TECALIS_URL").ok() => {
                 return Err(UsageError(
@@ -104,22 +165,6 @@ impl Plan {
         if let Some(key) = &key {
             check_key(key)?;
         }
-        let output = match &args.output {
-            Some(path) => path.clone(),
-            None if input_is_stdin => {
-                bail!("the input is standard input, so --output FILE is required")
-            }
-            None => results::default_output(
-                input,
-                if args.dry_run {
-                    RunKind::DryRun
-                } else if args.sandbox {
-                    RunKind::Sandbox
-                } else {
-                    RunKind::Real
-                },
-            ),
-        };
         // Every output file follows one rule, previews and rehearsals included: an existing
         // one is replaced only with --force (appended with --resume).
         let existing = if args.resume {
@@ -139,6 +184,8 @@ impl Plan {
         }
         let (rate, auto_max_rate) = pacing(args.rate, args.max_rate)?;
         Ok(Plan {
+            input,
+            sandbox: sandbox_url.is_some(),
             endpoint,
             key,
             key_source,
@@ -148,14 +195,18 @@ impl Plan {
             retries: args.retries,
             timeout: args.timeout,
             connect_timeout: args.connect_timeout,
+            max_retry_after: args.max_retry_after,
             max_unauthorized: args.max_unauthorized,
             canary: args.canary,
             output,
             existing,
-            summary_json: args.summary_json.clone(),
+            summary_json: SummaryFile::from_args(args),
             dry_run: args.dry_run,
             skip_invalid: args.skip_invalid,
             resume: args.resume,
+            yes: args.yes,
+            progress,
+            log_every: args.log_every,
         })
     }
 }
@@ -200,12 +251,7 @@ mod tests {
         let crate::cli::Command::Run(args) = cli.command else {
             unreachable!("a run command")
         };
-        Plan::from_args(
-            &args,
-            Path::new("in.csv"),
-            false,
-            Some("http://127.0.0.1:9"),
-        )
+        Plan::from_args(&args, Some("http://127.0.0.1:9"), false)
     }
 
     #[test]

@@ -64,8 +64,8 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
 
 /// Asks for confirmation on the terminal; refuses without one unless `--yes`. Ctrl-C at the
 /// question ends the program with exit 130, saying that nothing was sent.
-pub(super) async fn confirm(yes: bool, plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confirmation {
-    if yes {
+pub(super) async fn confirm(plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confirmation {
+    if plan.yes {
         return Confirmation::Go;
     }
     let refuse = || {

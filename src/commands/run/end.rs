@@ -4,13 +4,12 @@
 //! file (`--summary-json`), written at every exit.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use super::resume_command::resume_command;
-use crate::cli::RunArgs;
-use crate::config::Plan;
+use crate::config::{Plan, SummaryFile};
 use crate::exit::ExitCode;
 use crate::files::{Existing, Output};
 use crate::logging::{Level, emit};
@@ -41,19 +40,13 @@ pub(super) fn this_resume_command() -> String {
 const SANDBOX_UNKNOWN_ROWS: &str = "The built-in sandbox (--sandbox) knows only the bundled processes (samples/sandbox-processes.json) and answers 401 Not authorized to any other auth_uuid: the key is not what is wrong. To rehearse your own file, run `contrib/rehearse.sh FILE` (a local sandbox that accepts your auth_uuids, with faults), or start `tecalis-status sandbox --accept-unknown --listen 127.0.0.1:8080` and run against it with `--url http://127.0.0.1:8080` (docs/sandbox.md, \"Rehearsing a real file\").";
 
 /// Prints the summary and what to do next; returns the exit code.
-pub(super) fn report_end(
-    args: &RunArgs,
-    plan: &Plan,
-    scan: &Scan,
-    tally: &Tally,
-    audit: &Audit,
-) -> ExitCode {
+pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit) -> ExitCode {
     let exit = match plan.dry_run {
         true if scan.invalid() > 0 => ExitCode::InvalidInput.merge(tally.exit_code()),
         true => ExitCode::Success.merge(tally.exit_code()),
         false => tally.exit_code(),
     };
-    let sandbox_unknown = args.sandbox && tally.stopped == Some(StopReason::WrongKey);
+    let sandbox_unknown = plan.sandbox && tally.stopped == Some(StopReason::WrongKey);
     let mut text = crate::summary::render(tally, &plan.output);
     if sandbox_unknown {
         text = text.replace(
@@ -182,12 +175,11 @@ fn finish_preview(plan: &Plan, tally: &Tally) {
 
 /// `--summary-json` as an output: replaced with --force, and by the runs of the same job
 /// (--resume), whose command repeats the flag.
-pub(super) fn summary_output(path: &Path, args: &RunArgs) -> Output {
-    Output::new("the JSON summary", path)
-        .existing(if args.force || args.resume {
-            Existing::Replace
-        } else {
-            Existing::Refuse
+pub(super) fn summary_output(summary: &SummaryFile) -> Output {
+    Output::new("the JSON summary", &summary.path)
+        .existing(match summary.replace {
+            true => Existing::Replace,
+            false => Existing::Refuse,
         })
         .by_rename()
         .hint("pass --force to replace it, or choose another --summary-json")
@@ -196,25 +188,19 @@ pub(super) fn summary_output(path: &Path, args: &RunArgs) -> Output {
 /// Writes the JSON summary by the rule of every output: never onto the input or the results
 /// file, never through a link, replaced only when allowed.
 pub(super) fn write_summary_json(
-    args: &RunArgs,
+    summary: &SummaryFile,
     results: Option<&Path>,
     json: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let Some(path) = &args.summary_json else {
-        return Ok(());
-    };
     let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
-    let inputs: Vec<&Path> = match args.input.input.as_os_str() == "-" {
-        true => Vec::new(),
-        false => vec![&args.input.input],
-    };
+    let inputs: Vec<&Path> = summary.input.iter().map(PathBuf::as_path).collect();
     // The results file is named too, so that the summary is never written over it, even
     // when neither exists yet.
     let mut outputs: Vec<Output> = results
         .map(|r| Output::new("the results file", r).existing(Existing::Append))
         .into_iter()
         .collect();
-    outputs.push(summary_output(path, args));
+    outputs.push(summary_output(summary));
     Ok(crate::files::write_whole(
         &inputs,
         outputs,

@@ -23,10 +23,9 @@ use sending::{Around, send};
 
 use super::{input_failure, open_input, scan_input};
 use crate::cli::RunArgs;
-use crate::config::Plan;
+use crate::config::{Plan, SummaryFile};
 use crate::exit::ExitCode;
 use crate::files::Output;
-use crate::input::{ReadOptions, Source};
 use crate::logging::{Level, emit};
 use crate::results::JobRecord;
 use crate::results::{Done, read_done};
@@ -51,6 +50,8 @@ struct Ending {
 /// code, so that a cron job never reads the previous run's.
 pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
     let started_at = SystemTime::now();
+    // Read at the door, so that the JSON summary is written even when the flags make no plan.
+    let summary = SummaryFile::from_args(args);
     let mut ending = Ending::default();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_inner(args, progress, &mut ending)
@@ -76,7 +77,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    if args.summary_json.is_some() {
+    if let Some(summary) = &summary {
         let audit = ending.audit.unwrap_or_else(|| Audit {
             input: args.input.input.display().to_string(),
             input_sha256: String::new(),
@@ -90,7 +91,7 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
         if let Some(error) = &error {
             json["error"] = serde_json::Value::String(format!("{error:#}"));
         }
-        if let Err(e) = write_summary_json(args, ending.output.as_deref(), &json)
+        if let Err(e) = write_summary_json(summary, ending.output.as_deref(), &json)
             && error.is_none()
         {
             // With an error of the run's own, that one is said (it is usually the same).
@@ -105,45 +106,38 @@ pub fn run(args: &RunArgs, progress: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn run_inner(args: &RunArgs, progress: bool, ending: &mut Ending) -> anyhow::Result<ExitCode> {
-    if args.input.input.as_os_str() == "-" && args.output.is_none() {
-        crate::logging::error("the input is standard input, so --output FILE is required");
-        return Ok(ExitCode::Usage);
-    }
-    let (source, options, rules) = match open_input(&args.input, true) {
-        Ok(opened) => opened,
-        Err(e) => return Ok(input_failure(e)),
-    };
     // One thread: handing each row between threads cost more than the work on the row
     // (measured in BENCHMARKS.md).
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
-        .block_on(run_async(args, progress, source, options, rules, ending))
+        .block_on(async {
+            let sandbox = match args.sandbox {
+                true => {
+                    let sandbox = Sandbox::start("127.0.0.1:0", SandboxConfig::default()).await?;
+                    tracing::info!("started the built-in sandbox at {}", sandbox.url());
+                    Some(sandbox)
+                }
+                false => None,
+            };
+            let sandbox_url = sandbox.as_ref().map(|s| s.url());
+            // The command's door: from here on, the plan is the whole configuration.
+            let plan = Plan::from_args(args, sandbox_url.as_deref(), progress)?;
+            let exit = run_plan(&plan, ending).await;
+            if let Some(sandbox) = sandbox {
+                sandbox.stop().await;
+            }
+            exit
+        })
 }
 
-async fn run_async(
-    args: &RunArgs,
-    progress: bool,
-    source: Source,
-    options: ReadOptions,
-    rules: crate::validate::Rules,
-    ending: &mut Ending,
-) -> anyhow::Result<ExitCode> {
-    let sandbox = if args.sandbox {
-        let sandbox = Sandbox::start("127.0.0.1:0", SandboxConfig::default()).await?;
-        tracing::info!("started the built-in sandbox at {}", sandbox.url());
-        Some(sandbox)
-    } else {
-        None
+async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> {
+    let source = match open_input(&plan.input, true) {
+        Ok(source) => source,
+        Err(e) => return Ok(input_failure(e)),
     };
-    let sandbox_url = sandbox.as_ref().map(|s| s.url());
-    let plan = Plan::from_args(
-        args,
-        source.path(),
-        source.is_stdin(),
-        sandbox_url.as_deref(),
-    )?;
+    let (options, rules) = (&plan.input.options, &plan.input.rules);
     let audit = Audit {
         input: match source.is_stdin() {
             true => source.display().to_string(),
@@ -160,7 +154,7 @@ async fn run_async(
     ending.audit = Some(audit.clone());
     // Every output is checked before the input is even scanned: a bad path fails the run
     // before anything is sent or touched.
-    let inputs = input_paths(&source);
+    let inputs = plan.input.files();
     let mut outputs = vec![
         Output::new("the results file", &plan.output)
             .existing(plan.existing)
@@ -173,12 +167,12 @@ async fn run_async(
     if !plan.dry_run {
         outputs.push(JobRecord::output(&plan.output));
     }
-    if let Some(path) = &args.summary_json {
-        outputs.push(summary_output(path, args));
+    if let Some(summary) = &plan.summary_json {
+        outputs.push(summary_output(summary));
     }
     ending.output = Some(plan.output.clone());
     let results_file = crate::files::check(&inputs, outputs)?.remove(0);
-    let scan = match scan_input(&source, &options, &rules) {
+    let scan = match scan_input(&source, options, rules) {
         Ok(scan) => scan,
         Err(e) => return Ok(input_failure(e)),
     };
@@ -190,13 +184,11 @@ async fn run_async(
     let prompt = Prompt {
         already_ok: done.len(),
     };
-    if let Some(code) = check_before_sending(args, &plan, &scan, source.display(), &prompt).await? {
+    if let Some(code) = check_before_sending(plan, &scan, source.display(), &prompt).await? {
         return Ok(code);
     }
-    let reader = source
-        .reader(&options)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let writer = open_results(&plan, results_file, &reader, &done)?;
+    let reader = source.reader(options).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let writer = open_results(plan, results_file, &reader, &done)?;
     let job = (!plan.dry_run).then(|| JobRecord {
         version: env!("CARGO_PKG_VERSION").to_string(),
         input: (!source.is_stdin())
@@ -204,7 +196,7 @@ async fn run_async(
             .flatten(),
         input_sha256: audit.input_sha256.clone(),
         delimiter: reader.delimiter() as char,
-        encoding: args.input.encoding.clone(),
+        encoding: plan.input.encoding.clone(),
         columns: reader.columns().names.clone(),
         rows: scan.rows,
         lines_before: done.lines,
@@ -221,8 +213,8 @@ async fn run_async(
         done,
     );
     // A second Ctrl-C quits at once: the JSON summary is still written, saying so.
-    let on_quit = args.summary_json.as_ref().map(|_| {
-        let (args, audit, results) = (args.clone(), audit.clone(), plan.output.clone());
+    let on_quit = plan.summary_json.as_ref().map(|summary| {
+        let (summary, audit, results) = (summary.clone(), audit.clone(), plan.output.clone());
         Box::new(move || {
             let mut json = summary_json(&Tally::empty(), &audit, ExitCode::Interrupted);
             json["counts"] = serde_json::Value::Null;
@@ -232,32 +224,27 @@ async fn run_async(
                 results.display()
             )
             .into();
-            let _ = write_summary_json(&args, Some(&results), &json);
+            let _ = write_summary_json(&summary, Some(&results), &json);
         }) as Box<dyn FnOnce() + Send>
     });
     let around = Around {
-        progress,
         file: source.display(),
         on_quit,
     };
-    let tally = send(args, &plan, &scan, feed, writer, around).await?;
-    let exit = end::report_end(args, &plan, &scan, &tally, &audit);
+    let tally = send(plan, &scan, feed, writer, around).await?;
+    let exit = end::report_end(plan, &scan, &tally, &audit);
     if let Some(mut job) = job {
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
         job.write(&plan.output, &inputs)?;
     }
     ending.tally = Some(tally);
-    if let Some(sandbox) = sandbox {
-        sandbox.stop().await;
-    }
     Ok(exit)
 }
 
 /// Everything that stops a run before anything is sent: nothing to do, invalid rows, no key,
 /// no confirmation. `Some(code)` to stop with.
 async fn check_before_sending(
-    args: &RunArgs,
     plan: &Plan,
     scan: &Scan,
     file: &str,
@@ -295,7 +282,7 @@ async fn check_before_sending(
     if plan.dry_run || scan.valid == 0 {
         return Ok(None);
     }
-    Ok(match confirm(args.yes, plan, scan, prompt).await {
+    Ok(match confirm(plan, scan, prompt).await {
         Confirmation::Go => None,
         Confirmation::Refused(message) => {
             emit(Level::Error, "refused", &message, json!({"sent": 0}));
@@ -311,16 +298,6 @@ async fn check_before_sending(
             Some(ExitCode::Interrupted)
         }
     })
-}
-
-/// The input files a run reads, which no output may be: none for standard input (its spool is
-/// private).
-fn input_paths(source: &Source) -> Vec<&Path> {
-    if source.is_stdin() {
-        Vec::new()
-    } else {
-        vec![source.path()]
-    }
 }
 
 /// A path as an absolute one, for the audit (the file itself may not exist yet).

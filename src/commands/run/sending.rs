@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 use super::confirm::describe_keys;
 use super::end;
 use super::feed::Feed;
-use crate::cli::RunArgs;
 use crate::client::Client;
 use crate::config::Plan;
 use crate::results::ResultsWriter;
@@ -20,8 +19,6 @@ use crate::validate::Scan;
 
 /// What goes around the sending besides the plan: the display and the signal handling.
 pub(super) struct Around<'a> {
-    /// Whether to draw the progress bar.
-    pub(super) progress: bool,
     /// The input's name, for messages.
     pub(super) file: &'a str,
     /// What a second Ctrl-C does before it quits (writes `--summary-json`).
@@ -31,18 +28,13 @@ pub(super) struct Around<'a> {
 /// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
 /// and the collector, until every row is recorded.
 pub(super) async fn send(
-    args: &RunArgs,
     plan: &Plan,
     scan: &Scan,
     mut feed: Feed,
     writer: ResultsWriter,
     around: Around<'_>,
 ) -> anyhow::Result<Tally> {
-    let Around {
-        progress,
-        file,
-        on_quit,
-    } = around;
+    let Around { file, on_quit } = around;
     let stop = Arc::new(Stop::default());
     // Every key in use: the default key and every key of the api_key column.
     let mut redactor = scan.keys.clone();
@@ -61,7 +53,7 @@ pub(super) async fn send(
     };
     let policy = RetryPolicy {
         retries: plan.retries,
-        max_retry_after: args.max_retry_after,
+        max_retry_after: plan.max_retry_after,
         ..RetryPolicy::default()
     };
     let pacer = Arc::new(Pacer::new(plan.rate.per_second));
@@ -105,7 +97,7 @@ pub(super) async fn send(
     let resume = (!plan.dry_run).then(end::this_resume_command);
     let signals = crate::signals::stop_on_signal(stop.clone(), resume, on_quit)
         .context("cannot install the signal handlers")?;
-    let display = crate::progress::Progress::new(scan.rows, progress, args.log_every);
+    let display = crate::progress::Progress::new(scan.rows, plan.progress, plan.log_every);
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display);
     if plan.auto_max_rate.is_some() {
         collector.show_rate(pacer);
