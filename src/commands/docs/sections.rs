@@ -69,6 +69,10 @@ pub(super) fn exit_status(command: &str) -> &'static [(&'static str, &'static st
                 "Stopped early: the server could not be reached (10 rows in a row without an answer). Run the printed command with --resume once it is back.",
             ),
             (
+                "7",
+                "Stopped early: the server asked to wait longer than --max-retry-after (a quota). The summary says when it takes requests again; run the printed command with --resume then.",
+            ),
+            (
                 "130",
                 "Interrupted (SIGINT or SIGTERM): the requests in flight finished, the results are flushed; --resume continues.",
             ),
@@ -104,7 +108,7 @@ pub(super) fn environment(command: &str) -> &'static [(&'static str, &'static st
             ),
             (
                 "TMPDIR",
-                "Where the unnamed snapshot of the input is created (it never has a name on disk).",
+                "Where standard input is copied when it is the input (an unnamed file: it never has a name on disk); a regular file is read in place.",
             ),
             LOGS[0],
             LOGS[1],
