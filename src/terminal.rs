@@ -70,7 +70,12 @@ pub fn width(fd: i32) -> Option<u16> {
     {
         // SAFETY: TIOCGWINSZ fills a winsize; it fails harmlessly when `fd` is no terminal.
         let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } != 0 || size.ws_col == 0 {
+        // As indicatif's terminal reads it (no rows: not known), so that the line we fit and
+        // the line it draws agree on the width.
+        if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } != 0
+            || size.ws_col == 0
+            || size.ws_row == 0
+        {
             return None;
         }
         Some(size.ws_col)
