@@ -14,7 +14,7 @@
 #
 # Results: INPUT.rehearsal.csv, replaced at each rehearsal, unless you pass --output FILE,
 # --resume (continue the previous rehearsal) or --force yourself. The exit code is the run's.
-# README.md, "Rehearsing a real file", gives the same steps by hand.
+# docs/sandbox.md, "Rehearsing a real file", gives the same steps by hand.
 #
 # A rehearsal writes only its own files and sends only to its own sandbox, so it never
 # touches the real job beside it: --url, --api-key-file and --sandbox are refused, and so is

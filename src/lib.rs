@@ -69,6 +69,14 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         _ => false,
     };
+    if let Command::Run(args) = &cli.command {
+        // With standard error redirected, the bar may go to the confirmation's terminal.
+        terminal::allow_progress_on_prompt_terminal(match args.progress {
+            ProgressMode::Never => false,
+            ProgressMode::Always => true,
+            ProgressMode::Auto => !cli.quiet,
+        });
+    }
     logging::init(&cli, progress);
     // A run takes SIGINT and SIGTERM over from the start: a signal while the input is read,
     // validated or confirmed must stop it before anything is sent, not kill it without its

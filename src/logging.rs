@@ -78,10 +78,21 @@ pub fn emit(level: Level, kind: &str, text: &str, fields: serde_json::Value) {
         use std::io::Write;
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     });
+    // With standard error redirected after a confirmation on the terminal, the end of the
+    // run and an interruption are shown there too.
+    if matches!(kind, "summary" | "next" | "interrupted") {
+        crate::terminal::echo_on_prompt_terminal(text);
+    }
 }
 
 /// The JSON line of [`emit`].
 pub(crate) fn json_line(level: Level, kind: &str, text: &str, fields: serde_json::Value) -> String {
+    json_line_at(level.as_str(), kind, text, fields)
+}
+
+/// The one shape of every JSON line on standard error: `timestamp`, `level` (as `tracing`
+/// names it), `kind`, `message`, then `fields` (an object, or null).
+fn json_line_at(level: &str, kind: &str, text: &str, fields: serde_json::Value) -> String {
     let mut object = serde_json::Map::new();
     object.insert(
         "timestamp".into(),
@@ -89,7 +100,7 @@ pub(crate) fn json_line(level: Level, kind: &str, text: &str, fields: serde_json
             .to_string()
             .into(),
     );
-    object.insert("level".into(), level.as_str().into());
+    object.insert("level".into(), level.into());
     object.insert("kind".into(), kind.into());
     object.insert("message".into(), text.trim_end_matches('\n').into());
     if let serde_json::Value::Object(fields) = fields {
@@ -149,9 +160,7 @@ pub fn init(cli: &Cli, progress: bool) {
     };
     let fmt = match cli.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            // `message` at the top level, as in the lines of `emit`.
-            .flatten_event(true)
+            .event_format(JsonEvent)
             .with_writer(writer)
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
@@ -165,6 +174,67 @@ pub fn init(cli: &Cli, progress: bool) {
         .with(fmt)
         .with(indicatif)
         .try_init();
+}
+
+/// A `tracing` event as a JSON line of the same shape as [`emit`]'s: kind `log` (or the
+/// event's own `kind` field), its `target` (the module) and its fields at the top level.
+struct JsonEvent;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for JsonEvent
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'w> tracing_subscriber::fmt::FormatFields<'w> + 'static,
+{
+    fn format_event(
+        &self,
+        _: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let message = match fields.0.remove("message") {
+            Some(serde_json::Value::String(text)) => text,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        let mut object = serde_json::Map::new();
+        object.insert("target".into(), event.metadata().target().into());
+        object.extend(fields.0);
+        let line = json_line_at(
+            event.metadata().level().as_str(),
+            "log",
+            &message,
+            serde_json::Value::Object(object),
+        );
+        writeln!(writer, "{line}")
+    }
+}
+
+/// An event's fields as JSON values.
+#[derive(Default)]
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
 }
 
 #[cfg(test)]

@@ -156,8 +156,15 @@ const WRAPPER: &str = concat!(
 const REHEARSE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/rehearse.sh");
 const BIN: &str = env!("CARGO_BIN_EXE_tecalis-status");
 
+/// The user's documentation: the README and docs/, where the recipes now live
+/// (docs/unattended.md, docs/sandbox.md).
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut text = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    for page in ["unattended", "sandbox", "running", "security-and-files"] {
+        text.push_str(&std::fs::read_to_string(format!("{root}/docs/{page}.md")).unwrap());
+    }
+    text
 }
 
 /// Every line of a log is one JSON object (as `jq` needs); the objects.

@@ -113,20 +113,25 @@ fn ctrl_c_leaves_no_stale_bar_above_the_warning() {
     let at = screen
         .find("interrupted: finishing the requests in flight")
         .unwrap_or_else(|| panic!("no warning:\n{screen}"));
+    // 200 bytes before the warning, on a character's boundary (the bar's graphic is not ASCII).
+    let before = (0..=at.saturating_sub(200))
+        .rev()
+        .find(|&i| screen.is_char_boundary(i))
+        .unwrap_or(0);
     // The bar is erased (carriage return, erase line) right before the warning is written,
     // so no copy of it stays on the line above.
     assert!(
         screen[..at].ends_with("\r\u{1b}[2K"),
         "the warning is not written on a cleared line: {:?}",
-        &screen[at.saturating_sub(200)..at + 20]
+        &screen[before..at + 20]
     );
     // The terminal does not echo `^C` over the bar: the bar fills its line to the last
     // column, so an echoed `^C` wraps onto a new line, the clearing above erases that line
     // instead, and the last frame of the bar stays on the screen.
     assert!(
-        !screen[at.saturating_sub(200)..at].contains("^C"),
+        !screen[before..at].contains("^C"),
         "Ctrl-C was echoed over the bar: {:?}",
-        &screen[at.saturating_sub(200)..at + 20]
+        &screen[before..at + 20]
     );
     let results = dir.results("in.results.csv");
     assert_eq!(results.len(), 300);
@@ -152,4 +157,33 @@ fn progress_always_draws_the_bar_with_quiet() {
     );
     // Quiet: no informational log lines, only the bar and the summary.
     assert!(!screen.contains("sending 30 row(s)"), "{screen}");
+}
+
+#[test]
+fn with_standard_error_redirected_the_bar_and_the_end_go_to_the_terminal() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.write_fresh("in.csv", 40, "OK", "");
+    let args = format!("run in.csv --url {} --rate 20 2>run.log", server.url());
+    let mut pty = Pty::start(&dir, &args);
+    pty.wait_for("Type yes to send");
+    pty.type_keys(b"yes\n");
+    let (code, screen) = pty.finish();
+    assert_eq!(code, Some(0), "{screen}");
+    let after = &screen[screen.find("Type yes to send").unwrap()..];
+    assert!(
+        frames(after).iter().any(|f| f.contains("/40 rows · ok ")),
+        "no bar on the terminal: {after:?}"
+    );
+    assert!(
+        after.contains("Summary: "),
+        "no end on the terminal: {after:?}"
+    );
+    // The log has it all, without a bar.
+    let log = std::fs::read_to_string(dir.path("run.log")).unwrap();
+    assert!(
+        log.contains("Summary: ") && !log.contains('\u{1b}'),
+        "{log}"
+    );
+    assert_eq!(dir.results("in.results.csv").len(), 40);
 }

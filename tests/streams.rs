@@ -8,7 +8,7 @@ use common::{KEY, TestServer, Workdir, bundled_uuids};
 use serde_json::Value;
 
 /// Every line of standard error as a JSON object (the test fails on any other line), each
-/// with a timestamp, a level and a message.
+/// of one shape: a timestamp, a level, a kind and a message.
 fn json_lines(stderr: &str) -> Vec<Value> {
     assert!(!stderr.is_empty(), "nothing on standard error");
     stderr
@@ -17,7 +17,7 @@ fn json_lines(stderr: &str) -> Vec<Value> {
             let value: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}\nin:\n{stderr}"));
             assert!(value.is_object(), "{line}");
-            for field in ["timestamp", "level", "message"] {
+            for field in ["timestamp", "level", "kind", "message"] {
                 assert!(value[field].is_string(), "no {field}: {line}");
             }
             value
@@ -36,9 +36,23 @@ fn json_logs_a_run_with_401s_whole() {
     let server = TestServer::start(|_| {});
     dir.sample("corrections.csv");
     let out = dir
-        .run_at(&server.url(), "corrections.csv", &["--log-format", "json"])
+        .run_at(
+            &server.url(),
+            "corrections.csv",
+            &["--log-format", "json", "-vv"],
+        )
         .expect(3);
     let lines = json_lines(&out.stderr);
+    // The lines of tracing (here the attempts, at -vv) have the same shape: kind `log`,
+    // with the module and their own fields.
+    let logs = of_kind(&lines, "log");
+    assert!(logs.len() >= 12, "{}", out.stderr);
+    assert!(
+        logs.iter()
+            .all(|l| l["target"].as_str().unwrap().starts_with("tecalis_status")),
+        "{}",
+        out.stderr
+    );
     let counts = of_kind(&lines, "counts");
     assert_eq!(counts.len(), 1, "{}", out.stderr);
     assert_eq!(counts[0]["rows"], 12);
@@ -68,6 +82,28 @@ fn json_logs_a_run_with_401s_whole() {
     );
     assert!(!out.stderr.contains(KEY));
     assert_eq!(out.stdout, "");
+    // Exit 3 with nothing to resume (401s): the next step is the export of those rows.
+    let next = of_kind(&lines, "next");
+    assert_eq!(next.len(), 1, "{}", out.stderr);
+    let export = next[0]["export_command"].as_str().unwrap();
+    assert!(
+        export.ends_with(" report corrections.results.csv --export-failed corrections.failed.csv"),
+        "{export}"
+    );
+}
+
+#[test]
+fn near_miss_header_names_are_one_per_line() {
+    let dir = Workdir::new();
+    dir.write("near.csv", "uuid,status\n");
+    let out = dir.cmd(&["validate", "near.csv"]).expect(4);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("near.csv:1: column "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(lines[0].contains("looks like `auth_uuid`") && lines[1].contains("looks like `state`"));
 }
 
 #[test]

@@ -193,7 +193,7 @@ pub struct RunArgs {
     /// With `--rate auto`: the rate it never passes [default: 100/s].
     #[arg(long, value_parser = parse_rate)]
     pub max_rate: Option<Rate>,
-    /// Retries for transient failures (connection errors, timeouts, 408, 429, 5xx).
+    /// Retries for transient failures (connection errors, timeouts, 408, 429, 500, 502, 503, 504; not 501 or other 5xx).
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
     /// Time limit for one request, e.g. `30s`, `1m`, `500ms`.

@@ -56,7 +56,7 @@ pub enum InputError {
     },
     /// Header names that are not known columns but are close to one: the data under them
     /// would be ignored (or, for a key, copied into the results). Every such name at once.
-    #[error("{file}:{line}: {}", near_miss_message(misses))]
+    #[error("{file}:{line}: {}", near_miss_message(misses, &format!("\n{file}:{line}: ")))]
     NearMiss {
         /// The input as the user named it.
         file: String,
@@ -278,8 +278,8 @@ impl InputError {
     }
 }
 
-/// The message for near-miss header names: one sentence per name.
-fn near_miss_message(misses: &[(usize, &'static str)]) -> String {
+/// The message for near-miss header names: one line per name, each after `separator`.
+fn near_miss_message(misses: &[(usize, &'static str)], separator: &str) -> String {
     misses
         .iter()
         .map(|(position, known)| {
@@ -288,5 +288,5 @@ fn near_miss_message(misses: &[(usize, &'static str)]) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join(separator)
 }

@@ -124,34 +124,40 @@ pub(super) fn quota_json(quota: &Quota) -> Value {
     })
 }
 
+/// A figure to one decimal, as the text shows it: a controller's sum of steps is not
+/// `59.400000000000034` in a summary.
+fn round_tenth(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
+}
+
 /// `--rate auto` in the JSON summary: the rate settled on (what to pass as `--rate` next
 /// time), or why there is none.
 pub(super) fn auto_rate_json(found: &Found) -> Value {
     if let Some(fixed) = found.fixed {
         return json!({
             "mode": "fixed",
-            "per_second": fixed,
+            "per_second": round_tenth(fixed),
             "throttled_answers": found.throttled,
-            "paused_seconds": found.paused.as_secs_f64(),
-            "allowed_per_second": found.suggested,
-            "taken_after_throttling_per_second": found.taken,
+            "paused_seconds": round_tenth(found.paused.as_secs_f64()),
+            "allowed_per_second": found.suggested.map(round_tenth),
+            "taken_after_throttling_per_second": found.taken.map(round_tenth),
             "suggested_rate": found.suggested.map(rate_flag),
         });
     }
     json!({
         "mode": "auto",
         "throttled_answers": found.throttled,
-        "paused_seconds": found.paused.as_secs_f64(),
-        "announced_per_second": found.announced,
-        "settled_per_second": found.settled,
-        "sustained_per_second": found.suggested,
+        "paused_seconds": round_tenth(found.paused.as_secs_f64()),
+        "announced_per_second": found.announced.map(round_tenth),
+        "settled_per_second": found.settled.map(round_tenth),
+        "sustained_per_second": found.suggested.map(round_tenth),
         "longest_window_seconds": found.longest_window.as_secs_f64(),
         "suggested_rate": found.suggested.map(rate_flag).or_else(|| (found.settled.is_none() && found.reached_ceiling()).then(|| rate_flag(found.max_rate))),
         "limit_found": found.settled.is_some(),
         "ceiling_reached": found.reached_ceiling(),
-        "max_rate_per_second": found.max_rate,
-        "peak_per_second": found.peak,
-        "final_per_second": found.rate,
+        "max_rate_per_second": round_tenth(found.max_rate),
+        "peak_per_second": round_tenth(found.peak),
+        "final_per_second": round_tenth(found.rate),
         "throttled_spells": found.events,
     })
 }
@@ -198,7 +204,8 @@ mod tests {
             started_at: SystemTime::now(),
         };
         let json = summary_json(&tally, &audit, ExitCode::Success);
-        assert_eq!(json["rate"]["settled_per_second"], 38.04);
+        // Rounded as the text shows them.
+        assert_eq!(json["rate"]["settled_per_second"], 38.0);
         assert_eq!(json["rate"]["suggested_rate"], "37.2");
         // Too short to tell what the server sustains: nothing rather than something wrong.
         tally.auto_rate = Some(Found {

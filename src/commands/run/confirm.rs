@@ -135,6 +135,7 @@ pub(super) async fn confirm(plan: &Plan, scan: &Scan, prompt: &Prompt) -> Confir
         Some((_, answer)) => answer,
     };
     if answer.trim() == "yes" {
+        crate::terminal::keep_prompt_terminal(&tty);
         Confirmation::Go
     } else {
         Confirmation::Refused(format!(

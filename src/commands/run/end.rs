@@ -37,7 +37,7 @@ pub(super) fn this_resume_command() -> String {
 
 /// What `run --sandbox` says when the built-in sandbox answered 401 to the first rows: it
 /// knows only the bundled processes, so the user's own file cannot be sent to it.
-const SANDBOX_UNKNOWN_ROWS: &str = "The built-in sandbox (--sandbox) knows only the bundled processes (samples/sandbox-processes.json) and answers 401 Not authorized to any other auth_uuid: the key is not what is wrong. To rehearse your own file, run `contrib/rehearse.sh FILE` (a local sandbox that accepts your auth_uuids, with faults), or start `tecalis-status sandbox --accept-unknown --listen 127.0.0.1:8080` and run against it with `--url http://127.0.0.1:8080` (README, \"Rehearsing a real file\").";
+const SANDBOX_UNKNOWN_ROWS: &str = "The built-in sandbox (--sandbox) knows only the bundled processes (samples/sandbox-processes.json) and answers 401 Not authorized to any other auth_uuid: the key is not what is wrong. To rehearse your own file, run `contrib/rehearse.sh FILE` (a local sandbox that accepts your auth_uuids, with faults), or start `tecalis-status sandbox --accept-unknown --listen 127.0.0.1:8080` and run against it with `--url http://127.0.0.1:8080` (docs/sandbox.md, \"Rehearsing a real file\").";
 
 /// Prints the summary and what to do next; returns the exit code.
 pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit) -> ExitCode {
@@ -129,8 +129,43 @@ pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit)
                 "takes_requests_again_at": tally.quota.as_ref().map(|q| humantime::format_rfc3339_seconds(q.until).to_string()),
             }),
         );
+    } else if exit == ExitCode::RowsFailed {
+        // Nothing to resume (a resume would get the same answers): the rows to correct.
+        let command = export_command(&plan.output);
+        emit(
+            Level::Notice,
+            "next",
+            &format!(
+                "To see the rows that were not applied and write them to a file to correct and run again:\n  {command}"
+            ),
+            json!({ "resume_command": null, "export_command": command }),
+        );
     }
     exit
+}
+
+/// `report RESULTS --export-failed NAME.failed.csv`, with the program as it was run.
+fn export_command(results: &Path) -> String {
+    let program = std::env::args()
+        .next()
+        .unwrap_or_else(|| "tecalis-status".into());
+    let stem = results
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    let stem = stem.strip_suffix(".results").unwrap_or(&stem);
+    let export = results.with_file_name(format!("{stem}.failed.csv"));
+    [
+        program.as_str(),
+        "report",
+        &results.to_string_lossy(),
+        "--export-failed",
+        &export.to_string_lossy(),
+    ]
+    .iter()
+    .map(|w| super::resume_command::shell_quote(w))
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// Closes the dry run's preview on standard output: how many more bodies there are, and
