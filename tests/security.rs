@@ -379,7 +379,6 @@ fn the_cron_wrapper_passes_run_flags_on() {
 /// credential but is not `api_key` never reaches the preview, the results or an export, and
 /// its rows are not sent with the default key silently.
 #[test]
-#[ignore = "needs h24's header rule (issue 21.3): run with --ignored once it has landed"]
 fn a_key_column_under_another_name_reaches_no_file_and_no_stream() {
     let server = TestServer::start(|c| c.accept_unknown = true);
     let url = server.url();
@@ -442,7 +441,6 @@ fn a_key_column_under_another_name_reaches_no_file_and_no_stream() {
 
 /// Issue 20's quota seen through the wrapper: exit 7 is passed on, with when to come back.
 #[test]
-#[ignore = "needs h20's exit 7 (a quota): run with --ignored once it has landed"]
 fn the_cron_wrapper_says_when_a_quota_lets_the_job_resume() {
     let server = TestServer::start(|c| {
         c.accept_unknown = true;
