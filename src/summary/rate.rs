@@ -130,6 +130,12 @@ fn round_tenth(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
+/// A rate the server is known to allow, to one decimal, never above it (as `--rate` is
+/// suggested): 6.86/s is 6.8, not 6.9.
+fn floor_tenth(value: f64) -> f64 {
+    (value * 10.0).floor() / 10.0
+}
+
 /// `--rate auto` in the JSON summary: the rate settled on (what to pass as `--rate` next
 /// time), or why there is none.
 pub(super) fn auto_rate_json(found: &Found) -> Value {
@@ -139,7 +145,7 @@ pub(super) fn auto_rate_json(found: &Found) -> Value {
             "per_second": round_tenth(fixed),
             "throttled_answers": found.throttled,
             "paused_seconds": round_tenth(found.paused.as_secs_f64()),
-            "allowed_per_second": found.suggested.map(round_tenth),
+            "allowed_per_second": found.suggested.map(floor_tenth),
             "taken_after_throttling_per_second": found.taken.map(round_tenth),
             "suggested_rate": found.suggested.map(rate_flag),
         });
@@ -148,9 +154,9 @@ pub(super) fn auto_rate_json(found: &Found) -> Value {
         "mode": "auto",
         "throttled_answers": found.throttled,
         "paused_seconds": round_tenth(found.paused.as_secs_f64()),
-        "announced_per_second": found.announced.map(round_tenth),
+        "announced_per_second": found.announced.map(floor_tenth),
         "settled_per_second": found.settled.map(round_tenth),
-        "sustained_per_second": found.suggested.map(round_tenth),
+        "sustained_per_second": found.suggested.map(floor_tenth),
         "longest_window_seconds": found.longest_window.as_secs_f64(),
         "suggested_rate": found.suggested.map(rate_flag).or_else(|| (found.settled.is_none() && found.reached_ceiling()).then(|| rate_flag(found.max_rate))),
         "limit_found": found.settled.is_some(),
