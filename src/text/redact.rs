@@ -133,6 +133,19 @@ impl Redactor {
         // The keys are held in lower case and so is the text searched (ASCII lower-casing keeps
         // every byte offset).
         let mut spans: Vec<(usize, usize)> = Vec::new();
+        // The text as it is, always: a run may also be spelled across an escape and plain
+        // characters after it (`\u0073` then `=+-A+as` shows `3=+-A+as` to a reader).
+        let lower = text.to_ascii_lowercase();
+        matcher.find(lower.as_bytes(), &mut spans);
+        // A run of bytes may begin or end inside a character: cut the whole character.
+        for (start, end) in &mut spans {
+            while !text.is_char_boundary(*start) {
+                *start -= 1;
+            }
+            while !text.is_char_boundary(*end) {
+                *end += 1;
+            }
+        }
         if may_be_encoded(text) {
             let mut decoded = decode(text);
             decoded.text.make_ascii_lowercase();
@@ -143,18 +156,6 @@ impl Redactor {
                     .into_iter()
                     .map(|(start, end)| (decoded.origin[start].0, decoded.origin[end - 1].1)),
             );
-        } else {
-            let lower = text.to_ascii_lowercase();
-            matcher.find(lower.as_bytes(), &mut spans);
-            // A run of bytes may begin or end inside a character: cut the whole character.
-            for (start, end) in &mut spans {
-                while !text.is_char_boundary(*start) {
-                    *start -= 1;
-                }
-                while !text.is_char_boundary(*end) {
-                    *end += 1;
-                }
-            }
         }
         if spans.is_empty() {
             return Cow::Borrowed(text);
