@@ -4,7 +4,6 @@
 
 mod export;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -12,7 +11,9 @@ use anyhow::Context;
 
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
-use crate::results::{Counts, JobRecord, Outcome, RowKey, job_path, read_lines, restore_cell};
+use crate::results::{
+    Counts, JobRecord, Outcome, RowKey, job_path, read_finals, read_lines, restore_cell,
+};
 use crate::text::safe_input_text;
 
 /// How many 401s and failures the report lists by line.
@@ -46,30 +47,33 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
-    // First pass: where the last line of each row is, and whether the last run recorded the
-    // row (the job is the last run's rows: a row corrected or removed from the input since an
-    // earlier run is no longer part of it). Memory: one entry per row, not the rows themselves.
+    // First pass: the final outcome of each row, and whether the last run recorded it (the
+    // job is the last run's rows: a row corrected or removed from the input since an earlier
+    // run is no longer part of it). Memory: 24 bytes a row, not the rows themselves.
     let lines_before = job.as_ref().map_or(0, |j| j.lines_before);
-    let mut last: HashMap<RowKey, (u64, bool)> = HashMap::new();
-    let file = read_lines(path, |n, record, _| {
-        let entry = last.entry(RowKey::of(record)).or_insert((n, false));
-        entry.0 = n;
-        entry.1 |= n > lines_before;
-        Ok(())
-    })?;
-    let earlier_only = last.values().filter(|(_, current)| !current).count();
+    let already_recorded = job.as_ref().map_or(0, |j| j.already_recorded);
+    let mut finals = read_finals(path, lines_before)?;
+    let not_current = finals.rows().filter(|f| !f.current()).count() as u64;
+    // The rows the last run skipped as ok have no line of that run; the others of earlier runs
+    // only are the rows corrected or removed since.
+    let earlier_only = not_current.saturating_sub(already_recorded);
 
-    // Second pass: count the final lines, list the problems, note what to export.
+    // Second pass: each line of the last run is one input row (a repeat of a row counts as
+    // the row does); the problems are listed once, at the line that decides them.
     let mut counts = Counts::default();
+    counts[Outcome::Skipped] = already_recorded;
     let mut unauthorized = Listed::default();
     let mut failures = Listed::default();
-    let mut failed = export::Failed::default();
-    let exporting = export_to.is_some();
-    read_lines(path, |n, record, outcome| {
-        if last.get(&RowKey::of(record)) != Some(&(n, true)) {
+    read_lines(path, |n, record, _| {
+        if n <= lines_before {
             return Ok(());
         }
+        let key = RowKey::of(record);
+        let outcome = finals.counted(key);
         counts[outcome] += 1;
+        if finals.get(key).is_none_or(|f| f.line() != n) {
+            return Ok(());
+        }
         let line: u64 = record[0].parse().unwrap_or(0);
         let uuid = safe_input_text(restore_cell(&record[1]));
         match outcome {
@@ -84,18 +88,14 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 ),
             )),
         }
-        // Only an export needs the failed rows themselves; a report counts them.
-        if exporting && !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
-            failed.add(record);
-        }
         Ok(())
     })?;
-    failed.set_header(&file.header);
+    let file = &finals.file;
 
     let completeness = match &job {
         None => Completeness::Unknown,
         Some(job) => {
-            let recorded = file.lines.saturating_sub(job.lines_before);
+            let recorded = file.lines.saturating_sub(job.lines_before) + job.already_recorded;
             match job.rows.saturating_sub(recorded) {
                 0 => Completeness::Complete,
                 missing => Completeness::Missing {
@@ -160,7 +160,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     // row exported: the export is then not the next step (doing both sends rows twice).
     let unfinished = cancelled > 0 || matches!(completeness, Completeness::Missing { .. });
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
-        let written = export::write(checked, &failed, job.as_ref())?;
+        let written = export::write(checked, &mut finals, path, job.as_ref())?;
         let next = match (unfinished, written.rows) {
             (false, 0) => ": nothing to correct or run",
             (true, _) => {

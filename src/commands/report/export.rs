@@ -3,36 +3,16 @@
 //! its own name, the per-row `api_key` included, cells as written), otherwise rebuilt from
 //! the results file, with a note saying what could not be recovered.
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::files::{Checked, Existing, Output, OutputFile};
 use crate::input::{ReadOptions, Source};
-use crate::results::{JobRecord, RESULT_COLUMNS, RowKey, neutralise, restore_cell};
+use crate::results::{
+    Finals, JobRecord, RESULT_COLUMNS, RowKey, neutralise, read_lines, restore_cell,
+};
 use crate::validate::parse_canonical_uuid;
-
-/// The rows to export: their keys, and their results lines for when the input is gone.
-#[derive(Debug, Default)]
-pub(super) struct Failed {
-    keys: HashSet<RowKey>,
-    records: Vec<csv::StringRecord>,
-    header: Option<csv::StringRecord>,
-}
-
-impl Failed {
-    /// Notes one final results line that did not end ok.
-    pub(super) fn add(&mut self, record: &csv::StringRecord) {
-        self.keys.insert(RowKey::of(record));
-        self.records.push(record.clone());
-    }
-
-    /// Keeps the results header, to name the extra columns of rebuilt rows.
-    pub(super) fn set_header(&mut self, header: &[String]) {
-        self.header = Some(csv::StringRecord::from(header.to_vec()));
-    }
-}
 
 /// What the export wrote.
 pub(super) struct Written {
@@ -73,17 +53,24 @@ pub(super) fn check_target(
     Ok(crate::files::check(&sources, vec![output(target, force)])?.remove(0))
 }
 
-/// Writes the export into the checked output and commits it.
+/// Writes the export into the checked output and commits it: the rows of the last run whose
+/// final outcome in `finals` is not ok, streamed (the input or the results file read again,
+/// each row looked up), so that memory does not grow with them.
 pub(super) fn write(
     checked: Checked,
-    failed: &Failed,
+    finals: &mut Finals,
+    results: &Path,
     job: Option<&JobRecord>,
 ) -> anyhow::Result<Written> {
     let mut file = checked.open()?;
-    let mut writer = csv::Writer::from_writer(&mut file);
+    // A row is exported as it is, also one with fewer cells than the header (no reasons
+    // cell at the end): the input reader takes it so.
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(&mut file);
     let written = match unchanged_input(job) {
-        Some((job, source)) => from_input(&mut writer, failed, job, &source)?,
-        None => from_results(&mut writer, failed, job)?,
+        Some((job, source)) => from_input(&mut writer, finals, job, &source)?,
+        None => from_results(&mut writer, finals, results, job)?,
     };
     writer.flush().context("cannot write the export")?;
     drop(writer);
@@ -115,7 +102,7 @@ fn safe<'a>(cells: impl Iterator<Item = &'a str>, changed: &mut u64) -> Vec<Stri
 /// Copies the failed rows from the input, in input order.
 fn from_input(
     writer: &mut csv::Writer<&mut OutputFile>,
-    failed: &Failed,
+    finals: &mut Finals,
     job: &JobRecord,
     source: &Source,
 ) -> anyhow::Result<Written> {
@@ -138,7 +125,6 @@ fn from_input(
         .context("cannot write the export")?;
     let mut record = csv::ByteRecord::new();
     let mut rows = 0;
-    let mut found = HashSet::new();
     while let Some(line) = reader
         .next_record(&mut record)
         .map_err(|e| anyhow::anyhow!("{e}"))?
@@ -151,7 +137,7 @@ fn from_input(
             Some(uuid) => RowKey::Uuid(uuid.as_u128()),
             None => RowKey::Line(line),
         };
-        if failed.keys.contains(&key) && found.insert(key) {
+        if finals.get(key).is_some_and(|f| f.failed()) && !finals.mark(key) {
             let text: Vec<String> = record
                 .iter()
                 .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -163,7 +149,7 @@ fn from_input(
             rows += 1;
         }
     }
-    let missing = failed.keys.len() - found.len();
+    let missing = finals.rows().filter(|f| f.failed() && !f.marked()).count();
     let note = if missing > 0 {
         format!(
             " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file)",
@@ -186,26 +172,26 @@ fn from_input(
 /// columns under their input names. Per-row keys are not in the results, so they are lost.
 fn from_results(
     writer: &mut csv::Writer<&mut OutputFile>,
-    failed: &Failed,
+    finals: &Finals,
+    results: &Path,
     job: Option<&JobRecord>,
 ) -> anyhow::Result<Written> {
     let mut header = vec!["auth_uuid", "state", "reasons"];
-    let extras: Vec<&str> = failed
-        .header
-        .as_ref()
-        .map(|h| {
-            h.iter()
-                .skip(RESULT_COLUMNS.len())
-                .map(input_name)
-                .collect()
-        })
-        .unwrap_or_default();
-    header.extend(extras.iter().copied());
+    let extras = finals.file.header.iter().skip(RESULT_COLUMNS.len());
+    header.extend(extras.map(|h| input_name(h)));
     let mut changed = 0;
     writer
         .write_record(safe(header.into_iter(), &mut changed))
         .context("cannot write the export")?;
-    for record in &failed.records {
+    let mut rows = 0;
+    // Each failed row once: at the line that decides its outcome.
+    read_lines(results, |n, record, _| {
+        let decides = finals
+            .get(RowKey::of(record))
+            .is_some_and(|f| f.failed() && f.line() == n);
+        if !decides {
+            return Ok(());
+        }
         let mut row = vec![
             restore_cell(&record[1]),
             restore_cell(&record[2]),
@@ -215,7 +201,9 @@ fn from_results(
         writer
             .write_record(safe(row.into_iter(), &mut changed))
             .context("cannot write the export")?;
-    }
+        rows += 1;
+        Ok(())
+    })?;
     let had_keys = job.is_some_and(|j| {
         j.columns
             .iter()
@@ -236,7 +224,7 @@ fn from_results(
         format!(" (rebuilt from the results file because {why})")
     };
     Ok(Written {
-        rows: failed.records.len() as u64,
+        rows,
         note,
         neutralised: changed,
     })

@@ -218,6 +218,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         columns: reader.columns().names.clone(),
         rows: scan.rows,
         lines_before: done.lines,
+        already_recorded: work.already_recorded,
         started_at: humantime::format_rfc3339_millis(audit.started_at).to_string(),
         finished_at: None,
         exit_code: None,
