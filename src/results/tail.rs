@@ -20,7 +20,7 @@ pub struct Tail {
 /// A line that is neither whole nor a torn last line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Damaged {
-    /// Its line in the file (1-based).
+    /// The line where its record starts (1-based).
     pub line: u64,
     /// What is wrong with it.
     pub why: &'static str,
@@ -71,7 +71,7 @@ pub fn find(file: &File) -> std::io::Result<Result<Tail, Damaged>> {
                 (State::CellStart, b'"') => State::Quoted,
                 (State::Plain, b'"') => {
                     return Ok(Err(Damaged {
-                        line,
+                        line: record_line,
                         why: "a quote inside a cell that is not quoted",
                     }));
                 }
@@ -84,7 +84,7 @@ pub fn find(file: &File) -> std::io::Result<Result<Tail, Damaged>> {
                 }
                 (State::QuoteInQuoted, _) => {
                     return Ok(Err(Damaged {
-                        line,
+                        line: record_line,
                         why: "text after the quote that closes a cell",
                     }));
                 }
@@ -186,6 +186,10 @@ mod tests {
         // An opening quote with no end: the rest of the file would be one torn record.
         let open = format!("{head}3,{U},OK,\"why,ok\n{after}");
         assert_eq!(tail(&open).unwrap_err().line, 3);
+        // An opening quote that a later quoted cell seems to close: the record began at line 3.
+        let quoted = format!("{ok}4,{U},OK,\"a, b\",ok\n");
+        let closed_later = format!("{head}3,{U},OK,\"why,ok\n{after}{quoted}{after}");
+        assert_eq!(tail(&closed_later).unwrap_err().line, 3);
         // The same quote on the last line is a torn line like any other.
         let last = format!("{head}{ok}3,{U},OK,\"why,ok\n");
         let kept = format!("{head}{ok}").len() as u64;
