@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde_json::json;
 
 use super::resume_command::resume_command;
@@ -233,7 +234,7 @@ pub(super) fn write_summary_json(
     results: Option<&Path>,
     json: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
+    let text = serde_json::to_string_pretty(json).context("cannot write the JSON summary")? + "\n";
     let inputs: Vec<&Path> = summary.input.iter().map(PathBuf::as_path).collect();
     // The results file is named too, so that the summary is never written over it, even
     // when neither exists yet.
