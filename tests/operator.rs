@@ -641,3 +641,70 @@ fn systemd_analyze_accepts_the_timer_and_the_unit() {
         "systemd-analyze verify: {complaints}"
     );
 }
+
+/// F11: rows whose reasons cell was empty were sent with the run's `--reasons`; the export
+/// copied the input's empty cell, so running it sent no reasons at all. It carries the
+/// reasons the server received, in the input's reasons column or in one it adds.
+#[test]
+fn the_export_carries_the_reasons_default_the_rows_were_sent_with() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    let url = server.url();
+    // The demo key does not match these two bundled processes: both end unauthorized.
+    let (daba, e62d) = (
+        "0193a1b2-daba-78c0-98f1-35d25f557203",
+        "0193a1b2-e62d-7ba9-97ee-05cde00902c7",
+    );
+    dir.write(
+        "in.csv",
+        format!("auth_uuid,state,reasons,Ticket\n{daba},KO,,T1\n{e62d},KO,Documento caducado,T2\n"),
+    );
+    dir.write("bare.csv", format!("auth_uuid,state\n{daba},KO\n"));
+    for input in ["in", "bare"] {
+        dir.run_at(&url, &format!("{input}.csv"), &["--reasons", "bulk fix"])
+            .expect(3);
+        let out = dir
+            .cmd(&[
+                "report",
+                &format!("{input}.results.csv"),
+                "--export-failed",
+                &format!("{input}.failed.csv"),
+            ])
+            .expect(3);
+        out.stdout_has("1 row(s) whose reasons cell was empty carry the reasons they were sent with (the run's --reasons)");
+        let export = dir.read(&format!("{input}.failed.csv"));
+        let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(export.as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect();
+        let header = csv::Reader::from_reader(export.as_bytes())
+            .headers()
+            .unwrap()
+            .clone();
+        let reasons = header.iter().position(|h| h == "reasons").unwrap();
+        // What the server received for the row is what the export will send.
+        let received: Vec<String> = server
+            .received()
+            .iter()
+            .filter_map(|r| r.body.clone())
+            .filter(|b| b["auth_uuid"] == daba)
+            .map(|b| b["reasons"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(received.iter().all(|r| r == "bulk fix"), "{received:?}");
+        assert_eq!(&rows[0][0], daba, "{export}");
+        assert_eq!(&rows[0][reasons], "bulk fix", "{input}: {export}");
+        if input == "in" {
+            assert!(
+                export.starts_with("auth_uuid,state,reasons,Ticket\n"),
+                "{export}"
+            );
+            assert_eq!(&rows[0][3], "T1", "{export}");
+            assert_eq!(&rows[1][reasons], "Documento caducado", "{export}");
+        } else {
+            assert!(export.starts_with("auth_uuid,state,reasons\n"), "{export}");
+        }
+        // Run without --reasons, the export sends what was sent.
+        dir.cmd(&["validate", &format!("{input}.failed.csv")])
+            .expect(0);
+    }
+}
