@@ -483,6 +483,59 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
         30,
         "{rows:?}"
     );
+    // F22: the next step is true when it is read. The run's own resume command named the
+    // rehearsal's sandbox, stopped by then; it is the rehearsal's command, which works.
+    let commands: Vec<&str> = stderr.lines().filter(|l| l.starts_with("  ")).collect();
+    assert!(
+        commands.iter().all(|l| !l.contains("127.0.0.1")),
+        "a command names the stopped sandbox:\n{stderr}"
+    );
+    let again = stderr
+        .lines()
+        .skip_while(|l| !l.ends_with("to send the rows that did not end ok, run:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume command:\n{stderr}"));
+    let again = again
+        .trim()
+        .strip_suffix("(continues the rehearsal against a new sandbox)")
+        .unwrap_or_else(|| panic!("{again}"))
+        .trim();
+    assert!(
+        again.ends_with("rehearse.sh mine.csv --resume") && !again.contains("--wrong-key"),
+        "{again}"
+    );
+    // The real job's command is a run of its own: no rehearsal file, nothing taken for done.
+    let real = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("The real job is a run of its own"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no real command:\n{stderr}"));
+    assert!(
+        real.trim()
+            .ends_with("run mine.csv --url URL --api-key-file KEY-FILE")
+            && !real.contains("rehearsal")
+            && !real.contains("--resume"),
+        "{real}"
+    );
+    // Run as printed, it continues the rehearsal (the key fixed: the rows are accepted but
+    // the one held for another customer).
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(again)
+        .current_dir(dir.path(""))
+        .env("TECALIS_BIN", BIN)
+        .env_remove("TECALIS_URL")
+        .env_remove("TECALIS_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let rows = outcomes(&dir, "mine.rehearsal.csv");
+    assert_eq!(rows.len(), 60, "{rows:?}");
+    assert_eq!(
+        rows.iter().filter(|(_, o)| o == "ok").count(),
+        29,
+        "{rows:?}"
+    );
 }
 
 #[test]

@@ -24,8 +24,20 @@ pub(super) fn env_url() -> Option<String> {
     std::env::var("TECALIS_URL").ok()
 }
 
-/// The command that resumes this run, as it was run.
+/// The command that resumes this run, as it was run; in a rehearsal (`contrib/rehearse.sh`
+/// sets `TECALIS_REHEARSAL_RESUME`), the rehearsal's own command instead: its sandbox is
+/// stopped by then, and the run's command would name it.
 pub(super) fn this_resume_command() -> String {
+    if let Some(rehearsal) = std::env::var("TECALIS_REHEARSAL_RESUME")
+        .ok()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+    {
+        return format!(
+            "{}   (continues the rehearsal against a new sandbox)",
+            crate::text::escape_controls(&rehearsal)
+        );
+    }
     let command = resume_command(std::env::args_os(), env_url().as_deref());
     // A command that reads standard input would wait for it, typed at the terminal.
     match std::env::args_os().skip(2).any(|a| a == "-") {
