@@ -107,6 +107,10 @@ pub(super) fn environment(command: &str) -> &'static [(&'static str, &'static st
                 "Honoured, except for loopback targets.",
             ),
             (
+                "TECALIS_REHEARSAL_RESUME",
+                "Set by contrib/rehearse.sh: the command printed to resume, instead of the run's own (which would name the rehearsal's sandbox, stopped by then).",
+            ),
+            (
                 "TMPDIR",
                 "Where standard input is copied when it is the input (an unnamed file: it never has a name on disk); a regular file is read in place.",
             ),
