@@ -13,7 +13,7 @@
 //!   within [`RECOVERY`]; it holds there ([`HOLD`], doubled each time a probe finds the same
 //!   limit again), then probes above it along a convex cubic, so it finds a raised limit.
 //! - **Errors are not success**: while errors (a 5xx without `Retry-After`, a 408) are
-//!   [`ERROR_SHARE`] or more of the last answers ([`ERROR_WINDOW`]), the target does
+//!   [`ERROR_SHARE`] or more of the last [`ERROR_ANSWERS`] answers, the target does
 //!   not rise; errors never lower it either. A 503 with `Retry-After` is throttling.
 //! - It never raises the target into the unknown (slow start, probing) beyond
 //!   [`MEASURED_HEADROOM`] times the rate actually sent in the last second: when latency or
@@ -57,15 +57,13 @@ pub const MEASURED_HEADROOM: f64 = 2.5;
 const FAST_CONVERGENCE: f64 = 0.9;
 /// A probe throttled within this fraction above the estimate found the same limit again.
 const SAME_LIMIT: f64 = 0.1;
-/// While at least this share of the answers of the last [`ERROR_WINDOW`] are errors (a 5xx
+/// While at least this share of the last [`ERROR_ANSWERS`] answers are errors (a 5xx
 /// without `Retry-After`, a 408), the target does not rise: the answers that did succeed
 /// among them say nothing good about a server in trouble. Errors never lower it either.
 pub const ERROR_SHARE: f64 = 0.1;
-/// The window over which [`ERROR_SHARE`] is counted: the answers of the last second, at most
-/// the last [`ERROR_ANSWERS`] (so that a storm holds the target from its first errors, not
-/// once they outnumber a second of earlier successes).
-pub const ERROR_WINDOW: Duration = Duration::from_secs(1);
-/// The most answers [`ERROR_SHARE`] is counted over.
+/// The answers [`ERROR_SHARE`] is counted over: the last ones, however old (a time window
+/// holds few answers at a low rate, and a run of successes in it raised the rate under 60%
+/// of errors; a count holds a storm from its first errors, and 20 clean answers end it).
 pub const ERROR_ANSWERS: usize = 20;
 
 /// What came back for one attempt.
@@ -122,9 +120,8 @@ pub struct AdaptiveRate {
     lowest_announced: Option<f64>,
     /// The highest target so far.
     peak: f64,
-    /// The HTTP answers of the last [`ERROR_WINDOW`] (at most [`ERROR_ANSWERS`]): when each
-    /// came, and whether it was an error.
-    recent: std::collections::VecDeque<(Instant, bool)>,
+    /// Whether each of the last [`ERROR_ANSWERS`] HTTP answers was an error.
+    recent: std::collections::VecDeque<bool>,
 }
 
 impl AdaptiveRate {
@@ -258,16 +255,10 @@ impl AdaptiveRate {
         self.history
             .on_answer(sent_at, answered_at, accepted, throttled);
         if answer != Answer::NoAnswer {
-            self.recent
-                .push_back((answered_at, answer == Answer::Error));
-        }
-        while self
-            .recent
-            .front()
-            .is_some_and(|(at, _)| *at + ERROR_WINDOW < answered_at)
-            || self.recent.len() > ERROR_ANSWERS
-        {
-            self.recent.pop_front();
+            self.recent.push_back(answer == Answer::Error);
+            if self.recent.len() > ERROR_ANSWERS {
+                self.recent.pop_front();
+            }
         }
         let rate = match answer {
             Answer::NoAnswer | Answer::Error => self.rate,
@@ -297,10 +288,10 @@ impl AdaptiveRate {
         self.rate
     }
 
-    /// Whether errors are at least [`ERROR_SHARE`] of the last answers (see
-    /// [`ERROR_WINDOW`]): the server is in trouble, and the target holds.
+    /// Whether errors are at least [`ERROR_SHARE`] of the last [`ERROR_ANSWERS`] answers:
+    /// the server is in trouble, and the target holds.
     fn erring(&self) -> bool {
-        let errors = self.recent.iter().filter(|(_, error)| *error).count();
+        let errors = self.recent.iter().filter(|error| **error).count();
         errors > 0 && errors as f64 >= ERROR_SHARE * self.recent.len() as f64
     }
 
