@@ -9,23 +9,29 @@ use super::table::{Merge, Table};
 use crate::results::Outcome;
 
 /// What the lines say about one row, packed in 8 bytes: the deciding line (0: none, only
-/// `skipped` lines), its outcome, whether a line of the last run is about the row, and a mark
-/// for the export (the row was found in the input).
+/// `skipped` lines; 40 bits), its outcome, whether a line of the last run is about the row,
+/// and for the export: a mark (the row was found in the input), whether the reasons it was
+/// sent with are wanted, and which of the export's few distinct reasons they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Final(u64);
 
-const LINE_BITS: u32 = 56;
-const LINE_MASK: u64 = (1 << LINE_BITS) - 1;
-const OUTCOME_MASK: u64 = 0xf << LINE_BITS;
+const LINE_MASK: u64 = (1 << 40) - 1;
+const REASONS_SHIFT: u32 = 40;
+const REASONS_MASK: u64 = 0xffff << REASONS_SHIFT;
+const OUTCOME_SHIFT: u32 = 56;
+const OUTCOME_MASK: u64 = 0xf << OUTCOME_SHIFT;
+const WANTS_REASONS: u64 = 1 << 60;
 const CURRENT: u64 = 1 << 62;
 const MARKED: u64 = 1 << 63;
+/// The flags a later line keeps from an earlier one.
+const FLAGS: u64 = CURRENT | MARKED | WANTS_REASONS | REASONS_MASK;
 
 impl Final {
     fn new(line: u64, outcome: Outcome, current: bool) -> Final {
         let decides = if outcome == Outcome::Skipped {
             0
         } else {
-            (line & LINE_MASK) | ((outcome.index() as u64) << LINE_BITS)
+            (line & LINE_MASK) | ((outcome.index() as u64) << OUTCOME_SHIFT)
         };
         Final(decides | if current { CURRENT } else { 0 })
     }
@@ -39,7 +45,7 @@ impl Final {
     pub fn outcome(self) -> Outcome {
         match self.line() {
             0 => Outcome::Skipped,
-            _ => Outcome::ALL[((self.0 & OUTCOME_MASK) >> LINE_BITS) as usize],
+            _ => Outcome::ALL[((self.0 & OUTCOME_MASK) >> OUTCOME_SHIFT) as usize],
         }
     }
 
@@ -62,6 +68,30 @@ impl Final {
     pub fn mark(&mut self) {
         self.0 |= MARKED;
     }
+
+    /// Whether [`Final::want_reasons`] was called.
+    pub fn wants_reasons(self) -> bool {
+        self.0 & WANTS_REASONS != 0
+    }
+
+    /// Notes that the export wants the reasons the row was sent with.
+    pub fn want_reasons(&mut self) {
+        self.0 |= WANTS_REASONS;
+    }
+
+    /// The number given by [`Final::set_reasons`], if any.
+    pub fn reasons(self) -> Option<u16> {
+        match (self.0 & REASONS_MASK) >> REASONS_SHIFT {
+            0 => None,
+            n => Some(n as u16 - 1),
+        }
+    }
+
+    /// Notes which reasons (a number below `u16::MAX`) the row was sent with.
+    pub fn set_reasons(&mut self, n: u16) {
+        let stored = u64::from(n.min(u16::MAX - 1)) + 1;
+        self.0 = (self.0 & !REASONS_MASK) | (stored << REASONS_SHIFT);
+    }
 }
 
 impl Merge for Final {
@@ -70,7 +100,7 @@ impl Merge for Final {
             0 => self.0 & (LINE_MASK | OUTCOME_MASK),
             _ => newer.0 & (LINE_MASK | OUTCOME_MASK),
         };
-        self.0 = decides | ((self.0 | newer.0) & (CURRENT | MARKED));
+        self.0 = decides | (self.0 & FLAGS) | (newer.0 & (CURRENT | MARKED | WANTS_REASONS));
     }
 }
 
@@ -105,6 +135,11 @@ impl Finals {
     /// What the lines say about the row of `key`.
     pub fn get(&self, key: RowKey) -> Option<Final> {
         self.table.get(key.packed()).copied()
+    }
+
+    /// What the lines say about the row of `key`, to change.
+    pub fn get_mut(&mut self, key: RowKey) -> Option<&mut Final> {
+        self.table.get_mut(key.packed())
     }
 
     /// Marks the row of `key`; whether it was marked already.
@@ -153,8 +188,11 @@ mod tests {
             (12, Outcome::Ok, true)
         );
         f.mark();
+        f.want_reasons();
+        f.set_reasons(7);
         f.merge(Final::new(13, Outcome::Cancelled, true));
-        assert!(f.marked() && f.failed());
+        assert!(f.marked() && f.failed() && f.wants_reasons());
+        assert_eq!((f.line(), f.reasons()), (13, Some(7)));
         assert_eq!(
             Final::new(4, Outcome::Skipped, true).outcome(),
             Outcome::Skipped

@@ -3,14 +3,15 @@
 //! its own name, the per-row `api_key` included, cells as written), otherwise rebuilt from
 //! the results file, with a note saying what could not be recovered.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::files::{Checked, Existing, Output, OutputFile};
-use crate::input::{ReadOptions, Source};
+use crate::input::{CsvInput, ReadOptions, Source};
 use crate::results::{
-    Finals, JobRecord, RESULT_COLUMNS, RowKey, neutralise, read_lines, restore_cell,
+    Final, Finals, JobRecord, RESULT_COLUMNS, RowKey, neutralise, read_lines, restore_cell,
 };
 use crate::validate::parse_canonical_uuid;
 
@@ -69,7 +70,7 @@ pub(super) fn write(
         .flexible(true)
         .from_writer(&mut file);
     let written = match unchanged_input(job) {
-        Some((job, source)) => from_input(&mut writer, finals, job, &source)?,
+        Some((job, source)) => from_input(&mut writer, finals, results, job, &source)?,
         None => from_results(&mut writer, finals, results, job)?,
     };
     writer.flush().context("cannot write the export")?;
@@ -99,14 +100,8 @@ fn safe<'a>(cells: impl Iterator<Item = &'a str>, changed: &mut u64) -> Vec<Stri
         .collect()
 }
 
-/// Copies the failed rows from the input, in input order.
-fn from_input(
-    writer: &mut csv::Writer<&mut OutputFile>,
-    finals: &mut Finals,
-    job: &JobRecord,
-    source: &Source,
-) -> anyhow::Result<Written> {
-    let path = source.path();
+/// The input of the job, opened for one more pass.
+fn reopen(source: &Source, job: &JobRecord) -> anyhow::Result<CsvInput> {
     // A workbook: the sheet the run read; its hidden rows are read too, since only the
     // failed rows (by auth_uuid or line) are copied.
     let options = ReadOptions {
@@ -115,49 +110,166 @@ fn from_input(
         ..ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
             .map_err(|e| anyhow::anyhow!("{e}"))?
     };
-    let mut reader = source
-        .reader(&options)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let columns = reader.columns().clone();
-    let mut changed = 0;
-    writer
-        .write_record(safe(columns.names.iter().map(String::as_str), &mut changed))
-        .context("cannot write the export")?;
+    source.reader(&options).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Each record of the input with its row's key, in order.
+fn each_row(
+    reader: &mut CsvInput,
+    mut each: impl FnMut(RowKey, &csv::ByteRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let at = reader.columns().auth_uuid;
     let mut record = csv::ByteRecord::new();
-    let mut rows = 0;
     while let Some(line) = reader
         .next_record(&mut record)
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
         let uuid = record
-            .get(columns.auth_uuid)
+            .get(at)
             .and_then(|c| std::str::from_utf8(c).ok())
             .and_then(|c| parse_canonical_uuid(c.trim()));
         let key = match uuid {
             Some(uuid) => RowKey::Uuid(uuid.as_u128()),
             None => RowKey::Line(line),
         };
-        if finals.get(key).is_some_and(|f| f.failed()) && !finals.mark(key) {
-            let text: Vec<String> = record
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            let cells = safe(text.iter().map(String::as_str), &mut changed);
-            writer
-                .write_record(&cells)
-                .context("cannot write the export")?;
-            rows += 1;
-        }
+        each(key, &record)?;
     }
+    Ok(())
+}
+
+/// Whether a row's reasons cell is empty (or the input has no reasons column).
+fn no_reasons(record: &csv::ByteRecord, column: Option<usize>) -> bool {
+    column.is_none_or(|at| {
+        record
+            .get(at)
+            .is_none_or(|c| c.iter().all(u8::is_ascii_whitespace))
+    })
+}
+
+/// The reasons that failed rows with an empty reasons cell were sent with (the run's
+/// `--reasons`), by number: a pass over the input notes those rows, a pass over the results
+/// file reads their reasons. Few distinct values (one per run that sent), so memory stays
+/// that of the table.
+fn sent_reasons(
+    source: &Source,
+    job: &JobRecord,
+    finals: &mut Finals,
+    results: &Path,
+) -> anyhow::Result<Vec<String>> {
+    let mut reader = reopen(source, job)?;
+    let column = reader.columns().reasons;
+    each_row(&mut reader, |key, record| {
+        if let Some(f) = finals.get_mut(key)
+            && f.failed()
+            && no_reasons(record, column)
+        {
+            f.want_reasons();
+        }
+        Ok(())
+    })?;
+    let mut pool: Vec<String> = Vec::new();
+    let mut numbers: HashMap<String, u16> = HashMap::new();
+    read_lines(results, |n, record, _| {
+        let key = RowKey::of(record);
+        let Some(f) = finals.get_mut(key) else {
+            return Ok(());
+        };
+        if !(f.wants_reasons() && f.line() == n) {
+            return Ok(());
+        }
+        let reasons = restore_cell(&record[3]);
+        let number = match numbers.get(reasons) {
+            Some(&number) => number,
+            None if pool.len() < usize::from(u16::MAX - 1) => {
+                let number = pool.len() as u16;
+                pool.push(reasons.to_string());
+                numbers.insert(reasons.to_string(), number);
+                number
+            }
+            // More distinct --reasons than runs could give: the cell stays as it is.
+            None => return Ok(()),
+        };
+        f.set_reasons(number);
+        Ok(())
+    })?;
+    Ok(pool)
+}
+
+/// Copies the failed rows from the input, in input order. A row whose reasons cell was
+/// empty was sent with the run's `--reasons`: the export carries those reasons, so that
+/// running it sends what was sent (a reasons column is added when the input had none).
+fn from_input(
+    writer: &mut csv::Writer<&mut OutputFile>,
+    finals: &mut Finals,
+    results: &Path,
+    job: &JobRecord,
+    source: &Source,
+) -> anyhow::Result<Written> {
+    let path = source.path();
+    let pool = sent_reasons(source, job, finals, results)?;
+    let sent = |f: Final| f.reasons().map_or("", |n| pool[usize::from(n)].as_str());
+    let mut reader = reopen(source, job)?;
+    let columns = reader.columns().clone();
+    let add_reasons =
+        columns.reasons.is_none() && finals.rows().any(|f| f.failed() && !sent(f).is_empty());
+    let mut names = columns.names.clone();
+    if add_reasons {
+        names.push("reasons".into());
+    }
+    let mut changed = 0;
+    writer
+        .write_record(safe(names.iter().map(String::as_str), &mut changed))
+        .context("cannot write the export")?;
+    let (mut rows, mut filled) = (0, 0u64);
+    each_row(&mut reader, |key, record| {
+        let Some(f) = finals.get(key).filter(|f| f.failed()) else {
+            return Ok(());
+        };
+        if finals.mark(key) {
+            return Ok(());
+        }
+        let mut text: Vec<String> = record
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let reasons = sent(f);
+        match columns.reasons {
+            Some(at) if !reasons.is_empty() && no_reasons(record, Some(at)) => {
+                if text.len() <= at {
+                    text.resize(at + 1, String::new());
+                }
+                text[at] = reasons.to_string();
+                filled += 1;
+            }
+            None if add_reasons => {
+                text.resize(columns.names.len(), String::new());
+                text.push(reasons.to_string());
+                filled += u64::from(!reasons.is_empty());
+            }
+            _ => {}
+        }
+        let cells = safe(text.iter().map(String::as_str), &mut changed);
+        writer
+            .write_record(&cells)
+            .context("cannot write the export")?;
+        rows += 1;
+        Ok(())
+    })?;
     let missing = finals.rows().filter(|f| f.failed() && !f.marked()).count();
+    let filled = match filled {
+        0 => String::new(),
+        n => format!(
+            "; {n} row(s) whose reasons cell was empty carry the reasons they were sent with (the run's --reasons), so that running the export sends the same"
+        ),
+    };
     let note = if missing > 0 {
         format!(
-            " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file)",
+            " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file{filled})",
             crate::text::shown_path(path)
         )
     } else {
         format!(
-            " (copied from {}, every column as written)",
+            " (copied from {}, every column as written{filled})",
             crate::text::shown_path(path)
         )
     };
