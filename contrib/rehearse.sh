@@ -103,7 +103,8 @@ fi
 sandbox=$!
 url=""
 for _ in $(seq 200); do
-  url="$(sed -n 's/^listening on //p' "$work/sandbox.out")"
+  # The file may not exist yet (the background job creates it): not an error, wait.
+  url="$(sed -n 's/^listening on //p' "$work/sandbox.out" 2>/dev/null || true)"
   [ -n "$url" ] && break
   sleep 0.05
 done
