@@ -82,7 +82,9 @@ fn report_follows_the_last_line_and_exports_what_failed() {
     out.stdout_has("12 rows (the final outcome of each, from 24 lines)")
         .stdout_has("line 8: 0193a1b2-daba-78c0-98f1-35d25f557203")
         .stdout_has("Exported 3 row(s)")
-        .stdout_has("Complete, but not every row ended ok.");
+        .stdout_has("INCOMPLETE: 3 of the last run's 12 rows did not end ok.")
+        .stdout_has("correct them and run that file");
+    assert!(!out.stdout.contains("--resume"), "{}", out.describe());
     assert_eq!(count(&out.stdout, "skipped"), Some(9));
     assert_eq!(count(&out.stdout, "unauthorized"), Some(3));
     let exported = dir.read("retry.csv");

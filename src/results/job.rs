@@ -47,6 +47,10 @@ pub struct JobRecord {
     /// another customer left from an earlier run). Never the key itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys_ok: Vec<String>,
+    /// The run stopped because of the key (the wrong-key stop, `--max-unauthorized`, a
+    /// canary answered 401): `report` says to fix the key before resuming, as the run did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fix_key_first: bool,
 }
 
 /// Where the job record of a results file lives.
@@ -148,6 +152,7 @@ mod tests {
             exit_code: None,
             key_salt: new_key_salt(),
             keys_ok: Vec::new(),
+            fix_key_first: true,
         };
         record.write(&results, &[]).unwrap();
         assert!(dir.path().join("fix.results.csv.job.json").exists());

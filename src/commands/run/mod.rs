@@ -185,6 +185,12 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
             .existing(plan.existing)
             .locked()
             .hint(match plan.dry_run {
+                // The results of a real run (its job record is beside it): --force would
+                // replace them with the preview, and the job's record of what was applied
+                // would be gone.
+                true if crate::results::job_path(&plan.output).exists() => {
+                    "it holds the results of a real run (its job record is beside it): choose another --output for the preview, and keep that file for `report` and --resume"
+                }
                 true => "pass --force to replace it, or --output to write elsewhere",
                 false => "pass --resume to continue that run, --force to replace it, or --output to write elsewhere",
             }),
@@ -232,6 +238,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
             .filter(|salt| !salt.is_empty())
             .unwrap_or_else(new_key_salt),
         keys_ok: previous.map(|p| p.keys_ok).unwrap_or_default(),
+        fix_key_first: false,
     });
     if let Some(job) = &job {
         job.write(&plan.output, &inputs)?;
@@ -265,6 +272,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         }
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
+        job.fix_key_first = end::key_stop(&tally);
         job.write(&plan.output, &inputs)?;
     }
     ending.tally = Some(tally);
