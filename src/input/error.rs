@@ -180,6 +180,16 @@ pub enum InputError {
         /// The sheets it has.
         sheets: Vec<String>,
     },
+    /// No `--sheet`, and the workbook's first sheet is hidden in the spreadsheet.
+    #[error("{file}: its first sheet, `{}`, is hidden in the spreadsheet, so it is not the sheet you see when you open the file; pass --sheet NAME to say which sheet to read (its sheets are: {})", crate::text::safe_input_text(sheet), sheets.iter().map(|s| format!("`{}`", crate::text::safe_input_text(s))).collect::<Vec<_>>().join(", "))]
+    HiddenSheet {
+        /// The input as the user named it.
+        file: String,
+        /// The first sheet, hidden.
+        sheet: String,
+        /// The sheets it has.
+        sheets: Vec<String>,
+    },
     /// Cells of a workbook that cannot be read as the text the spreadsheet shows: a number
     /// or a date in a known column, a formula without a saved value. Every one at once.
     #[error("{file}: {} cell(s) cannot be sent as written: {}", cells.len(), cells.join("; "))]

@@ -143,10 +143,26 @@ fn open<'a>(bytes: &'a [u8], file: &str, wanted: Option<&str>) -> Result<Opened<
                 sheet: wanted.to_string(),
                 sheets: names.clone(),
             })?,
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| not_workbook("it has no sheet".to_string()))?,
+        None => {
+            let first = names
+                .first()
+                .cloned()
+                .ok_or_else(|| not_workbook("it has no sheet".to_string()))?;
+            // The first sheet is read only when the spreadsheet shows it: a hidden one (an
+            // old version kept out of sight) is not what the user sees when opening the file.
+            let hidden = book
+                .sheets_metadata()
+                .first()
+                .is_some_and(|sheet| sheet.visible != calamine::SheetVisible::Visible);
+            if hidden {
+                return Err(InputError::HiddenSheet {
+                    file: file.to_string(),
+                    sheet: first,
+                    sheets: names,
+                });
+            }
+            first
+        }
     };
     let hidden = if is_xlsx {
         hidden::xlsx(&mut zip, &name)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl
 from odf.opendocument import OpenDocumentSpreadsheet
+from odf.style import Style, TableProperties
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
@@ -150,6 +151,32 @@ def main():
         (4, ["\u200b0193c001-1a2b-7c3d-8e4f-000000000023", "KO", "espacio invisible"], None),
     ]
     xlsx_book(problems, other=False).save(HERE / "problems.xlsx")
+
+    # An old version of the rows kept as a hidden first sheet, the sheet shown second: the
+    # first sheet is not what the user sees, so it is not read without --sheet.
+    old = [["auth_uuid", "state", "reasons"], ["0193c001-1a2b-7c3d-8e4f-000000000031", "CANCELLED", "versión antigua"]]
+    shown = [["auth_uuid", "state", "reasons"], ["0193c001-1a2b-7c3d-8e4f-000000000031", "OK", "la buena"]]
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Antigua"
+    for cells in old:
+        first.append(cells)
+    first.sheet_state = "hidden"
+    second = book.create_sheet("Correcciones")
+    for cells in shown:
+        second.append(cells)
+    book.active = 1
+    book.save(HERE / "hidden-sheet.xlsx")
+    doc = OpenDocumentSpreadsheet()
+    hidden = Style(name="ta_hidden", family="table")
+    hidden.addElement(TableProperties(display="false"))
+    doc.automaticstyles.addElement(hidden)
+    for name, rows, style in [("Antigua", old, "ta_hidden"), ("Correcciones", shown, None)]:
+        table = Table(name=name, stylename=style) if style else Table(name=name)
+        for cells in rows:
+            table.addElement(make_ods_row(cells))
+        doc.spreadsheet.addElement(table)
+    doc.save(str(HERE / "hidden-sheet.ods"))
 
 
 if __name__ == "__main__":
