@@ -418,7 +418,7 @@ fn a_key_column_under_another_name_reaches_no_file_and_no_stream() {
             report.stdout,
             report.stderr,
         ];
-        for file in ["in.preview.csv", "r.csv", "f.csv"] {
+        for file in ["in.dry-run.csv", "r.csv", "f.csv"] {
             if dir.exists(file) {
                 seen.push(dir.read(file));
             }
