@@ -138,6 +138,28 @@ fn a_hidden_first_sheet_is_not_read_without_sheet() {
     }
 }
 
+/// A value far from the table makes the span of the sheet's cells huge: refused before it is
+/// read (calamine would hold every cell of it and abort asking for gigabytes), nothing sent.
+#[test]
+fn a_value_far_from_the_table_is_refused_before_the_sheet_is_read() {
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    for (file, span) in [
+        ("far-cell.xlsx", "A1:XFD1048576 (17179869184 cells)"),
+        ("repeated-cell.ods", "A1:NTP2002 (20020000 cells)"),
+    ] {
+        copy(&dir, file, file);
+        let refusal = format!(
+            "{file}: sheet Correcciones: its cells span {span}, more than this tool reads (16777216)"
+        );
+        dir.cmd(&["validate", file]).expect(4).stderr_has(&refusal);
+        dir.run_at(&server.url(), file, &[])
+            .expect(4)
+            .stderr_has(&refusal);
+    }
+    assert_eq!(server.received().len(), 0, "nothing was sent");
+}
+
 #[test]
 fn problems_name_the_sheet_and_its_row_and_show_invisible_characters() {
     let dir = Workdir::new();

@@ -178,6 +178,28 @@ def main():
         doc.spreadsheet.addElement(table)
     doc.save(str(HERE / "hidden-sheet.ods"))
 
+    # A stray value far from the table: calamine would hold every cell of the span (a
+    # value at XFD1048576 asks for 512 GB); an .ods row of one value repeated across 10,000
+    # columns and 2,000 rows (20 million cells from a file of a few hundred bytes).
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Correcciones"
+    for cells in shown:
+        sheet.append(cells)
+    sheet["XFD1048576"] = "x"
+    book.save(HERE / "far-cell.xlsx")
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Correcciones")
+    for cells in shown:
+        table.addElement(make_ods_row(cells))
+    repeated = TableRow(numberrowsrepeated=2000)
+    cell = TableCell(valuetype="string", numbercolumnsrepeated=10000)
+    cell.addElement(P(text="x"))
+    repeated.addElement(cell)
+    table.addElement(repeated)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(HERE / "repeated-cell.ods"))
+
 
 if __name__ == "__main__":
     main()
