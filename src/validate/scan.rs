@@ -1,7 +1,14 @@
 //! The scan of a whole file before anything is sent: every row checked, every problem found,
 //! auth_uuids repeated on several lines included.
+//!
+//! Memory does not grow with the rows beyond 8 bytes each: the first pass keeps only a
+//! fingerprint of each row's auth_uuid. Fingerprints seen more than once are candidates; only
+//! then does a second pass read the file again and look at the candidate rows exactly (their
+//! auth_uuid, every cell, every line), so that what is said about duplicates is exact even when
+//! two different auth_uuids share a fingerprint.
 
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use uuid::Uuid;
 
@@ -56,10 +63,6 @@ impl Scan {
     }
 }
 
-/// The tag of a valid row in the scan's table: its state index + 1 (0: not valid).
-const TAG_SHIFT: u32 = 56;
-const LINE_MASK: u64 = (1 << TAG_SHIFT) - 1;
-
 /// A valid row's share of the counts, to take back if a later line shows it is not valid.
 #[derive(Debug, Clone, Copy)]
 struct Share {
@@ -82,44 +85,72 @@ impl Scan {
     }
 }
 
-/// A hash of every cell, to tell rows identical in every cell from rows that differ.
-fn record_hash(record: &csv::ByteRecord) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    for cell in record.iter() {
-        cell.hash(&mut hasher);
+/// The 8-byte fingerprint of an auth_uuid: a keyed mix (random keys per process, so no input
+/// can be made to collide on purpose), cut to `mask` (all bits, but for the tests that force
+/// collisions). Two rows with the same auth_uuid always share it; two that share it are only
+/// candidates, decided by the second pass.
+#[derive(Debug, Clone, Copy)]
+struct Fingerprint {
+    keys: [u64; 2],
+    mask: u64,
+}
+
+impl Fingerprint {
+    fn new(mask: u64) -> Fingerprint {
+        let random = std::collections::hash_map::RandomState::new();
+        Fingerprint {
+            keys: [random.hash_one(0u8), random.hash_one(1u8)],
+            mask,
+        }
     }
-    hasher.finish()
+
+    fn of(&self, uuid: Uuid) -> u64 {
+        let (hi, lo) = uuid.as_u64_pair();
+        let product = u128::from(hi ^ self.keys[0]) * u128::from(lo ^ self.keys[1]);
+        ((product as u64) ^ ((product >> 64) as u64)) & self.mask
+    }
+}
+
+/// The auth_uuid of a record, when its cell holds one (valid or not otherwise): the cell as
+/// [`check_record`] reads it (UTF-8, trimmed), in the canonical form.
+fn record_uuid(record: &csv::ByteRecord, column: usize) -> Option<Uuid> {
+    let cell = std::str::from_utf8(record.get(column)?).ok()?;
+    parse_canonical_uuid(cell.trim())
 }
 
 /// Whether `record`, read right after another row of a CSV file, looks like the rest of
 /// that row cut by an unquoted line break: fewer cells than the header, and no auth_uuid
 /// (neither in its first cell nor in the auth_uuid column).
 fn looks_like_rest(record: &csv::ByteRecord, columns: &crate::input::Columns) -> bool {
-    let is_uuid = |i: usize| {
-        record
-            .get(i)
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .and_then(|c| parse_canonical_uuid(c.trim()))
-            .is_some()
-    };
-    record.len() < columns.names.len() && !is_uuid(0) && !is_uuid(columns.auth_uuid)
+    record.len() < columns.names.len()
+        && record_uuid(record, 0).is_none()
+        && record_uuid(record, columns.auth_uuid).is_none()
 }
+
+/// A way to read the input again from its start, for the second pass.
+pub type Again<'a> = &'a mut dyn FnMut() -> Result<CsvInput, InputError>;
 
 /// Reads every row of `input` and finds every problem, including auth_uuids repeated on
 /// several lines, rows identical to an earlier one, and rows split by an unquoted line
-/// break. Memory grows only with the number of rows times 32 bytes (the UUIDs, lines and
-/// row hashes kept for duplicate detection); problems beyond [`KEPT_PROBLEMS`] are only
-/// counted.
-pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
+/// break. Memory grows with the rows by 8 bytes each (a fingerprint of the auth_uuid), and
+/// otherwise with the lines related to others (duplicates, repeats, split rows); problems
+/// beyond [`KEPT_PROBLEMS`] are only counted. When two rows share a fingerprint, `again`
+/// reopens the input for a second pass over those rows only.
+pub fn scan(input: &mut CsvInput, rules: &Rules, again: Again<'_>) -> Result<Scan, InputError> {
+    scan_with(input, rules, again, Fingerprint::new(u64::MAX))
+}
+
+fn scan_with(
+    input: &mut CsvInput,
+    rules: &Rules,
+    again: Again<'_>,
+    fingerprint: Fingerprint,
+) -> Result<Scan, InputError> {
     let columns = input.columns().clone();
     let is_csv = input.sheet().is_none();
     let mut scan = Scan::default();
-    // (uuid as two words, line | tag << TAG_SHIFT, hash of the row's cells).
-    let mut seen: Vec<([u64; 2], u64, u64)> = Vec::new();
-    let key = |uuid: Uuid| {
-        let (hi, lo) = uuid.as_u64_pair();
-        [hi, lo]
-    };
+    // The fingerprint of every row's auth_uuid, when it has one.
+    let mut prints: Vec<u64> = Vec::new();
     let mut duplicates = Duplicates::default();
     // The previous row: its line, its share of the counts if valid, the blank rows before it.
     let mut previous: Option<(u64, Option<Share>)> = None;
@@ -136,9 +167,6 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
                 // The row before holds only part of its cells: it is not valid either.
                 if let Some(share) = share {
                     scan.count(share, false);
-                    if let Some(last) = seen.last_mut() {
-                        last.1 &= LINE_MASK;
-                    }
                 }
                 duplicates.splits.push((first, line, false));
                 duplicates.splits.push((line, first, true));
@@ -160,12 +188,8 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
         previous = Some((line, None));
         match checked {
             Checked::Valid(row, request) => {
-                let tag = request.state.index() as u64 + 1;
-                seen.push((
-                    key(request.uuid),
-                    (line & LINE_MASK) | (tag << TAG_SHIFT),
-                    record_hash(&record),
-                ));
+                // The same auth_uuid as `record_uuid` reads, already parsed.
+                prints.push(fingerprint.of(request.uuid));
                 let share = Share {
                     state: request.state.index(),
                     without_key: row.api_key.is_none(),
@@ -181,8 +205,8 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
                 if let Some(key) = &row.api_key {
                     scan.keys.add(key);
                 }
-                if let Some(uuid) = parse_canonical_uuid(&row.auth_uuid) {
-                    seen.push((key(uuid), line & LINE_MASK, record_hash(&record)));
+                if let Some(uuid) = record_uuid(&record, columns.auth_uuid) {
+                    prints.push(fingerprint.of(uuid));
                 }
                 // Rows come in line order: the first problems are the lowest lines'.
                 let room = KEPT_PROBLEMS.saturating_sub(scan.problems.len());
@@ -195,42 +219,20 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     }
     scan.blank_rows = input.blank_rows();
     scan.hidden_skipped = input.hidden_skipped();
-    seen.sort_unstable_by_key(|(uuid, tagged, _)| (*uuid, tagged & LINE_MASK));
-    for group in seen.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
-        let uuid = Uuid::from_u64_pair(group[0].0[0], group[0].0[1]);
-        let identical = group.iter().all(|(_, _, hash)| *hash == group[0].2);
-        let first = group[0].1 & LINE_MASK;
-        let mut lines = Vec::with_capacity(group.len());
-        for (_, tagged, _) in group {
-            let line = tagged & LINE_MASK;
-            let state = tagged >> TAG_SHIFT;
-            if identical {
-                // Rows identical in every cell are one row: the first is sent (or refused
-                // with its own problems), the others are repeats of it, accounted for.
-                if line != first && state > 0 {
-                    duplicates.repeats.push((line, first));
-                    scan.valid -= 1;
-                    scan.per_state[(state - 1) as usize] -= 1;
-                    scan.repeated += 1;
-                }
-                continue;
-            }
-            duplicates.lines.push((line, duplicates.groups.len()));
-            lines.push(line);
-            if state > 0 {
-                // It passed every other rule, so it was counted valid.
-                scan.valid -= 1;
-                scan.per_state[(state - 1) as usize] -= 1;
-            }
-        }
-        if !identical {
-            duplicates.groups.push((uuid, lines));
-        }
+    duplicates.splits.sort_unstable();
+    prints.sort_unstable();
+    let candidates: HashSet<u64> = prints
+        .windows(2)
+        .filter(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0])
+        .collect();
+    drop(prints);
+    if !candidates.is_empty() {
+        let groups = candidate_groups(again()?, rules, &duplicates, &candidates, fingerprint)?;
+        settle(&mut scan, &mut duplicates, groups);
     }
-    drop(seen);
     duplicates.lines.sort_unstable_by_key(|(line, _)| *line);
     duplicates.repeats.sort_unstable();
-    duplicates.splits.sort_unstable();
     scan.problems.extend(duplicates.problems());
     scan.problems
         .sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.column.cmp(&b.column)));
@@ -246,6 +248,95 @@ pub fn scan(input: &mut CsvInput, rules: &Rules) -> Result<Scan, InputError> {
     Ok(scan)
 }
 
+/// The rows of one auth_uuid found by the second pass.
+#[derive(Debug)]
+struct Group {
+    uuid: Uuid,
+    /// The cells of its first row, to compare the others with.
+    first: csv::ByteRecord,
+    /// Whether every row so far is identical to the first in every cell.
+    identical: bool,
+    /// (line, the row's share of the counts if the first pass counted it valid).
+    rows: Vec<(u64, Option<Share>)>,
+}
+
+/// The second pass: reads the input again and gathers, per auth_uuid, the rows whose
+/// fingerprint is a candidate. Rows are checked again exactly as the first pass checked
+/// them (a part of a split row was not counted valid), so their shares can be taken back.
+fn candidate_groups(
+    mut input: CsvInput,
+    rules: &Rules,
+    duplicates: &Duplicates,
+    candidates: &HashSet<u64>,
+    fingerprint: Fingerprint,
+) -> Result<Vec<Group>, InputError> {
+    let columns = input.columns().clone();
+    let mut groups: HashMap<Uuid, Group> = HashMap::new();
+    let mut record = csv::ByteRecord::new();
+    while let Some(line) = input.next_record(&mut record)? {
+        let Some(uuid) = record_uuid(&record, columns.auth_uuid) else {
+            continue;
+        };
+        if !candidates.contains(&fingerprint.of(uuid)) {
+            continue;
+        }
+        let split = duplicates.split_problem(line).is_some();
+        let share = match check_record(&columns, &record, line, rules) {
+            Checked::Valid(row, request) if !split => Some(Share {
+                state: request.state.index(),
+                without_key: row.api_key.is_none(),
+                with_reasons: request.reasons.is_some(),
+            }),
+            _ => None,
+        };
+        let group = groups.entry(uuid).or_insert_with(|| Group {
+            uuid,
+            first: record.clone(),
+            identical: true,
+            rows: Vec::new(),
+        });
+        if group.identical && !group.rows.is_empty() && !group.first.iter().eq(record.iter()) {
+            group.identical = false;
+        }
+        group.rows.push((line, share));
+    }
+    let mut groups: Vec<Group> = groups.into_values().filter(|g| g.rows.len() > 1).collect();
+    groups.sort_unstable_by_key(|g| g.rows[0].0);
+    Ok(groups)
+}
+
+/// Applies what the second pass found: rows identical in every cell are one row (the first
+/// sent or refused with its own problems, the others repeats of it); rows that share an
+/// auth_uuid but differ are all refused, each naming every line.
+fn settle(scan: &mut Scan, duplicates: &mut Duplicates, groups: Vec<Group>) {
+    for group in groups {
+        let first = group.rows[0].0;
+        let mut lines = Vec::with_capacity(group.rows.len());
+        for (line, share) in group.rows {
+            if group.identical {
+                if line != first
+                    && let Some(share) = share
+                {
+                    // Not sent: no key needed, no reasons sent.
+                    duplicates.repeats.push((line, first));
+                    scan.count(share, false);
+                    scan.repeated += 1;
+                }
+                continue;
+            }
+            duplicates.lines.push((line, duplicates.groups.len()));
+            lines.push(line);
+            if let Some(share) = share {
+                // It passed every other rule, so it was counted valid.
+                scan.count(share, false);
+            }
+        }
+        if !group.identical {
+            duplicates.groups.push((group.uuid, lines));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,13 +346,31 @@ mod tests {
     const U2: &str = "01900000-0000-7000-8000-000000000002";
 
     fn scan_text(text: &str) -> Scan {
-        let mut input = CsvInput::new(
-            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
-            "t.csv",
-            &ReadOptions::default(),
-        )
-        .unwrap();
-        scan(&mut input, &Rules::default()).unwrap()
+        scan_masked(text, u64::MAX).0
+    }
+
+    /// Scans `text` with fingerprints cut to `mask`; also says how often it was read.
+    fn scan_masked(text: &str, mask: u64) -> (Scan, usize) {
+        let open = || {
+            CsvInput::new(
+                Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+                "t.csv",
+                &ReadOptions::default(),
+            )
+            .unwrap()
+        };
+        let mut reads = 1;
+        let mut again = || {
+            reads += 1;
+            Ok(open())
+        };
+        let scan = scan_with(
+            &mut open(),
+            &Rules::default(),
+            &mut again,
+            Fingerprint::new(mask),
+        );
+        (scan.unwrap(), reads)
     }
 
     #[test]
@@ -288,6 +397,80 @@ mod tests {
             assert!(problem.render("t.csv:").contains("lines 2, 4 and 6"));
         }
         assert!(validator.duplicates.problem(3).is_none());
+    }
+
+    /// Rows that share a fingerprint but not an auth_uuid, or an auth_uuid but not every
+    /// cell: the second pass decides each exactly, whatever the fingerprints say.
+    #[test]
+    fn fingerprint_collisions_are_decided_exactly_by_the_second_pass() {
+        const U3: &str = "01900000-0000-7000-8000-000000000003";
+        let text = format!(
+            "auth_uuid,state,reasons\n{U1},OK,a\n{U2},KO,b\n{U1},KO,a\n{U3},OK,c\n\
+             {U2},KO,b\nbad,OK,x\n{U3},OK,c \n{U2},KO,b\n"
+        );
+        let exact = scan_masked(&text, u64::MAX);
+        // A mask of 0: every auth_uuid has the same fingerprint; of 1: two fingerprints.
+        for mask in [0, 1, u64::MAX] {
+            let (scan, reads) = scan_masked(&text, mask);
+            assert_eq!(reads, 2, "mask {mask:#x}: duplicates need the second pass");
+            assert_eq!(
+                (scan.rows, scan.valid, scan.repeated, scan.invalid()),
+                (8, 1, 2, 5),
+                "mask {mask:#x}"
+            );
+            // U2's three rows are identical: one row, sent once (as line 3).
+            assert_eq!(scan.repeats, vec![(6, 3), (9, 3)], "mask {mask:#x}");
+            let rendered: Vec<String> = scan.problems.iter().map(|p| p.render("t.csv:")).collect();
+            assert_eq!(rendered.len(), 3, "mask {mask:#x}: {rendered:?}");
+            assert!(
+                rendered[0].starts_with(&format!(
+                    "t.csv:2: column auth_uuid: {U1} appears on lines 2 and 4;"
+                )),
+                "mask {mask:#x}: {rendered:?}"
+            );
+            assert!(
+                rendered[1].starts_with("t.csv:5: column auth_uuid:"),
+                "{rendered:?}"
+            );
+            assert!(
+                rendered[2].starts_with("t.csv:7: column auth_uuid:"),
+                "{rendered:?}"
+            );
+            assert!(rendered[1].contains(&format!("{U3} appears on lines 5 and 8;")));
+            assert_eq!(
+                rendered,
+                exact
+                    .0
+                    .problems
+                    .iter()
+                    .map(|p| p.render("t.csv:"))
+                    .collect::<Vec<_>>()
+            );
+            let validator = scan.validator.unwrap();
+            assert_eq!(validator.duplicates.repeat_of(9), Some(3));
+            assert!(validator.duplicates.problem(8).is_some());
+            assert!(validator.duplicates.problem(3).is_none());
+        }
+        // Distinct auth_uuids that all collide: read twice, nothing found.
+        let distinct = format!("auth_uuid,state\n{U1},OK\n{U2},KO\n{U3},OK\n");
+        for (mask, expected_reads) in [(0, 2), (u64::MAX, 1)] {
+            let (scan, reads) = scan_masked(&distinct, mask);
+            assert_eq!(reads, expected_reads, "mask {mask:#x}");
+            assert_eq!((scan.valid, scan.repeated), (3, 0), "mask {mask:#x}");
+            assert!(scan.problems.is_empty(), "mask {mask:#x}");
+            assert!(scan.validator.unwrap().duplicates.is_empty());
+        }
+    }
+
+    /// A repeat is not sent: it takes back its share of the rows needing the default key and
+    /// of the rows sending reasons, not only of the valid rows.
+    #[test]
+    fn a_repeat_takes_back_its_whole_share_of_the_counts() {
+        let scan = scan_text(&format!(
+            "auth_uuid,state,reasons\n{U1},OK,why\n{U1},OK,why\n{U2},KO,\n"
+        ));
+        assert_eq!((scan.valid, scan.repeated), (2, 1));
+        assert_eq!((scan.rows_without_key, scan.rows_with_reasons), (2, 1));
     }
 
     #[test]
