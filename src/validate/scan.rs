@@ -63,6 +63,17 @@ impl Scan {
     }
 }
 
+impl Scan {
+    /// Keeps `problems` while there is room, counts them otherwise. Rows come in line order
+    /// (a split row's problem is its first part's, the row just before): the problems kept
+    /// are the lowest lines'.
+    fn keep(&mut self, problems: Vec<RowProblem>) {
+        let room = KEPT_PROBLEMS.saturating_sub(self.problems.len());
+        self.problems_not_kept += problems.len().saturating_sub(room) as u64;
+        self.problems.extend(problems.into_iter().take(room));
+    }
+}
+
 /// A valid row's share of the counts, to take back if a later line shows it is not valid.
 #[derive(Debug, Clone, Copy)]
 struct Share {
@@ -170,8 +181,7 @@ fn scan_with(
                 }
                 duplicates.splits.push((first, line, false));
                 duplicates.splits.push((line, first, true));
-                scan.problems
-                    .push(super::lines::split_problem(first, line, false));
+                scan.keep(vec![super::lines::split_problem(first, line, false)]);
                 first
             });
         let checked = check_record(&columns, &record, line, rules);
@@ -208,10 +218,7 @@ fn scan_with(
                 if let Some(uuid) = record_uuid(&record, columns.auth_uuid) {
                     prints.push(fingerprint.of(uuid));
                 }
-                // Rows come in line order: the first problems are the lowest lines'.
-                let room = KEPT_PROBLEMS.saturating_sub(scan.problems.len());
-                scan.problems_not_kept += problems.len().saturating_sub(room) as u64;
-                scan.problems.extend(problems.into_iter().take(room));
+                scan.keep(problems);
             }
             // check_record sees one row: only the validator, after the scan, knows repeats.
             Checked::Repeat(..) => unreachable!("check_record never returns a repeat"),
@@ -471,6 +478,28 @@ mod tests {
         ));
         assert_eq!((scan.valid, scan.repeated), (2, 1));
         assert_eq!((scan.rows_without_key, scan.rows_with_reasons), (2, 1));
+    }
+
+    /// A file of rows split in two by unquoted line breaks keeps at most [`KEPT_PROBLEMS`]
+    /// problems while it is read, too (the first part's problem went around the limit: the
+    /// list grew with the split rows, to be cut only at the end; its capacity tells).
+    #[test]
+    fn split_rows_beyond_the_kept_problems_are_counted() {
+        let mut text = String::from("auth_uuid,state,reasons\n");
+        let pairs = 2 * KEPT_PROBLEMS + 10;
+        for i in 0..pairs {
+            text.push_str(&format!(
+                "01900000-0000-7000-8000-{i:012x},OK,first\nrest\n"
+            ));
+        }
+        let per_pair = scan_text(&text[..text.find("rest\n").unwrap() + 5]).problem_count();
+        let scan = scan_text(&text);
+        assert_eq!((scan.rows, scan.valid), (2 * pairs as u64, 0));
+        assert_eq!(scan.problems.len(), KEPT_PROBLEMS);
+        assert_eq!(scan.problem_count(), per_pair * pairs as u64);
+        let lines: Vec<u64> = scan.problems.iter().map(|p| p.line).collect();
+        assert!(lines.is_sorted() && lines[0] == 2, "the lowest lines kept");
+        assert!(scan.problems.capacity() < 2 * KEPT_PROBLEMS);
     }
 
     #[test]
