@@ -369,6 +369,19 @@ fn duplicates_in_standard_input_name_every_line() {
     out.stderr_has("<stdin>: 5 rows: 2 valid (OK 1, KO 1, CANCELLED 0), 2 invalid");
 }
 
+/// Without a temporary folder to copy standard input into, the error says so and where.
+#[test]
+fn standard_input_without_a_temporary_folder_says_where_the_copy_was_to_go() {
+    let dir = Workdir::new();
+    let missing = dir.path("no-such-folder");
+    dir.cmd(&["validate", "-"])
+        .env("TMPDIR", missing.to_str().unwrap())
+        .stdin(format!("auth_uuid,state\n{U1},OK\n"))
+        .expect(1)
+        .stderr_has("in the temporary folder ")
+        .stderr_has("no-such-folder (set TMPDIR to another)");
+}
+
 #[test]
 fn the_reasons_limit_can_be_raised() {
     let dir = Workdir::new();

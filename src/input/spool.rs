@@ -117,7 +117,7 @@ impl Spool {
         #[cfg(unix)]
         let (mut file, path) = {
             use std::os::fd::AsRawFd;
-            let file = tempfile::tempfile()?;
+            let file = unnamed_copy()?;
             let dir = if cfg!(target_os = "linux") {
                 "/proc/self/fd"
             } else {
@@ -168,6 +168,21 @@ impl Spool {
     }
 }
 
+/// An unnamed file in the temporary folder, for a copy of standard input or a pipe; an error
+/// says where it was to be.
+fn unnamed_copy() -> io::Result<File> {
+    tempfile::tempfile().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make its copy (an unnamed file) in the temporary folder {} (set \
+                 TMPDIR to another): {e}",
+                crate::text::shown_path(&std::env::temp_dir())
+            ),
+        )
+    })
+}
+
 impl Source {
     /// A file on disk, or `-` for standard input, snapshotted to be read twice.
     pub fn open(path: &Path) -> Result<Source, InputError> {
@@ -184,7 +199,7 @@ impl Source {
         let spool_stdin = snapshot;
         let display = "<stdin>".to_string();
         if path.as_os_str() == "-" && !spool_stdin {
-            let copy = tempfile::tempfile().map_err(|source| InputError::Unreadable {
+            let copy = unnamed_copy().map_err(|source| InputError::Unreadable {
                 file: display.clone(),
                 source,
             })?;
@@ -254,7 +269,7 @@ impl Source {
                     Recorded::new(file, None)
                 } else {
                     // A pipe (`<(...)`) or a device: copied as it is read.
-                    let copy = tempfile::tempfile().map_err(unreadable)?;
+                    let copy = unnamed_copy().map_err(unreadable)?;
                     Recorded::new(copy, Some(Box::new(file)))
                 };
                 Ok(Source {
