@@ -240,7 +240,12 @@ fn scan_with(
     }
     duplicates.lines.sort_unstable_by_key(|(line, _)| *line);
     duplicates.repeats.sort_unstable();
-    scan.problems.extend(duplicates.problems());
+    // One problem per repeated auth_uuid, groups in the order of their first lines: beyond
+    // the first KEPT_PROBLEMS of them none can be among the lowest lines kept.
+    let groups = duplicates.groups.len();
+    scan.problems
+        .extend(duplicates.problems().take(KEPT_PROBLEMS));
+    scan.problems_not_kept += groups.saturating_sub(KEPT_PROBLEMS) as u64;
     scan.problems
         .sort_by(|a, b| a.line.cmp(&b.line).then_with(|| a.column.cmp(&b.column)));
     if scan.problems.len() > KEPT_PROBLEMS {
@@ -499,6 +504,24 @@ mod tests {
         assert_eq!(scan.problem_count(), per_pair * pairs as u64);
         let lines: Vec<u64> = scan.problems.iter().map(|p| p.line).collect();
         assert!(lines.is_sorted() && lines[0] == 2, "the lowest lines kept");
+        assert!(scan.problems.capacity() < 2 * KEPT_PROBLEMS);
+    }
+
+    /// Very many repeated auth_uuids: at most [`KEPT_PROBLEMS`] of their messages are made
+    /// (the list held one per auth_uuid before it was cut), the rest counted.
+    #[test]
+    fn duplicates_beyond_the_kept_problems_are_counted() {
+        let mut text = String::from("auth_uuid,state\n");
+        let groups = 2 * KEPT_PROBLEMS + 10;
+        for i in 0..groups {
+            let uuid = format!("01900000-0000-7000-8000-{i:012x}");
+            text.push_str(&format!("{uuid},OK\n{uuid},KO\n"));
+        }
+        let scan = scan_text(&text);
+        assert_eq!((scan.valid, scan.invalid()), (0, 2 * groups as u64));
+        assert_eq!(scan.problems.len(), KEPT_PROBLEMS);
+        assert_eq!(scan.problem_count(), groups as u64);
+        assert_eq!(scan.problems.last().unwrap().line, 2 * KEPT_PROBLEMS as u64);
         assert!(scan.problems.capacity() < 2 * KEPT_PROBLEMS);
     }
 
