@@ -3,12 +3,14 @@
 //!
 //! Memory does not grow with the rows beyond 8 bytes each: the first pass keeps only a
 //! fingerprint of each row's auth_uuid. Fingerprints seen more than once are candidates; only
-//! then does a second pass read the file again and look at the candidate rows exactly (their
-//! auth_uuid, every cell, every line), so that what is said about duplicates is exact even when
-//! two different auth_uuids share a fingerprint.
+//! then does a second pass read the file again and keep the candidate rows (their whole
+//! auth_uuid, their line, a 128-bit keyed hash of their cells), so that the auth_uuids said to
+//! repeat do repeat, and every line is named, even when two different auth_uuids share a
+//! fingerprint. A file with very many duplicates takes several second passes, each for as
+//! many candidate rows as fit in [`ROWS_PER_PASS`].
 
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use uuid::Uuid;
 
@@ -108,7 +110,7 @@ struct Fingerprint {
 
 impl Fingerprint {
     fn new(mask: u64) -> Fingerprint {
-        let random = std::collections::hash_map::RandomState::new();
+        let random = RandomState::new();
         Fingerprint {
             keys: [random.hash_one(0u8), random.hash_one(1u8)],
             mask,
@@ -148,7 +150,13 @@ pub type Again<'a> = &'a mut dyn FnMut() -> Result<CsvInput, InputError>;
 /// beyond [`KEPT_PROBLEMS`] are only counted. When two rows share a fingerprint, `again`
 /// reopens the input for a second pass over those rows only.
 pub fn scan(input: &mut CsvInput, rules: &Rules, again: Again<'_>) -> Result<Scan, InputError> {
-    scan_with(input, rules, again, Fingerprint::new(u64::MAX))
+    scan_with(
+        input,
+        rules,
+        again,
+        Fingerprint::new(u64::MAX),
+        ROWS_PER_PASS,
+    )
 }
 
 fn scan_with(
@@ -156,6 +164,7 @@ fn scan_with(
     rules: &Rules,
     again: Again<'_>,
     fingerprint: Fingerprint,
+    per_pass: usize,
 ) -> Result<Scan, InputError> {
     let columns = input.columns().clone();
     let is_csv = input.sheet().is_none();
@@ -228,16 +237,20 @@ fn scan_with(
     scan.hidden_skipped = input.hidden_skipped();
     duplicates.splits.sort_unstable();
     prints.sort_unstable();
-    let candidates: HashSet<u64> = prints
-        .windows(2)
-        .filter(|pair| pair[0] == pair[1])
-        .map(|pair| pair[0])
-        .collect();
-    drop(prints);
-    if !candidates.is_empty() {
-        let groups = candidate_groups(again()?, rules, &duplicates, &candidates, fingerprint)?;
-        settle(&mut scan, &mut duplicates, groups);
+    let passes = Candidates::of(prints, per_pass);
+    let mut groups = Vec::new();
+    for pass in 0..passes.count() {
+        let found = candidate_rows(again()?, rules, &duplicates, &passes, pass, fingerprint)?;
+        settle(&mut scan, &mut duplicates, &mut groups, found);
     }
+    // Groups in the order of their first lines.
+    groups.sort_unstable_by_key(|(_, lines): &(Uuid, Vec<u64>)| lines[0]);
+    for (index, (_, lines)) in groups.iter().enumerate() {
+        duplicates
+            .lines
+            .extend(lines.iter().map(|line| (*line, index)));
+    }
+    duplicates.groups = groups;
     duplicates.lines.sort_unstable_by_key(|(line, _)| *line);
     duplicates.repeats.sort_unstable();
     // One problem per repeated auth_uuid, groups in the order of their first lines: beyond
@@ -260,36 +273,118 @@ fn scan_with(
     Ok(scan)
 }
 
-/// The rows of one auth_uuid found by the second pass.
+/// The fingerprints seen more than once, sorted, cut into the ranges that one second pass
+/// each handles: as many rows as fit in [`ROWS_PER_PASS`] (or one fingerprint's, if more),
+/// so that the second pass's memory does not grow with the duplicates either.
 #[derive(Debug)]
-struct Group {
-    uuid: Uuid,
-    /// The cells of its first row, to compare the others with.
-    first: csv::ByteRecord,
-    /// Whether every row so far is identical to the first in every cell.
-    identical: bool,
-    /// (line, the row's share of the counts if the first pass counted it valid).
-    rows: Vec<(u64, Option<Share>)>,
+struct Candidates {
+    prints: Vec<u64>,
+    /// Where each pass's range starts in `prints`, then `prints.len()`.
+    starts: Vec<usize>,
 }
 
-/// The second pass: reads the input again and gathers, per auth_uuid, the rows whose
-/// fingerprint is a candidate. Rows are checked again exactly as the first pass checked
-/// them (a part of a split row was not counted valid), so their shares can be taken back.
-fn candidate_groups(
+impl Candidates {
+    /// From every row's fingerprint, sorted; reuses their memory.
+    fn of(mut prints: Vec<u64>, per_pass: usize) -> Candidates {
+        let mut kept = 0;
+        let mut starts = vec![0];
+        let mut rows_in_pass = 0;
+        let mut i = 0;
+        while i < prints.len() {
+            let print = prints[i];
+            let run = prints[i..].iter().take_while(|p| **p == print).count();
+            if run > 1 {
+                if rows_in_pass > 0 && rows_in_pass + run > per_pass {
+                    starts.push(kept);
+                    rows_in_pass = 0;
+                }
+                rows_in_pass += run;
+                prints[kept] = print;
+                kept += 1;
+            }
+            i += run;
+        }
+        prints.truncate(kept);
+        prints.shrink_to_fit();
+        if kept == 0 {
+            starts.clear();
+        } else {
+            starts.push(kept);
+        }
+        Candidates { prints, starts }
+    }
+
+    /// How many second passes are needed (0: no fingerprint was seen twice).
+    fn count(&self) -> usize {
+        self.starts.len().saturating_sub(1)
+    }
+
+    /// The sorted fingerprints that pass `pass` handles.
+    fn of_pass(&self, pass: usize) -> &[u64] {
+        &self.prints[self.starts[pass]..self.starts[pass + 1]]
+    }
+}
+
+/// The most candidate rows one second pass gathers (40 bytes each: 40 MiB).
+const ROWS_PER_PASS: usize = 1 << 20;
+
+/// A candidate row, as the second pass keeps it: 40 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    uuid: [u64; 2],
+    /// The line, with the row's share of the counts in the top bits if it was counted
+    /// valid (see [`pack`]).
+    tagged: u64,
+    /// A 128-bit keyed hash of every cell (random keys per process).
+    cells: [u64; 2],
+}
+
+const TAG_SHIFT: u32 = 56;
+const LINE_MASK: u64 = (1 << TAG_SHIFT) - 1;
+
+/// A line with its share of the counts, if valid, in the top byte: state index + 1 in two
+/// bits, then whether it needs the default key, whether it sends reasons.
+fn pack(line: u64, share: Option<Share>) -> u64 {
+    let tag = share.map_or(0, |s| {
+        (s.state as u64 + 1) | (u64::from(s.without_key) << 2) | (u64::from(s.with_reasons) << 3)
+    });
+    (line & LINE_MASK) | (tag << TAG_SHIFT)
+}
+
+/// The line and share packed by [`pack`].
+fn unpack(tagged: u64) -> (u64, Option<Share>) {
+    let tag = tagged >> TAG_SHIFT;
+    let share = (tag & 3 != 0).then(|| Share {
+        state: (tag & 3) as usize - 1,
+        without_key: tag & 4 != 0,
+        with_reasons: tag & 8 != 0,
+    });
+    (tagged & LINE_MASK, share)
+}
+
+/// One second pass: reads the input again and keeps the rows whose fingerprint is one of
+/// this pass's candidates. Rows are checked again exactly as the first pass checked them
+/// (a part of a split row was not counted valid), so their shares can be taken back.
+fn candidate_rows(
     mut input: CsvInput,
     rules: &Rules,
     duplicates: &Duplicates,
-    candidates: &HashSet<u64>,
+    passes: &Candidates,
+    pass: usize,
     fingerprint: Fingerprint,
-) -> Result<Vec<Group>, InputError> {
+) -> Result<Vec<Candidate>, InputError> {
+    let prints = passes.of_pass(pass);
+    let (low, high) = (prints[0], prints[prints.len() - 1]);
     let columns = input.columns().clone();
-    let mut groups: HashMap<Uuid, Group> = HashMap::new();
+    let cell_keys = [RandomState::new(), RandomState::new()];
+    let mut found = Vec::new();
     let mut record = csv::ByteRecord::new();
     while let Some(line) = input.next_record(&mut record)? {
         let Some(uuid) = record_uuid(&record, columns.auth_uuid) else {
             continue;
         };
-        if !candidates.contains(&fingerprint.of(uuid)) {
+        let print = fingerprint.of(uuid);
+        if print < low || print > high || prints.binary_search(&print).is_err() {
             continue;
         }
         let split = duplicates.split_problem(line).is_some();
@@ -301,31 +396,44 @@ fn candidate_groups(
             }),
             _ => None,
         };
-        let group = groups.entry(uuid).or_insert_with(|| Group {
-            uuid,
-            first: record.clone(),
-            identical: true,
-            rows: Vec::new(),
+        let cells = cell_keys.each_ref().map(|keys| {
+            let mut hasher = keys.build_hasher();
+            for cell in record.iter() {
+                cell.hash(&mut hasher);
+            }
+            hasher.finish()
         });
-        if group.identical && !group.rows.is_empty() && !group.first.iter().eq(record.iter()) {
-            group.identical = false;
-        }
-        group.rows.push((line, share));
+        let (hi, lo) = uuid.as_u64_pair();
+        found.push(Candidate {
+            uuid: [hi, lo],
+            tagged: pack(line, share),
+            cells,
+        });
     }
-    let mut groups: Vec<Group> = groups.into_values().filter(|g| g.rows.len() > 1).collect();
-    groups.sort_unstable_by_key(|g| g.rows[0].0);
-    Ok(groups)
+    Ok(found)
 }
 
-/// Applies what the second pass found: rows identical in every cell are one row (the first
-/// sent or refused with its own problems, the others repeats of it); rows that share an
-/// auth_uuid but differ are all refused, each naming every line.
-fn settle(scan: &mut Scan, duplicates: &mut Duplicates, groups: Vec<Group>) {
-    for group in groups {
-        let first = group.rows[0].0;
-        let mut lines = Vec::with_capacity(group.rows.len());
-        for (line, share) in group.rows {
-            if group.identical {
+/// Applies what a second pass found, per auth_uuid: rows identical in every cell are one
+/// row (the first sent or refused with its own problems, the others repeats of it); rows
+/// that share an auth_uuid but differ are all refused, each naming every line (added to
+/// `groups`). Candidates alone under their auth_uuid only shared a fingerprint.
+fn settle(
+    scan: &mut Scan,
+    duplicates: &mut Duplicates,
+    groups: &mut Vec<(Uuid, Vec<u64>)>,
+    mut found: Vec<Candidate>,
+) {
+    found.sort_unstable_by_key(|c| (c.uuid, c.tagged & LINE_MASK));
+    for group in found
+        .chunk_by(|a, b| a.uuid == b.uuid)
+        .filter(|g| g.len() > 1)
+    {
+        let identical = group.iter().all(|c| c.cells == group[0].cells);
+        let (first, _) = unpack(group[0].tagged);
+        let mut lines = Vec::with_capacity(group.len());
+        for candidate in group {
+            let (line, share) = unpack(candidate.tagged);
+            if identical {
                 if line != first
                     && let Some(share) = share
                 {
@@ -336,15 +444,15 @@ fn settle(scan: &mut Scan, duplicates: &mut Duplicates, groups: Vec<Group>) {
                 }
                 continue;
             }
-            duplicates.lines.push((line, duplicates.groups.len()));
             lines.push(line);
             if let Some(share) = share {
                 // It passed every other rule, so it was counted valid.
                 scan.count(share, false);
             }
         }
-        if !group.identical {
-            duplicates.groups.push((group.uuid, lines));
+        if !identical {
+            let uuid = Uuid::from_u64_pair(group[0].uuid[0], group[0].uuid[1]);
+            groups.push((uuid, lines));
         }
     }
 }
@@ -361,8 +469,13 @@ mod tests {
         scan_masked(text, u64::MAX).0
     }
 
-    /// Scans `text` with fingerprints cut to `mask`; also says how often it was read.
     fn scan_masked(text: &str, mask: u64) -> (Scan, usize) {
+        scan_tuned(text, mask, ROWS_PER_PASS)
+    }
+
+    /// Scans `text` with fingerprints cut to `mask` and at most `per_pass` candidate rows a
+    /// second pass; also says how often it was read.
+    fn scan_tuned(text: &str, mask: u64, per_pass: usize) -> (Scan, usize) {
         let open = || {
             CsvInput::new(
                 Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
@@ -381,6 +494,7 @@ mod tests {
             &Rules::default(),
             &mut again,
             Fingerprint::new(mask),
+            per_pass,
         );
         (scan.unwrap(), reads)
     }
@@ -462,6 +576,24 @@ mod tests {
             assert_eq!(validator.duplicates.repeat_of(9), Some(3));
             assert!(validator.duplicates.problem(8).is_some());
             assert!(validator.duplicates.problem(3).is_none());
+        }
+        // One candidate row a pass at most: every group has its own pass (a group's rows are
+        // never cut across passes), with the same findings.
+        for (mask, passes) in [(0, 1), (u64::MAX, 3)] {
+            let (scan, reads) = scan_tuned(&text, mask, 1);
+            assert_eq!(reads, 1 + passes, "mask {mask:#x}");
+            assert_eq!(
+                (scan.valid, scan.repeated, scan.repeats.clone()),
+                (1, 2, vec![(6, 3), (9, 3)])
+            );
+            let rendered: Vec<String> = scan.problems.iter().map(|p| p.render("t.csv:")).collect();
+            let expected: Vec<String> = exact
+                .0
+                .problems
+                .iter()
+                .map(|p| p.render("t.csv:"))
+                .collect();
+            assert_eq!(rendered, expected, "mask {mask:#x}");
         }
         // Distinct auth_uuids that all collide: read twice, nothing found.
         let distinct = format!("auth_uuid,state\n{U1},OK\n{U2},KO\n{U3},OK\n");
