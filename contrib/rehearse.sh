@@ -14,6 +14,8 @@
 #
 # Results: INPUT.rehearsal.csv, replaced at each rehearsal, unless you pass --output FILE,
 # --resume (continue the previous rehearsal) or --force yourself. The exit code is the run's.
+# Its sandbox is stopped when you read the end: the resume command printed is this script's
+# (with --resume), and it closes with the real job's own command (docs/sandbox.md).
 # docs/sandbox.md, "Rehearsing a real file", gives the same steps by hand.
 #
 # A rehearsal writes only its own files and sends only to its own sandbox, so it never
@@ -30,6 +32,7 @@ own_output=false
 own_mode=false
 args=()          # the run's flags, as given
 preview_args=()  # the same without the flags that name or replace outputs, for the dry run
+quoted() { local out; printf -v out '%q ' "$@"; echo "${out% }"; }
 refuse() { echo "rehearse.sh: $*; nothing was run" >&2; exit 2; }
 # The real job's default results file beside INPUT (the tool's rule: NAME.csv -> NAME.results.csv).
 case "$input" in
@@ -53,7 +56,9 @@ check_summary() {
   return 0
 }
 skip_value=""
+again=("$0" "$input") # the command that continues this rehearsal: the same flags, --resume
 for a in "$@"; do
+  case "$a" in --wrong-key|--force|--yes|-y) ;; *) again+=("$a") ;; esac
   if [ -n "$skip_value" ]; then
     "$skip_value" "$a"; skip_value=""; args+=("$a"); continue
   fi
@@ -72,6 +77,7 @@ for a in "$@"; do
   args+=("$a")
   preview_args+=("$a")
 done
+case " ${again[*]} " in *" --resume "*) ;; *) again+=(--resume) ;; esac
 [ "$own_output" = true ] || args+=(--output "${input%.csv}.rehearsal.csv")
 [ "$own_mode" = true ] || args+=(--force)
 work="$(mktemp -d)"
@@ -108,10 +114,22 @@ else
   echo "rehearse.sh: sandbox at $url; ${first:-no row} plays a process of another customer (401)" >&2
 fi
 
+# The sandbox is stopped when the user reads the run's next step: a resume command must
+# continue the rehearsal (a new sandbox, this script, --resume), never name the stopped
+# sandbox, and never be one that, pointed at the real server, would take the rehearsal's ok
+# rows for done. TECALIS_REHEARSAL_RESUME is what the run prints instead of its own command.
 set +e
-TECALIS_URL="$url" TECALIS_API_KEY="$key" "$bin" run "$input" --yes "${args[@]}"
+TECALIS_URL="$url" TECALIS_API_KEY="$key" TECALIS_REHEARSAL_RESUME="$(quoted "${again[@]}")" \
+  "$bin" run "$input" --yes "${args[@]}"
 code=$?
 set -e
 echo "rehearse.sh: the sandbox received: $(curl -s "$url/_sandbox/stats" 2>/dev/null || echo '(curl is not installed)')" >&2
-echo "rehearse.sh: exit code $code" >&2
+real=("$bin" run "$input" "${preview_args[@]}")
+{
+  echo "rehearse.sh: exit code $code; the rehearsal's sandbox is stopped, and nothing reached a real server."
+  echo "To continue this rehearsal (a new sandbox; its rows already ok are not sent again):"
+  echo "  $(quoted "${again[@]}")"
+  echo "The real job is a run of its own, which sends every row whatever the rehearsal's results say:"
+  echo "  $(quoted "${real[@]}") --url URL --api-key-file KEY-FILE"
+} >&2
 exit "$code"

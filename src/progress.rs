@@ -30,9 +30,9 @@ pub fn counts_line(counts: &Counts) -> String {
 
 /// `paused (Retry-After 3s)`, or `paused (429 1s)` for a 429's own backoff.
 fn describe_pause((wait, retry_after): (Duration, bool)) -> String {
-    let seconds = wait.as_secs_f64().ceil() as u64;
+    let seconds = Duration::from_secs(wait.as_secs_f64().ceil() as u64);
     let why = if retry_after { "Retry-After" } else { "429" };
-    format!("paused ({why} {seconds}s)")
+    format!("paused ({why} {})", crate::text::human_duration(seconds))
 }
 
 /// Where the run stands, as the collector sees it.
@@ -280,11 +280,7 @@ impl Progress {
         }
         fields.push(Field::new(" · ", format!("ETA {eta}"), 2));
         let elapsed = Duration::from_secs(self.started.elapsed().as_secs());
-        fields.push(Field::new(
-            " · ",
-            humantime::format_duration(elapsed).to_string(),
-            6,
-        ));
+        fields.push(Field::new(" · ", crate::text::human_duration(elapsed), 6));
         fields
     }
 
@@ -298,8 +294,7 @@ impl Progress {
         let eta = if status.sent == 0 || rate <= 0.0 {
             "unknown".to_string()
         } else {
-            humantime::format_duration(Duration::from_secs((left as f64 / rate).ceil() as u64))
-                .to_string()
+            crate::text::human_duration(Duration::from_secs((left as f64 / rate).ceil() as u64))
         };
         (rate, eta)
     }

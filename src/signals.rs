@@ -175,7 +175,8 @@ pub async fn unless_interrupted<T: Send + 'static>(
 }
 
 /// Stops the run cleanly at the first SIGINT or SIGTERM (at once if one already came); a
-/// second one quits at once (every finished row is already flushed) and prints `resume`, the
+/// second one quits at once (rows not yet written have no line, which it says) and prints
+/// `resume`, the
 /// command that sends the rest, if any, after running `on_quit` (it writes
 /// `--summary-json`). The messages go around the progress bar, so that no stale copy of it
 /// stays above them.
@@ -185,12 +186,15 @@ pub fn stop_on_signal(
     on_quit: Option<Box<dyn FnOnce() + Send>>,
 ) -> tokio::task::JoinHandle<()> {
     on_second(Box::new(move || {
-        let mut text =
-            "interrupted again: quitting now; every finished row is already in the results file"
-                .to_string();
+        // Rows finish in the collector and reach the file on the results thread: quitting at
+        // once, those still queued, like the requests in flight, have no line.
+        let mut text = "interrupted again: quitting now; the results file holds the rows written \
+             so far: the requests in flight, and rows that had just finished and were not \
+             written yet, have no line there"
+            .to_string();
         if let Some(resume) = &resume {
             text.push_str(&format!(
-                "\nTo send the rows that did not end ok (rows already ok are not sent again), run:\n  {resume}"
+                " and are sent again by the command below (safe: setting a state is idempotent)\nTo send the rows that did not end ok (rows already ok in the results file are not sent again), run:\n  {resume}"
             ));
         }
         crate::logging::emit(

@@ -13,7 +13,9 @@ use crate::send::tally::Example;
 
 mod rate;
 
-use rate::{auto_rate_json, describe_quota, describe_rate, quota_json};
+use rate::{
+    auto_rate_json, describe_quota, describe_rate, quota_json, round_tenth, round_thousandth,
+};
 
 /// One line per outcome that happened: `  ok           9`, aligned, as summaries print them.
 /// Only the outcomes that happened.
@@ -32,15 +34,21 @@ pub fn count_line(outcome: Outcome, n: u64, note: &str) -> String {
 /// The summary printed on standard error at the end of a run.
 pub fn render(tally: &Tally, results: &Path) -> String {
     let mut out = String::new();
-    let seconds = tally.elapsed.as_secs_f64();
     // The time is the run's and the rate the rows sent's: rows skipped or cancelled took none.
     let rows = match tally.rows() {
         1 => "1 row".to_string(),
         n => format!("{n} rows"),
     };
     let pace = match tally.sent_per_second() {
-        Some(rate) => format!("{} sent in {seconds:.1}s, {rate:.1} rows/s", tally.sent),
-        None => format!("no requests sent, {seconds:.1}s"),
+        Some(rate) => format!(
+            "{} sent in {}, {rate:.1} rows/s",
+            tally.sent,
+            crate::text::human_duration(tally.elapsed)
+        ),
+        None => format!(
+            "no requests sent, {}",
+            crate::text::human_duration(tally.elapsed)
+        ),
     };
     out.push_str(&format!("Summary: {rows} ({pace})\n"));
     out.push_str(&count_lines(&tally.counts));
@@ -164,10 +172,10 @@ pub fn summary_json(tally: &Tally, audit: &Audit, exit: ExitCode) -> Value {
         "dry_run": audit.dry_run,
         "started_at": humantime::format_rfc3339_millis(audit.started_at).to_string(),
         "finished_at": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-        "elapsed_seconds": tally.elapsed.as_secs_f64(),
+        "elapsed_seconds": round_thousandth(tally.elapsed.as_secs_f64()),
         "rows": tally.rows(),
         "rows_sent": tally.sent,
-        "rows_per_second": tally.sent_per_second(),
+        "rows_per_second": tally.sent_per_second().map(round_tenth),
         "rate": tally.auto_rate.as_ref().map(auto_rate_json),
         "counts": counts,
         "reasons_differ": tally.reasons_differ,
@@ -248,7 +256,7 @@ mod tests {
             text.contains("  … and 13 more in the results file"),
             "{text}"
         );
-        assert!(text.contains("(18 sent in "), "{text}");
+        assert!(text.contains("(18 sent in 2s, 9.0 rows/s)"), "{text}");
     }
 
     #[test]
@@ -260,7 +268,7 @@ mod tests {
         }
         let text = render(&tally, Path::new("r.csv"));
         assert!(
-            text.starts_with("Summary: 998 rows (no requests sent, 0.0s)"),
+            text.starts_with("Summary: 998 rows (no requests sent, 3ms)"),
             "{text}"
         );
         let audit = Audit {
@@ -274,6 +282,31 @@ mod tests {
         let json = summary_json(&tally, &audit, ExitCode::Success);
         assert_eq!(json["rows_per_second"], Value::Null);
         assert_eq!(json["rows_sent"], 0);
+    }
+
+    #[test]
+    fn the_json_figures_are_rounded_as_the_text_shows_them() {
+        let mut tally = Tally::empty();
+        tally.elapsed = std::time::Duration::from_micros(65_432_109);
+        for line in 2..9 {
+            tally.add(&result(line, Outcome::Ok, 1));
+        }
+        let text = render(&tally, Path::new("r.csv"));
+        assert!(
+            text.starts_with("Summary: 7 rows (7 sent in 1m 5s, 0.1 rows/s)"),
+            "{text}"
+        );
+        let audit = Audit {
+            input: "in.csv".into(),
+            input_sha256: String::new(),
+            url: String::new(),
+            results: "r.csv".into(),
+            dry_run: false,
+            started_at: SystemTime::now(),
+        };
+        let json = summary_json(&tally, &audit, ExitCode::Success);
+        assert_eq!(json["elapsed_seconds"], 65.432);
+        assert_eq!(json["rows_per_second"], 0.1);
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Text from a server or from the input made safe to print and to record: every API key in
 //! use cut out, control characters (and bidirectional overrides) escaped visibly, the length
 //! capped. One call at every place that prints or records such text: [`safe_server_text`] for
-//! what a server said, [`safe_input_text`] for what the input file holds.
+//! what a server said, [`safe_input_text`] for what the input file holds. And durations as a
+//! person writes them ([`human_duration`]), the one form every message uses.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
 mod decode;
+mod duration;
 mod redact;
 
+pub use duration::human_duration;
 pub use redact::{RUN, Redactor};
 
 /// The most characters of server or input text kept in files and output (escapes counted as

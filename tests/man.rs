@@ -83,3 +83,108 @@ fn every_page_has_the_sections_and_names_only_pages_that_exist() {
     let run = std::fs::read_to_string(dir.path("man/tecalis-status-run.1")).unwrap();
     assert!(run.contains("TECALIS_API_KEY") && run.contains("results.csv.job.json"));
 }
+
+/// The exit codes of a man page's EXIT STATUS: (code, text).
+fn exit_status(page: &str) -> Vec<(u8, String)> {
+    let section = page
+        .split(".SH \"EXIT STATUS\"\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no EXIT STATUS:\n{page}"));
+    let section = section.split("\n.SH ").next().unwrap();
+    section
+        .split(".TP\n")
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| {
+            let (code, text) = entry.split_once('\n').unwrap();
+            let code = code.trim_start_matches("\\fB").trim_end_matches("\\fR");
+            let code = code
+                .parse()
+                .unwrap_or_else(|_| panic!("not a code: {code:?} in {entry:?}"));
+            (code, text.replace("\\-", "-").replace('\n', " "))
+        })
+        .collect()
+}
+
+/// The codes a `--help` states after "Exit codes:" (`0 all ok, 1 fatal error, …`).
+fn help_codes(help: &str) -> Vec<u8> {
+    let stated = help
+        .split("Exit codes:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no exit codes in:\n{help}"));
+    stated
+        .split(',')
+        .map(|item| {
+            let word = item.split_whitespace().next().unwrap();
+            word.parse()
+                .unwrap_or_else(|_| panic!("not a code: {word:?} in {stated:?}"))
+        })
+        .collect()
+}
+
+/// Every exit code a man page or `--help` states is one the tool has (src/exit.rs), the
+/// top and `run` pages state them all, `--help` states those of its page, and what the
+/// `validate` page says of encodings is what `validate` does: a cell that is not UTF-8 is an
+/// invalid row (exit 4; the page said 1), a UTF-8 file read with a single-byte encoding is
+/// refused (exit 1).
+#[test]
+fn the_exit_codes_stated_are_the_ones_the_tool_returns() {
+    use tecalis_status::exit::ExitCode;
+    let all: Vec<u8> = ExitCode::ALL.iter().map(|c| c.code()).collect();
+    let dir = Workdir::new();
+    std::fs::create_dir(dir.path("man")).unwrap();
+    dir.cmd(&["man", "--out-dir", "man"]).expect(0);
+    let page = |name: &str| {
+        let file = match name {
+            "" => "man/tecalis-status.1".to_string(),
+            name => format!("man/tecalis-status-{name}.1"),
+        };
+        exit_status(&std::fs::read_to_string(dir.path(&file)).unwrap())
+    };
+    for name in [
+        "",
+        "run",
+        "validate",
+        "report",
+        "sandbox",
+        "completions",
+        "man",
+    ] {
+        let codes: Vec<u8> = page(name).iter().map(|(c, _)| *c).collect();
+        assert!(
+            codes.iter().all(|c| all.contains(c)),
+            "{name:?} states {codes:?}; the codes are {all:?}"
+        );
+        if name.is_empty() || name == "run" {
+            assert_eq!(codes, all, "the {name:?} page states every code");
+        }
+    }
+    for (args, name) in [(vec!["--help"], ""), (vec!["report", "--help"], "report")] {
+        let help = dir.cmd(&args).expect(0).stdout;
+        let codes: Vec<u8> = page(name).iter().map(|(c, _)| *c).collect();
+        let mut stated = help_codes(&help);
+        stated.sort();
+        assert_eq!(stated, codes, "{args:?} against its man page:\n{help}");
+    }
+    let validate = page("validate");
+    let says = |code: u8| {
+        validate
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default()
+    };
+    let uuid = "0193a1b2-c3d4-726b-b2a7-4de452e6b438";
+    let mut latin1 = format!("auth_uuid,state,reasons\n{uuid},KO,Revisi").into_bytes();
+    latin1.extend_from_slice(b"\xf3n\n");
+    dir.write("latin1.csv", latin1);
+    dir.cmd(&["validate", "latin1.csv"]).expect(4);
+    assert!(says(4).contains("not UTF-8"), "{:?}", says(4));
+    assert!(!says(1).contains("another encoding"), "{:?}", says(1));
+    dir.write(
+        "utf8.csv",
+        format!("auth_uuid,state,reasons\n{uuid},KO,Revisión\n"),
+    );
+    dir.cmd(&["validate", "--encoding", "windows-1252", "utf8.csv"])
+        .expect(1);
+    assert!(says(1).contains("single-byte --encoding"), "{:?}", says(1));
+}

@@ -483,6 +483,59 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
         30,
         "{rows:?}"
     );
+    // F22: the next step is true when it is read. The run's own resume command named the
+    // rehearsal's sandbox, stopped by then; it is the rehearsal's command, which works.
+    let commands: Vec<&str> = stderr.lines().filter(|l| l.starts_with("  ")).collect();
+    assert!(
+        commands.iter().all(|l| !l.contains("127.0.0.1")),
+        "a command names the stopped sandbox:\n{stderr}"
+    );
+    let again = stderr
+        .lines()
+        .skip_while(|l| !l.ends_with("to send the rows that did not end ok, run:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume command:\n{stderr}"));
+    let again = again
+        .trim()
+        .strip_suffix("(continues the rehearsal against a new sandbox)")
+        .unwrap_or_else(|| panic!("{again}"))
+        .trim();
+    assert!(
+        again.ends_with("rehearse.sh mine.csv --resume") && !again.contains("--wrong-key"),
+        "{again}"
+    );
+    // The real job's command is a run of its own: no rehearsal file, nothing taken for done.
+    let real = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("The real job is a run of its own"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no real command:\n{stderr}"));
+    assert!(
+        real.trim()
+            .ends_with("run mine.csv --url URL --api-key-file KEY-FILE")
+            && !real.contains("rehearsal")
+            && !real.contains("--resume"),
+        "{real}"
+    );
+    // Run as printed, it continues the rehearsal (the key fixed: the rows are accepted but
+    // the one held for another customer).
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(again)
+        .current_dir(dir.path(""))
+        .env("TECALIS_BIN", BIN)
+        .env_remove("TECALIS_URL")
+        .env_remove("TECALIS_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let rows = outcomes(&dir, "mine.rehearsal.csv");
+    assert_eq!(rows.len(), 60, "{rows:?}");
+    assert_eq!(
+        rows.iter().filter(|(_, o)| o == "ok").count(),
+        29,
+        "{rows:?}"
+    );
 }
 
 #[test]
@@ -640,4 +693,71 @@ fn systemd_analyze_accepts_the_timer_and_the_unit() {
         !complaints.contains("tecalis-status.service:"),
         "systemd-analyze verify: {complaints}"
     );
+}
+
+/// F11: rows whose reasons cell was empty were sent with the run's `--reasons`; the export
+/// copied the input's empty cell, so running it sent no reasons at all. It carries the
+/// reasons the server received, in the input's reasons column or in one it adds.
+#[test]
+fn the_export_carries_the_reasons_default_the_rows_were_sent_with() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|_| {});
+    let url = server.url();
+    // The demo key does not match these two bundled processes: both end unauthorized.
+    let (daba, e62d) = (
+        "0193a1b2-daba-78c0-98f1-35d25f557203",
+        "0193a1b2-e62d-7ba9-97ee-05cde00902c7",
+    );
+    dir.write(
+        "in.csv",
+        format!("auth_uuid,state,reasons,Ticket\n{daba},KO,,T1\n{e62d},KO,Documento caducado,T2\n"),
+    );
+    dir.write("bare.csv", format!("auth_uuid,state\n{daba},KO\n"));
+    for input in ["in", "bare"] {
+        dir.run_at(&url, &format!("{input}.csv"), &["--reasons", "bulk fix"])
+            .expect(3);
+        let out = dir
+            .cmd(&[
+                "report",
+                &format!("{input}.results.csv"),
+                "--export-failed",
+                &format!("{input}.failed.csv"),
+            ])
+            .expect(3);
+        out.stdout_has("1 row(s) whose reasons cell was empty carry the reasons they were sent with (the run's --reasons)");
+        let export = dir.read(&format!("{input}.failed.csv"));
+        let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(export.as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect();
+        let header = csv::Reader::from_reader(export.as_bytes())
+            .headers()
+            .unwrap()
+            .clone();
+        let reasons = header.iter().position(|h| h == "reasons").unwrap();
+        // What the server received for the row is what the export will send.
+        let received: Vec<String> = server
+            .received()
+            .iter()
+            .filter_map(|r| r.body.clone())
+            .filter(|b| b["auth_uuid"] == daba)
+            .map(|b| b["reasons"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(received.iter().all(|r| r == "bulk fix"), "{received:?}");
+        assert_eq!(&rows[0][0], daba, "{export}");
+        assert_eq!(&rows[0][reasons], "bulk fix", "{input}: {export}");
+        if input == "in" {
+            assert!(
+                export.starts_with("auth_uuid,state,reasons,Ticket\n"),
+                "{export}"
+            );
+            assert_eq!(&rows[0][3], "T1", "{export}");
+            assert_eq!(&rows[1][reasons], "Documento caducado", "{export}");
+        } else {
+            assert!(export.starts_with("auth_uuid,state,reasons\n"), "{export}");
+        }
+        // Run without --reasons, the export sends what was sent.
+        dir.cmd(&["validate", &format!("{input}.failed.csv")])
+            .expect(0);
+    }
 }

@@ -344,3 +344,32 @@ fn auto_rate_paces_from_rate_limit_headers_with_at_most_one_429() {
         out.stderr_has("paced from the server's rate-limit headers");
     }
 }
+
+/// Issue 20, "Errors are not success": half the answers are 503s without `Retry-After` (each
+/// row's first attempt; its retry succeeds). The successes used to raise the rate (slow start
+/// climbs at each); now, while errors are one answer in ten or more of the last 20, it holds
+/// at its start. With 18 rows that is so in any order of the answers: a row's success comes
+/// after its error, so no 20 answers (nor the first few) ever hold fewer than one error in ten.
+#[test]
+fn a_storm_of_503s_never_raises_the_auto_rate() {
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.fail_first = 1;
+    });
+    let w = Workdir::new();
+    w.write_fresh("in.csv", 18, "OK", "");
+    w.run_at(
+        &server.url(),
+        "in.csv",
+        &["--rate", "auto", "--summary-json", "s.json"],
+    )
+    .expect(0);
+    assert_all_ok(&w, "in.results.csv", 18);
+    let received = server.received();
+    assert_eq!(answered(&received, 503), 18, "each row's first attempt");
+    assert_eq!(answered(&received, 200), 18, "each row's retry");
+    let json: serde_json::Value = serde_json::from_str(&w.read("s.json")).unwrap();
+    // The first answer is an error, and so is every other one after it: the rate never rose.
+    assert_eq!(json["rate"]["peak_per_second"], 5.0, "{json}");
+    assert_eq!(json["rate"]["final_per_second"], 5.0, "{json}");
+}

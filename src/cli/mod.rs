@@ -21,7 +21,7 @@ pub use values::{
 (a rehearsal against the built-in sandbox: nothing leaves this machine).",
     after_help = "Exit codes: 0 all ok, 1 fatal error, 2 usage error, 3 some rows failed, \
 4 invalid input (nothing sent), 5 stopped: credentials evidently wrong, 6 stopped: server \
-unreachable, 130 interrupted."
+unreachable, 7 stopped: a quota (resume at the time the summary gives), 130 interrupted."
 )]
 pub struct Cli {
     /// What to do.
@@ -67,7 +67,9 @@ pub enum Command {
         holds one line per row and run after --resume).\n\nExamples:\n  \
         tecalis-status report corrections.results.csv\n  \
         tecalis-status report corrections.results.csv --export-failed retry.csv\n\n\
-        Exit codes: 0 every row ended ok or skipped, 3 some did not, 1 the file cannot be read."
+        Exit codes: 0 the job is complete and every row ended ok or skipped, 1 the results \
+        file cannot be read or the export cannot be written, 2 usage error, 3 the job is \
+        incomplete or some rows did not end ok."
     )]
     Report(ReportArgs),
     /// Print shell completions to standard output.

@@ -183,7 +183,7 @@ impl Client {
                 Class::Transient,
                 format!(
                     "cannot connect: no connection within {} (--connect-timeout)",
-                    humantime::format_duration(self.connect_timeout)
+                    crate::text::human_duration(self.connect_timeout)
                 ),
             )
         } else if error.is_timeout() {
@@ -191,7 +191,7 @@ impl Client {
                 Class::Transient,
                 format!(
                     "no answer within {}",
-                    humantime::format_duration(self.timeout)
+                    crate::text::human_duration(self.timeout)
                 ),
             )
         } else if let Some(tls) = tls_error(error).and_then(unfixable_tls) {

@@ -12,6 +12,9 @@
 //! - **Recovery**: a concave cubic brings the target back to [`MARGIN`] below the estimate
 //!   within [`RECOVERY`]; it holds there ([`HOLD`], doubled each time a probe finds the same
 //!   limit again), then probes above it along a convex cubic, so it finds a raised limit.
+//! - **Errors are not success**: while errors (a 5xx without `Retry-After`, a 408) are
+//!   [`ERROR_SHARE`] or more of the last [`ERROR_ANSWERS`] answers, the target does
+//!   not rise; errors never lower it either. A 503 with `Retry-After` is throttling.
 //! - It never raises the target into the unknown (slow start, probing) beyond
 //!   [`MEASURED_HEADROOM`] times the rate actually sent in the last second: when latency or
 //!   the concurrency ceiling caps sending, the target stays near what is sent.
@@ -54,6 +57,14 @@ pub const MEASURED_HEADROOM: f64 = 2.5;
 const FAST_CONVERGENCE: f64 = 0.9;
 /// A probe throttled within this fraction above the estimate found the same limit again.
 const SAME_LIMIT: f64 = 0.1;
+/// While at least this share of the last [`ERROR_ANSWERS`] answers are errors (a 5xx
+/// without `Retry-After`, a 408), the target does not rise: the answers that did succeed
+/// among them say nothing good about a server in trouble. Errors never lower it either.
+pub const ERROR_SHARE: f64 = 0.1;
+/// The answers [`ERROR_SHARE`] is counted over: the last ones, however old (a time window
+/// holds few answers at a low rate, and a run of successes in it raised the rate under 60%
+/// of errors; a count holds a storm from its first errors, and 20 clean answers end it).
+pub const ERROR_ANSWERS: usize = 20;
 
 /// What came back for one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +120,8 @@ pub struct AdaptiveRate {
     lowest_announced: Option<f64>,
     /// The highest target so far.
     peak: f64,
+    /// Whether each of the last [`ERROR_ANSWERS`] HTTP answers was an error.
+    recent: std::collections::VecDeque<bool>,
 }
 
 impl AdaptiveRate {
@@ -133,6 +146,7 @@ impl AdaptiveRate {
             announced: None,
             lowest_announced: None,
             peak: INITIAL_RATE.min(max_rate),
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -240,8 +254,15 @@ impl AdaptiveRate {
         let throttled = matches!(answer, Answer::Throttled { .. });
         self.history
             .on_answer(sent_at, answered_at, accepted, throttled);
+        if answer != Answer::NoAnswer {
+            self.recent.push_back(answer == Answer::Error);
+            if self.recent.len() > ERROR_ANSWERS {
+                self.recent.pop_front();
+            }
+        }
         let rate = match answer {
             Answer::NoAnswer | Answer::Error => self.rate,
+            Answer::Answered if self.erring() => self.rate,
             Answer::Answered => self.grow(answered_at),
             Answer::Throttled { retry_after } => {
                 self.throttled += 1;
@@ -265,6 +286,13 @@ impl AdaptiveRate {
         };
         self.peak = self.peak.max(self.rate);
         self.rate
+    }
+
+    /// Whether errors are at least [`ERROR_SHARE`] of the last [`ERROR_ANSWERS`] answers:
+    /// the server is in trouble, and the target holds.
+    fn erring(&self) -> bool {
+        let errors = self.recent.iter().filter(|error| **error).count();
+        errors > 0 && errors as f64 >= ERROR_SHARE * self.recent.len() as f64
     }
 
     /// The target after an un-throttled answer at `now`.

@@ -80,8 +80,8 @@ pub(super) fn stop_for_quota(
     if let Some(quota) = quota_in(attempt, policy) {
         let note = format!(
             "the server asks to wait {} (Retry-After), longer than --max-retry-after {}: a quota; not retried, the run stopped",
-            humantime::format_duration(quota.wait),
-            humantime::format_duration(quota.max_retry_after)
+            crate::text::human_duration(quota.wait),
+            crate::text::human_duration(quota.max_retry_after)
         );
         stop.stop_for_quota(quota);
         return Some(note);

@@ -171,7 +171,7 @@ impl Worker {
                 attempt.message,
                 attempts,
                 self.policy.retries,
-                humantime::format_duration(Duration::from_millis(wait.as_millis() as u64))
+                crate::text::human_duration(wait)
             );
             last = Some(attempt);
             tokio::select! {

@@ -1,8 +1,6 @@
 //! The summary's words on the rate: what `--rate auto` found and the rate to pass next time,
 //! a fixed rate the server throttled, and a quota that stopped the run.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::send::Quota;
@@ -24,7 +22,7 @@ fn describe_fixed_rate(fixed: f64, found: &Found) -> String {
         "fixed at {fixed}/s, faster than the server allows: {} answer(s) were 429 and the run \
          was paused {} in all",
         found.throttled,
-        humantime::format_duration(Duration::from_millis(found.paused.as_millis() as u64)),
+        crate::text::human_duration(found.paused),
     );
     if let Some(taken) = found.taken {
         what.push_str(&format!(
@@ -33,7 +31,8 @@ fn describe_fixed_rate(fixed: f64, found: &Found) -> String {
     }
     match found.suggested {
         Some(allowed) => format!(
-            "{what}; the server allowed {allowed:.1}/s — pass --rate {} next time (or --rate auto)",
+            "{what}; the server allowed {:.1}/s — pass --rate {} next time (or --rate auto)",
+            floor_tenth(allowed),
             rate_flag(allowed)
         ),
         None => format!(
@@ -51,17 +50,19 @@ fn describe_auto_rate(found: &Found) -> String {
             None => "use --rate auto again".to_string(),
         };
         return format!(
-            "auto, paced from the server's rate-limit headers (its policy allows {announced:.1}/s); \
+            "auto, paced from the server's rate-limit headers (its policy allows {:.1}/s); \
              {} answer(s) were 429 — {advice}",
+            floor_tenth(announced),
             found.throttled
         );
     }
     match (found.settled, found.suggested) {
         (Some(settled), Some(suggested)) => format!(
             "auto, settled at {settled:.1}/s after {} throttled spell(s); the server sustained \
-             {suggested:.1}/s over its longest window ({}) — pass --rate {} next time",
+             {:.1}/s over its longest window ({}) — pass --rate {} next time",
             found.events,
-            humantime::format_duration(found.longest_window),
+            floor_tenth(suggested),
+            crate::text::human_duration(found.longest_window),
             rate_flag(suggested)
         ),
         (Some(settled), None) => format!(
@@ -69,7 +70,7 @@ fn describe_auto_rate(found: &Found) -> String {
              next time: the run was too short after the first throttling to measure what the \
              server sustains over its longest window ({}) — use --rate auto again",
             found.events,
-            humantime::format_duration(found.longest_window),
+            crate::text::human_duration(found.longest_window),
         ),
         (None, _) if found.reached_ceiling() => format!(
             "auto, the server never throttled: its limit was not found, and the ceiling \
@@ -94,7 +95,7 @@ fn rate_flag(per_second: f64) -> String {
     if per_second >= 100.0 {
         format!("{}", per_second.floor() as u64)
     } else if per_second >= 1.0 {
-        let tenths = (per_second * 10.0).floor() as u64;
+        let tenths = tenths_below(per_second);
         match tenths % 10 {
             0 => format!("{}", tenths / 10),
             _ => format!("{}.{}", tenths / 10, tenths % 10),
@@ -108,8 +109,8 @@ fn rate_flag(per_second: f64) -> String {
 pub(super) fn describe_quota(quota: &Quota) -> String {
     format!(
         "Quota: the server asked to wait {} (longer than --max-retry-after {}); it takes requests again at {}: resume then (command below).\n",
-        humantime::format_duration(quota.wait),
-        humantime::format_duration(quota.max_retry_after),
+        crate::text::human_duration(quota.wait),
+        crate::text::human_duration(quota.max_retry_after),
         humantime::format_rfc3339_seconds(quota.until),
     )
 }
@@ -117,8 +118,8 @@ pub(super) fn describe_quota(quota: &Quota) -> String {
 /// A quota in the JSON summary.
 pub(super) fn quota_json(quota: &Quota) -> Value {
     json!({
-        "wait_seconds": quota.wait.as_secs_f64(),
-        "max_retry_after_seconds": quota.max_retry_after.as_secs_f64(),
+        "wait_seconds": round_thousandth(quota.wait.as_secs_f64()),
+        "max_retry_after_seconds": round_thousandth(quota.max_retry_after.as_secs_f64()),
         "takes_requests_again_at": humantime::format_rfc3339_seconds(quota.until).to_string(),
         "resume_command": quota.resume_command,
     })
@@ -126,14 +127,26 @@ pub(super) fn quota_json(quota: &Quota) -> Value {
 
 /// A figure to one decimal, as the text shows it: a controller's sum of steps is not
 /// `59.400000000000034` in a summary.
-fn round_tenth(value: f64) -> f64 {
+pub(super) fn round_tenth(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
 /// A rate the server is known to allow, to one decimal, never above it (as `--rate` is
 /// suggested): 6.86/s is 6.8, not 6.9.
+/// The text and the JSON both show it so, beside the `--rate` it suggests (`rate_flag`).
 fn floor_tenth(value: f64) -> f64 {
-    (value * 10.0).floor() / 10.0
+    tenths_below(value) as f64 / 10.0
+}
+
+/// The whole tenths in `value`, never more: 17.46 holds 174. A hair above the float's error,
+/// so that 17.3 (17.29999… once multiplied) holds 173.
+fn tenths_below(value: f64) -> u64 {
+    (value * 10.0 + 1e-9).floor().max(0.0) as u64
+}
+
+/// A figure to a thousandth: seconds to the millisecond, in the JSON summary.
+pub(super) fn round_thousandth(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
 }
 
 /// `--rate auto` in the JSON summary: the rate settled on (what to pass as `--rate` next
@@ -157,7 +170,7 @@ pub(super) fn auto_rate_json(found: &Found) -> Value {
         "announced_per_second": found.announced.map(floor_tenth),
         "settled_per_second": found.settled.map(round_tenth),
         "sustained_per_second": found.suggested.map(floor_tenth),
-        "longest_window_seconds": found.longest_window.as_secs_f64(),
+        "longest_window_seconds": round_thousandth(found.longest_window.as_secs_f64()),
         "suggested_rate": found.suggested.map(rate_flag).or_else(|| (found.settled.is_none() && found.reached_ceiling()).then(|| rate_flag(found.max_rate))),
         "limit_found": found.settled.is_some(),
         "ceiling_reached": found.reached_ceiling(),
@@ -175,7 +188,7 @@ mod tests {
     use crate::send::Tally;
     use crate::summary::{Audit, render, summary_json};
     use std::path::Path;
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     #[test]
     fn auto_rate_names_the_settled_rate_or_why_there_is_none() {
@@ -254,7 +267,7 @@ mod tests {
         });
         let text = render(&tally, Path::new("r.csv"));
         assert!(
-            text.contains("Rate: fixed at 100/s, faster than the server allows: 3 answer(s) were 429 and the run was paused 2s 500ms in all; once it began to throttle, the server took 27.5/s; the server allowed 28.6/s — pass --rate 28.6 next time (or --rate auto)"),
+            text.contains("Rate: fixed at 100/s, faster than the server allows: 3 answer(s) were 429 and the run was paused 2.5s in all; once it began to throttle, the server took 27.5/s; the server allowed 28.6/s — pass --rate 28.6 next time (or --rate auto)"),
             "{text}"
         );
         let json = summary_json(&tally, &audit, ExitCode::Success);
@@ -281,6 +294,38 @@ mod tests {
             text.contains("Rate: auto, paced from the server's rate-limit headers (its policy allows 30.0/s); 0 answer(s) were 429 — pass --rate 30 next time"),
             "{text}"
         );
+        // A figure the server is known to allow is floored in the text as in the JSON, so
+        // that it never reads above the --rate it suggests (17.46/s is 17.4, not 17.5).
+        tally.auto_rate = Some(Found {
+            suggested: Some(17.46),
+            ..settled
+        });
+        let text = render(&tally, Path::new("r.csv"));
+        assert!(
+            text.contains("the server sustained 17.4/s over its longest window (1s) — pass --rate 17.4 next time"),
+            "{text}"
+        );
+        let json = summary_json(&tally, &audit, ExitCode::Success);
+        assert_eq!(json["rate"]["sustained_per_second"], 17.4);
+        tally.auto_rate = Some(Found {
+            fixed: Some(100.0),
+            suggested: Some(28.67),
+            ..settled
+        });
+        let text = render(&tally, Path::new("r.csv"));
+        assert!(
+            text.contains("the server allowed 28.6/s — pass --rate 28.6 next time"),
+            "{text}"
+        );
+        tally.auto_rate = Some(Found {
+            announced: Some(30.96),
+            suggested: Some(30.0),
+            ..settled
+        });
+        let text = render(&tally, Path::new("r.csv"));
+        assert!(text.contains("(its policy allows 30.9/s)"), "{text}");
+        assert_eq!(rate_flag(17.3), "17.3");
+        assert_eq!(floor_tenth(17.3), 17.3);
         tally.auto_rate = None;
         assert!(!render(&tally, Path::new("r.csv")).contains("Rate:"));
         assert_eq!(

@@ -11,12 +11,12 @@ pub(super) fn exit_status(command: &str) -> &'static [(&'static str, &'static st
             ),
             (
                 "1",
-                "The input cannot be read, or its bytes are in another encoding than the one given.",
+                "The input cannot be read, or it is UTF-8 and a single-byte --encoding was given (its accented letters would be read wrong).",
             ),
             ("2", "Usage error (an unknown flag or --encoding label)."),
             (
                 "4",
-                "Some rows are invalid; every problem is printed with its file, line and column.",
+                "Some rows are invalid, a cell that is not UTF-8 included (a file in another encoding read without --encoding); every problem is printed with its file, line and column.",
             ),
         ],
         "report" => &[
@@ -105,6 +105,10 @@ pub(super) fn environment(command: &str) -> &'static [(&'static str, &'static st
             (
                 "HTTPS_PROXY, HTTP_PROXY, NO_PROXY",
                 "Honoured, except for loopback targets.",
+            ),
+            (
+                "TECALIS_REHEARSAL_RESUME",
+                "Set by contrib/rehearse.sh: the command printed to resume, instead of the run's own (which would name the rehearsal's sandbox, stopped by then).",
             ),
             (
                 "TMPDIR",

@@ -3,7 +3,7 @@
 //! its own name, the per-row `api_key` included, cells as written), otherwise rebuilt from
 //! the results file, with a note saying what could not be recovered.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -17,6 +17,9 @@ use crate::validate::parse_canonical_uuid;
 #[derive(Debug, Default)]
 pub(super) struct Failed {
     keys: HashSet<RowKey>,
+    /// The reasons each row was sent with (the results' `reasons` column): the run's
+    /// `--reasons` where the input's cell was empty.
+    sent_reasons: HashMap<RowKey, String>,
     records: Vec<csv::StringRecord>,
     header: Option<csv::StringRecord>,
 }
@@ -24,7 +27,10 @@ pub(super) struct Failed {
 impl Failed {
     /// Notes one final results line that did not end ok.
     pub(super) fn add(&mut self, record: &csv::StringRecord) {
-        self.keys.insert(RowKey::of(record));
+        let key = RowKey::of(record);
+        self.keys.insert(key);
+        self.sent_reasons
+            .insert(key, restore_cell(&record[3]).to_string());
         self.records.push(record.clone());
     }
 
@@ -133,9 +139,26 @@ fn from_input(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let columns = reader.columns().clone();
     let mut changed = 0;
+    // A row whose reasons cell was empty was sent with the run's --reasons: the export
+    // carries those reasons, so that running it sends what was sent (a reasons column is
+    // added when the input had none).
+    let sent_reasons = |key: &RowKey| {
+        failed
+            .sent_reasons
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_default()
+    };
+    let add_reasons =
+        columns.reasons.is_none() && failed.keys.iter().any(|key| !sent_reasons(key).is_empty());
+    let mut names = columns.names.clone();
+    if add_reasons {
+        names.push("reasons".into());
+    }
     writer
-        .write_record(safe(columns.names.iter().map(String::as_str), &mut changed))
+        .write_record(safe(names.iter().map(String::as_str), &mut changed))
         .context("cannot write the export")?;
+    let mut filled = 0u64;
     let mut record = csv::ByteRecord::new();
     let mut rows = 0;
     let mut found = HashSet::new();
@@ -152,10 +175,28 @@ fn from_input(
             None => RowKey::Line(line),
         };
         if failed.keys.contains(&key) && found.insert(key) {
-            let text: Vec<String> = record
+            let mut text: Vec<String> = record
                 .iter()
                 .map(|c| String::from_utf8_lossy(c).into_owned())
                 .collect();
+            let sent = sent_reasons(&key);
+            match columns.reasons {
+                Some(at)
+                    if !sent.is_empty() && text.get(at).is_none_or(|c| c.trim().is_empty()) =>
+                {
+                    if text.len() <= at {
+                        text.resize(at + 1, String::new());
+                    }
+                    text[at] = sent.to_string();
+                    filled += 1;
+                }
+                None if add_reasons => {
+                    text.resize(columns.names.len(), String::new());
+                    text.push(sent.to_string());
+                    filled += u64::from(!sent.is_empty());
+                }
+                _ => {}
+            }
             let cells = safe(text.iter().map(String::as_str), &mut changed);
             writer
                 .write_record(&cells)
@@ -164,14 +205,20 @@ fn from_input(
         }
     }
     let missing = failed.keys.len() - found.len();
+    let filled = match filled {
+        0 => String::new(),
+        n => format!(
+            "; {n} row(s) whose reasons cell was empty carry the reasons they were sent with (the run's --reasons), so that running the export sends the same"
+        ),
+    };
     let note = if missing > 0 {
         format!(
-            " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file)",
+            " (copied from {}; {missing} failed row(s) of earlier runs are not in it any more and were left out: see the results file{filled})",
             crate::text::shown_path(path)
         )
     } else {
         format!(
-            " (copied from {}, every column as written)",
+            " (copied from {}, every column as written{filled})",
             crate::text::shown_path(path)
         )
     };

@@ -70,7 +70,7 @@ fn describe(plan: &Plan, scan: &Scan, prompt: &Prompt) -> String {
         crate::text::shown_path(&plan.output),
         plan.rate.per_second,
         plan.concurrency,
-        humantime::format_duration(Duration::from_secs(seconds.ceil() as u64))
+        crate::text::human_duration(Duration::from_secs(seconds.ceil() as u64))
     ));
     text
 }

@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde_json::json;
 
 use super::resume_command::resume_command;
@@ -23,8 +24,20 @@ pub(super) fn env_url() -> Option<String> {
     std::env::var("TECALIS_URL").ok()
 }
 
-/// The command that resumes this run, as it was run.
+/// The command that resumes this run, as it was run; in a rehearsal (`contrib/rehearse.sh`
+/// sets `TECALIS_REHEARSAL_RESUME`), the rehearsal's own command instead: its sandbox is
+/// stopped by then, and the run's command would name it.
 pub(super) fn this_resume_command() -> String {
+    if let Some(rehearsal) = std::env::var("TECALIS_REHEARSAL_RESUME")
+        .ok()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+    {
+        return format!(
+            "{}   (continues the rehearsal against a new sandbox)",
+            crate::text::escape_controls(&rehearsal)
+        );
+    }
     let command = resume_command(std::env::args_os(), env_url().as_deref());
     // A command that reads standard input would wait for it, typed at the terminal.
     match std::env::args_os().skip(2).any(|a| a == "-") {
@@ -233,7 +246,7 @@ pub(super) fn write_summary_json(
     results: Option<&Path>,
     json: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(json).expect("JSON values serialise") + "\n";
+    let text = serde_json::to_string_pretty(json).context("cannot write the JSON summary")? + "\n";
     let inputs: Vec<&Path> = summary.input.iter().map(PathBuf::as_path).collect();
     // The results file is named too, so that the summary is never written over it, even
     // when neither exists yet.

@@ -227,7 +227,9 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     }
     let feed = Feed::new(
         reader,
-        scan.validator.clone().expect("the scan sets the validator"),
+        scan.validator
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the input was not validated before sending (a bug)"))?,
         done,
     );
     // A second Ctrl-C quits at once: the JSON summary is still written, saying so.

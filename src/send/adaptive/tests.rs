@@ -170,3 +170,59 @@ fn a_probe_that_finds_the_same_limit_doubles_the_hold() {
     );
     assert_eq!(c.hold, HOLD * 2);
 }
+
+/// Sends at the controller's own rate for `seconds` from `start`; every `of`-th answer in
+/// `errors` of them is a 5xx without `Retry-After`, the others succeed. Returns the highest
+/// target seen and the last send time.
+fn storm(
+    c: &mut AdaptiveRate,
+    start: Instant,
+    seconds: u64,
+    errors: u64,
+    of: u64,
+) -> (f64, Instant) {
+    let (mut t, mut highest, mut i) = (start, c.rate(), 0u64);
+    while t < start + Duration::from_secs(seconds) {
+        c.on_send(t);
+        let answer = match i % of < errors {
+            true => Answer::Error,
+            false => Answer::Answered,
+        };
+        highest = highest.max(c.on_answer(t, t + ms(20), answer));
+        t += Duration::from_secs_f64(1.0 / c.rate());
+        i += 1;
+    }
+    (highest, t)
+}
+
+#[test]
+fn a_storm_of_errors_never_raises_the_rate() {
+    // Issue 20, "Errors are not success": 60% of the answers are 503s without Retry-After.
+    // The 40% that succeed used to raise the rate (slow start added to it at each).
+    let mut c = AdaptiveRate::new(100.0);
+    let (highest, _) = storm(&mut c, Instant::now(), 20, 3, 5);
+    assert_eq!(highest, INITIAL_RATE, "the rate rose under 60% errors");
+    // After a throttled spell too: the recovery and the probes hold while errors come.
+    let mut c = AdaptiveRate::new(1000.0);
+    let t0 = Instant::now();
+    c.rate = 40.0;
+    let t = steady(&mut c, t0, 40.0, 2.0);
+    let low = c.on_answer(t, t + ms(1), Answer::Throttled { retry_after: None });
+    let (highest, t) = storm(&mut c, t + ms(2), 60, 3, 5);
+    assert_eq!(
+        highest, low,
+        "the rate rose under 60% errors after a spell: {highest} from {low}"
+    );
+    // Errors never lower it either; once they stop, it recovers.
+    assert_eq!(c.rate(), low);
+    let end = steady(&mut c, t, low, 5.0);
+    assert!(
+        c.rate() > low,
+        "no recovery after the errors stopped: {}",
+        c.rate()
+    );
+    // A few errors (5%, as the rehearsal's sandbox gives) do not hold slow start.
+    let mut c = AdaptiveRate::new(100.0);
+    let (highest, _) = storm(&mut c, end, 5, 1, 20);
+    assert_eq!(highest, 100.0, "5% of errors held the rate");
+}
