@@ -98,8 +98,8 @@ else
   key=rehearsal
 fi
 
-# Created here, not by the background job's redirection, which may come after the first read
-# below (then sed failed, and `set -e` ended the script with exit 2).
+# The file exists before the sandbox starts: the loop below may read it before the
+# background redirection has created it (under set -e, sed's "can't read" ended the script).
 : > "$work/sandbox.out"
 "$bin" sandbox --listen 127.0.0.1:0 "${seed[@]}" \
   --latency 20ms --jitter 30ms --error-rate 0.05 --rate-limit 50 > "$work/sandbox.out" 2>/dev/null &

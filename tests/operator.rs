@@ -444,12 +444,8 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
     assert_eq!(first[0], ("2".to_string(), "unauthorized".to_string()));
     assert!(first[1..].iter().all(|(_, o)| o == "ok"), "{first:?}");
     // Again: replaced, not refused.
-    assert_eq!(
-        rehearse(&dir, &["corrections.csv", "--rate", "100"])
-            .status
-            .code(),
-        Some(3)
-    );
+    let out = rehearse(&dir, &["corrections.csv", "--rate", "100"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(dir.results("corrections.rehearsal.csv").len(), 12);
     // --resume continues the rehearsal: the ok rows are skipped.
     let out = rehearse(&dir, &["corrections.csv", "--resume", "--rate", "100"]);
