@@ -98,13 +98,15 @@ else
   key=rehearsal
 fi
 
+# The file exists before the sandbox starts: the loop below may read it before the
+# background redirection has created it (under set -e, sed's "can't read" ended the script).
+: > "$work/sandbox.out"
 "$bin" sandbox --listen 127.0.0.1:0 "${seed[@]}" \
   --latency 20ms --jitter 30ms --error-rate 0.05 --rate-limit 50 > "$work/sandbox.out" 2>/dev/null &
 sandbox=$!
 url=""
 for _ in $(seq 200); do
-  # The file may not exist yet (the background job creates it): not an error, wait.
-  url="$(sed -n 's/^listening on //p' "$work/sandbox.out" 2>/dev/null || true)"
+  url="$(sed -n 's/^listening on //p' "$work/sandbox.out")"
   [ -n "$url" ] && break
   sleep 0.05
 done

@@ -78,14 +78,18 @@ pub fn main(cli: Cli) -> ExitCode {
         });
     }
     logging::init(&cli, progress);
-    // A run takes SIGINT and SIGTERM over from the start: a signal while the input is read,
-    // validated or confirmed must stop it before anything is sent, not kill it without its
-    // summary nor go unseen until sending starts.
-    if let Command::Run(_) = &cli.command
-        && let Err(error) = signals::install()
-    {
-        logging::error(&format!("cannot install the signal handlers: {error}"));
-        return ExitCode::Fatal;
+    // A run takes SIGINT and SIGTERM over from the start (they were blocked at the first line
+    // of `main`, so one that came already is pending, not lost): a signal while the input is
+    // read, validated or confirmed must stop it before anything is sent, not kill it without
+    // its summary nor go unseen until sending starts. The other commands keep the default.
+    match &cli.command {
+        Command::Run(_) => {
+            if let Err(error) = signals::install() {
+                logging::error(&format!("cannot install the signal handlers: {error}"));
+                return ExitCode::Fatal;
+            }
+        }
+        _ => signals::unblock(),
     }
     // Before any key is read.
     if let Err(why) = core_dumps::disable() {

@@ -1,6 +1,15 @@
-//! SIGINT and SIGTERM, handled from the moment a run starts: the first asks the run to stop
-//! cleanly (it watches for it while it reads, validates, asks and sends); a second quits at
-//! once, after the hook the run left for it (writing `--summary-json`).
+//! SIGINT and SIGTERM, handled from the moment the process starts: the first asks the run to
+//! stop cleanly (it watches for it while it reads, validates, asks and sends); a second quits
+//! at once, after the hook the run left for it (writing `--summary-json`).
+//!
+//! How a signal that comes before the handlers exist is not lost: the first line of `main`
+//! blocks SIGINT and SIGTERM ([`block`]), before the command line is parsed, so every thread
+//! started later inherits the block and such a signal stays pending. `run` then [`install`]s:
+//! the signal thread registers its handlers and only then unblocks the two signals in itself,
+//! so a pending one is delivered there, counted, and the run stops before its first request
+//! (exit 130). Every other command (`validate`, `report`, `sandbox`, completions, man pages,
+//! `--help` and usage errors) calls [`unblock`] before its work, so Ctrl-C ends it by the
+//! default action as before (the sandbox then listens for itself, see [`interrupted`]).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -55,7 +64,54 @@ impl Signals {
     }
 }
 
-/// Takes over SIGINT and SIGTERM for the rest of the process, on a thread of its own (so
+/// The two signals a run takes over.
+#[cfg(unix)]
+fn run_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset and sigaddset only write the set they are given, which is ours.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        set
+    }
+}
+
+/// Blocks or unblocks SIGINT and SIGTERM in the calling thread (and the threads it starts
+/// afterwards, which inherit its mask).
+#[cfg(unix)]
+fn set_blocked(blocked: bool) {
+    let set = run_signals();
+    let how = match blocked {
+        true => libc::SIG_BLOCK,
+        false => libc::SIG_UNBLOCK,
+    };
+    // SAFETY: the set is a valid, initialised sigset_t; the old mask is not asked for. It
+    // cannot fail with these arguments (EINVAL is for a bad `how`).
+    unsafe {
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+/// Blocks SIGINT and SIGTERM: the first line of `main`, before anything else, so that a
+/// signal arriving before [`install`] (while the command line is parsed, the logging set up)
+/// waits, pending, for the signal thread instead of killing the process without its summary.
+pub fn block() {
+    #[cfg(unix)]
+    set_blocked(true);
+}
+
+/// Undoes [`block`] in the calling thread, for the commands that never [`install`]: a signal
+/// then takes its default action (ends the process), or is seen by their own listener (the
+/// sandbox), as if it had never been blocked. A signal that came while blocked is delivered
+/// now.
+pub fn unblock() {
+    #[cfg(unix)]
+    set_blocked(false);
+}
+
+/// Takes over SIGINT and SIGTERM for the rest of the process (they must have been [`block`]ed
+/// in every other thread), on a thread of its own (so
 /// that a signal is seen whatever the run is doing: reading a huge input, waiting for an
 /// answer at the prompt). From then on the first signal only sets what [`received`] and
 /// [`interrupted`] report; the run must watch for it. A second one quits at once with exit
@@ -87,22 +143,56 @@ pub fn install() -> std::io::Result<()> {
                     }
                 };
                 let _ = WATCH.set(tokio::sync::watch::Sender::new(0));
+                // The handlers are in place: only this thread takes the two signals (every
+                // other one inherited the block of `main`), and one that came before now
+                // arrives here. It is counted before `install` returns, so that the run sees
+                // it at its first look.
+                let pending = pending();
+                #[cfg(unix)]
+                set_blocked(false);
+                if pending {
+                    signals.recv().await;
+                    count();
+                }
                 let _ = installed.send(Ok(()));
                 loop {
                     signals.recv().await;
-                    let count = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
-                    if let Some(watch) = WATCH.get() {
-                        watch.send_replace(count);
-                    }
-                    if count >= 2 {
-                        quit_now();
-                    }
+                    count();
                 }
             });
         })?;
     ready
         .recv()
         .unwrap_or_else(|_| Err(std::io::Error::other("the signal thread ended")))
+}
+
+/// Counts a signal that came; a second one quits at once.
+fn count() {
+    let count = RECEIVED.fetch_add(1, Ordering::SeqCst) + 1;
+    if let Some(watch) = WATCH.get() {
+        watch.send_replace(count);
+    }
+    if count >= 2 {
+        quit_now();
+    }
+}
+
+/// Whether a SIGINT or SIGTERM came while they were blocked and waits to be delivered.
+fn pending() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: sigpending writes the set it is given, which is ours and initialised.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            if libc::sigpending(&mut set) != 0 {
+                return false;
+            }
+            libc::sigismember(&set, libc::SIGINT) == 1
+                || libc::sigismember(&set, libc::SIGTERM) == 1
+        }
+    }
+    #[cfg(not(unix))]
+    false
 }
 
 /// Ends the process at a second signal: the hook (if any), the terminal put back, exit 130.

@@ -19,7 +19,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use common::job::{Row, done_rows, input_text, recorded, requested, row, uuid_of, whole_lines};
-use common::{TestServer, Workdir};
+use common::{TestServer, Workdir, wait_for_main};
 use tecalis_status::sandbox::Process;
 
 const REHEARSE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/rehearse.sh");
@@ -127,15 +127,18 @@ impl History {
             None => cmd.run().code,
             Some((name, after_ms)) => {
                 let mut child = cmd.spawn();
+                // From the first line of `main`: before it the process is the loader's, and
+                // a signal takes its default action whatever the program does.
+                if name != "KILL" {
+                    wait_for_main(&mut child);
+                }
                 std::thread::sleep(Duration::from_millis(after_ms));
                 let _ = std::process::Command::new("kill")
                     .args([&format!("-{name}"), &child.id().to_string()])
                     .status();
                 let code = child.wait().expect("the run ends").code().unwrap_or(-1);
-                // TODO(h19a, pending): handlers from process start. A SIGINT or SIGTERM while
-                // the input is read or validated still kills the process (no exit 130, no
-                // summary). Strict with HISTORY_PENDING=1 until that lands.
-                if name != "KILL" && code == -1 && std::env::var_os("HISTORY_PENDING").is_some() {
+                // Handlers from process start: a SIGINT or SIGTERM never kills the run.
+                if name != "KILL" && code == -1 {
                     self.fail(format!("SIG{name} after {after_ms} ms killed the run"));
                 }
                 code

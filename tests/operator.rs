@@ -83,7 +83,9 @@ fn report_follows_the_last_line_and_exports_what_failed() {
     out.stdout_has("12 rows (the final outcome of each, from 15 lines)")
         .stdout_has("line 8: 0193a1b2-daba-78c0-98f1-35d25f557203")
         .stdout_has("Exported 3 row(s)")
-        .stdout_has("Complete, but not every row ended ok.");
+        .stdout_has("INCOMPLETE: 3 of the last run's 12 rows did not end ok.")
+        .stdout_has("correct them and run that file");
+    assert!(!out.stdout.contains("--resume"), "{}", out.describe());
     assert_eq!(count(&out.stdout, "skipped"), Some(9));
     assert_eq!(count(&out.stdout, "unauthorized"), Some(3));
     let exported = dir.read("retry.csv");
@@ -443,12 +445,8 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
     assert_eq!(first[0], ("2".to_string(), "unauthorized".to_string()));
     assert!(first[1..].iter().all(|(_, o)| o == "ok"), "{first:?}");
     // Again: replaced, not refused.
-    assert_eq!(
-        rehearse(&dir, &["corrections.csv", "--rate", "100"])
-            .status
-            .code(),
-        Some(3)
-    );
+    let out = rehearse(&dir, &["corrections.csv", "--rate", "100"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(dir.results("corrections.rehearsal.csv").len(), 12);
     // --resume continues the rehearsal: the ok rows are skipped (no line written again),
     // the 401 is sent again.

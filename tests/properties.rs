@@ -255,7 +255,7 @@ fn encode(text: &str, encoding: Encoding) -> (Vec<u8>, ReadOptions) {
 fn read(bytes: &[u8], options: &ReadOptions) -> Result<(Scan, Vec<Expected>), InputError> {
     let open = || CsvInput::new(Box::new(Cursor::new(bytes.to_vec())), "p.csv", options);
     let rules = Rules::default();
-    let scan = scan(&mut open()?, &rules)?;
+    let scan = scan(&mut open()?, &rules, &mut || open())?;
     let validator = scan.validator.clone().expect("the scan sets the validator");
     let mut input = open()?;
     let columns = input.columns().clone();
@@ -442,8 +442,9 @@ proptest! {
 }
 
 fn read_all(bytes: Vec<u8>, options: &ReadOptions) {
-    if let Ok(mut input) = CsvInput::new(Box::new(Cursor::new(bytes)), "p.csv", options) {
-        let _ = scan(&mut input, &Rules::default());
+    let open = || CsvInput::new(Box::new(Cursor::new(bytes.clone())), "p.csv", options);
+    if let Ok(mut input) = open() {
+        let _ = scan(&mut input, &Rules::default(), &mut || open());
     }
 }
 

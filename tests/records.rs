@@ -86,7 +86,7 @@ fn a_results_file_torn_inside_quotes_is_resumed_with_every_final_outcome_right()
     report
         .stdout_has("unauthorized")
         .stdout_has(&theirs[0])
-        .stdout_has("Complete, but not every row ended ok.");
+        .stdout_has("INCOMPLETE: 1 of the last run's 3 rows did not end ok.");
 }
 
 #[test]

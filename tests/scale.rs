@@ -1,6 +1,7 @@
 //! Scale: a slow disk does not stall the sending (the results are written and synced on
 //! their own thread), and a regular input file is read twice without being copied into
-//! `$TMPDIR`, the snapshot's guarantee kept by checking each block as it is read again.
+//! `$TMPDIR`, the snapshot's guarantee kept by checking each block as it is read again; and
+//! `validate`'s memory grows by about 8 bytes a row.
 
 mod common;
 
@@ -105,4 +106,81 @@ fn a_regular_input_file_is_not_copied_into_tmpdir() {
             assert!(reads_input, "the input is read in place: {files:?}");
         }
     }
+}
+
+/// `validate` keeps 8 bytes a row for its duplicate detection (a fingerprint of the
+/// auth_uuid), no longer 32 (the UUID, the line and a hash of the cells): from 1 row to
+/// 500,000 its peak memory (the kernel's count for that process alone, from `wait4`) grows by
+/// about 4 MB, against about 16 MB before. The file ends with a duplicate and a repeat of
+/// rows far above them, which the second pass names exactly.
+#[cfg(target_os = "linux")]
+#[test]
+fn validate_keeps_about_eight_bytes_a_row() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let dir = Workdir::new();
+    let uuid = |i: u64| {
+        format!(
+            "01930000-0000-7{:03x}-8{:03x}-{i:012x}",
+            i >> 20 & 0xfff,
+            i >> 8 & 0xfff
+        )
+    };
+    let rows = 500_000;
+    let mut big = std::io::BufWriter::new(std::fs::File::create(dir.path("big.csv")).unwrap());
+    writeln!(big, "auth_uuid,state").unwrap();
+    for i in 0..rows {
+        writeln!(big, "{},OK", uuid(i)).unwrap();
+    }
+    writeln!(big, "{},KO", uuid(7)).unwrap();
+    writeln!(big, "{},OK", uuid(11)).unwrap();
+    big.flush().unwrap();
+    drop(big);
+    dir.write("one.csv", format!("auth_uuid,state\n{},OK\n", uuid(1)));
+    // (peak RSS in KB, exit code, standard error) of `validate NAME`.
+    let validate = |name: &str| {
+        #[allow(
+            clippy::zombie_processes,
+            reason = "reaped by wait4 below, for its usage"
+        )]
+        let child = Command::new(env!("CARGO_BIN_EXE_tecalis-status"))
+            .args(["validate", name])
+            .current_dir(dir.path("."))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path("stderr.txt")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: plain out-parameters for wait4 on our own child, which std has not waited.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert_eq!(pid, child.id() as i32);
+        let stderr = std::fs::read_to_string(dir.path("stderr.txt")).unwrap();
+        (usage.ru_maxrss, libc::WEXITSTATUS(status), stderr)
+    };
+    let (small, code, _) = validate("one.csv");
+    assert_eq!(code, 0);
+    let (peak, code, stderr) = validate("big.csv");
+    assert_eq!(code, 4, "{stderr}");
+    let first = rows + 2;
+    assert!(
+        stderr.contains(&format!(
+            "big.csv:9: column auth_uuid: {} appears on lines 9 and {first};",
+            uuid(7)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "big.csv:{}: identical in every cell to line 13",
+            first + 1
+        )),
+        "{stderr}"
+    );
+    let grown_mb = (peak - small) as f64 / 1024.0;
+    assert!(
+        grown_mb < 9.0,
+        "validate grew by {grown_mb:.1} MB from 1 row to {rows} (8 bytes a row is 4 MB)"
+    );
 }

@@ -185,3 +185,122 @@ fn a_canary_answered_401_says_to_fix_the_key_first() {
         out.describe()
     );
 }
+
+/// The auth_uuids of `n` processes of another customer, seeded into the sandbox by
+/// [`with_theirs`]: the demo key gets 401 for each.
+fn theirs(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("01930000-0000-7000-9000-{:012x}", i + 1))
+        .collect()
+}
+
+fn with_theirs(config: &mut tecalis_status::sandbox::SandboxConfig, uuids: &[String]) {
+    for uuid in uuids {
+        config.processes.push(tecalis_status::sandbox::Process::new(
+            uuid.parse().unwrap(),
+            "another-customer-key",
+        ));
+    }
+}
+
+/// The auth_uuids of the requests the sandbox received after the first `from`.
+fn sent_since(server: &TestServer, from: usize) -> Vec<String> {
+    server.received()[from..]
+        .iter()
+        .filter_map(|r| Some(r.body.as_ref()?["auth_uuid"].as_str()?.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_key_that_made_rows_of_the_job_ok_is_not_called_wrong_on_resume() {
+    let dir = Workdir::new();
+    let theirs = theirs(12);
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        with_theirs(c, &theirs);
+    });
+    let mine = fresh_uuids(20);
+    let rows: Vec<(&str, &str, &str)> = mine
+        .iter()
+        .chain(&theirs)
+        .map(|u| (u.as_str(), "OK", ""))
+        .collect();
+    dir.write("in.csv", csv_input(&rows));
+    // The first run: 20 rows ok, then 12 rows of another customer answered 401.
+    dir.run_at(&server.url(), "in.csv", &["--concurrency", "1"])
+        .expect(3);
+    let job = dir.read("in.results.csv.job.json");
+    assert!(!job.contains(common::KEY), "the key in the job record");
+    // The resume sends the 12 rows first; all 401 again, and the same key made 20 rows of
+    // this job ok: not a wrong key. Every one is sent and recorded, none cancelled.
+    let out = dir.run_at(&server.url(), "in.csv", &["--resume"]).expect(3);
+    assert!(
+        !out.stderr.contains("evidently wrong"),
+        "{}",
+        out.describe()
+    );
+    let mut again = sent_since(&server, 32);
+    again.sort();
+    assert_eq!(again, theirs, "{}", out.describe());
+    let results = dir.results("in.results.csv");
+    let last: Vec<&str> = results[32..]
+        .iter()
+        .map(|r| r["outcome"].as_str())
+        .collect();
+    // The 20 rows already ok are counted (the job record's already_recorded), not written.
+    assert_eq!(last.iter().filter(|o| **o == "unauthorized").count(), 12);
+    assert_eq!(last.len(), 12, "{last:?}");
+    // --max-unauthorized still stops it.
+    dir.run_at(
+        &server.url(),
+        "in.csv",
+        &["--resume", "--concurrency", "1", "--max-unauthorized", "3"],
+    )
+    .expect(5);
+    assert_eq!(sent_since(&server, 44).len(), 3);
+    // Another key made nothing of this job ok: its first ten 401s are a wrong key.
+    let out = dir
+        .run_at(&server.url(), "in.csv", &["--resume", "--concurrency", "1"])
+        .env("TECALIS_API_KEY", "00000000-0000-4000-8000-000000000000")
+        .expect(5);
+    out.stderr_has("evidently wrong");
+    assert_eq!(sent_since(&server, 47).len(), 10, "{}", out.describe());
+    // And that run did not make the wrong key known to the job, nor forget the right one.
+    dir.run_at(&server.url(), "in.csv", &["--resume", "--concurrency", "1"])
+        .env("TECALIS_API_KEY", "00000000-0000-4000-8000-000000000000")
+        .expect(5);
+    dir.run_at(&server.url(), "in.csv", &["--resume"]).expect(3);
+}
+
+#[test]
+fn the_job_knows_the_key_works_from_its_first_ok_row_even_after_kill_9() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| {
+        c.accept_unknown = true;
+        c.latency = Duration::from_millis(100);
+    });
+    dir.write_fresh("in.csv", 200, "OK", "");
+    let mut child = dir
+        .run_at(
+            &server.url(),
+            "in.csv",
+            &["--concurrency", "2", "--rate", "1000"],
+        )
+        .spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // The job record is written before the first ok row is: once one is in the results file,
+    // the record knows the key.
+    while !std::fs::read_to_string(dir.path("in.results.csv"))
+        .unwrap_or_default()
+        .contains(",ok,")
+    {
+        assert!(std::time::Instant::now() < deadline, "no row ended ok");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let job: serde_json::Value =
+        serde_json::from_str(&dir.read("in.results.csv.job.json")).unwrap();
+    assert_eq!(job["exit_code"], serde_json::Value::Null, "killed: {job}");
+    assert_eq!(job["keys_ok"].as_array().map(Vec::len), Some(1), "{job}");
+}

@@ -218,6 +218,47 @@ fn a_key_file_that_never_ends_is_refused_at_once() {
     assert!(started.elapsed() < Duration::from_secs(60));
 }
 
+/// A named pipe that nothing writes to: opening it used to wait for ever (and SIGTERM did not
+/// end the wait); it reads as an empty key file at once. A pipe being written is read whole.
+#[test]
+fn a_key_file_that_is_a_pipe_with_no_writer_does_not_hang() {
+    let dir = Workdir::new();
+    dir.write_fresh("in.csv", 1, "OK", "");
+    let fifo = dir.path("key.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    let mut child = dir
+        .dry_run("in.csv", &["--api-key-file", "key.fifo"])
+        .spawn();
+    // Generous: without the fix it waits for ever.
+    let (status, stderr) =
+        common::wait_or_kill(&mut child, Duration::from_secs(60), "a FIFO key file");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the key file key.fifo is empty"),
+        "{stderr}"
+    );
+    // A pipe with a writer (as `<(command)` gives) is read as before.
+    let out = std::process::Command::new("bash")
+        .current_dir(dir.path(""))
+        .env("TECALIS_BIN", env!("CARGO_BIN_EXE_tecalis-status"))
+        .args([
+            "-c",
+            "\"$TECALIS_BIN\" run in.csv --dry-run --url https://api.invalid --api-key-file <(sleep 0.5; echo piped-key-0001)",
+        ])
+        .output()
+        .expect("bash runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn paths_reach_the_terminal_escaped() {
     let dir = Workdir::new();
@@ -418,7 +459,7 @@ fn a_key_column_under_another_name_reaches_no_file_and_no_stream() {
             report.stdout,
             report.stderr,
         ];
-        for file in ["in.preview.csv", "r.csv", "f.csv"] {
+        for file in ["in.dry-run.csv", "r.csv", "f.csv"] {
             if dir.exists(file) {
                 seen.push(dir.read(file));
             }

@@ -1,4 +1,5 @@
-//! Signals from the moment a run starts: SIGINT or SIGTERM while a big input is read and
+//! Signals from the moment the process starts: SIGINT or SIGTERM at once after the start, or
+//! while a big input is read and
 //! validated sends nothing, exits 130 and writes the `--summary-json` that says so; checked
 //! on the sandbox's own record of what it received.
 
@@ -6,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestServer, Workdir, wait_or_kill};
+use common::{TestServer, Workdir, wait_for_main, wait_or_kill};
 
 /// Two million valid rows: reading and validating them takes seconds, even on a fast machine.
 const ROWS: u64 = 2_000_000;
@@ -110,4 +111,74 @@ fn sigint_while_the_input_is_read_or_validated_sends_nothing() {
 #[test]
 fn sigterm_while_the_input_is_read_or_validated_sends_nothing() {
     signal_before_sending("TERM");
+}
+
+/// How many runs each signal is sent to, at the start of each process.
+const AT_START: usize = 20;
+
+/// Sends `signal` to runs of a big input as soon as each has begun `main` (while it parses
+/// its arguments and sets up, before its handlers exist, most of the time): no run may end by
+/// the signal's default action. Each stops before sending anything with exit 130 and its
+/// `--summary-json`; the sandbox received nothing.
+fn signal_at_start(signal: libc::c_int, name: &str) {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    write_big_input(&dir);
+    let mut before_handlers = 0;
+    for round in 0..AT_START {
+        let summary = format!("s{round}.json");
+        let mut child = dir
+            .run_at(
+                &server.url(),
+                "in.csv",
+                &["--rate", "1000", "--summary-json", &summary],
+            )
+            .spawn();
+        let installed = wait_for_main(&mut child);
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid fits");
+        // SAFETY: kill only sends a signal to the child started just above.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        before_handlers += usize::from(!installed);
+        let (status, stderr) = wait_or_kill(
+            &mut child,
+            Duration::from_secs(60),
+            &format!("SIG{name} at start, round {round}"),
+        );
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            None,
+            "SIG{name} at start, round {round}: the run ended by the signal itself\n{stderr}"
+        );
+        assert_eq!(
+            status.code(),
+            Some(130),
+            "SIG{name} at start, round {round}: {status:?}\n{stderr}"
+        );
+        assert!(stderr.contains("nothing was sent"), "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&dir.read(&summary)).unwrap();
+        assert_eq!(json["exit_code"], 130, "{json}");
+        assert_eq!(json["stopped"], "interrupted", "{json}");
+        assert_eq!(json["rows_sent"], 0, "{json}");
+        assert!(
+            json["error"]
+                .as_str()
+                .is_some_and(|e| e.ends_with("nothing was sent")),
+            "{json}"
+        );
+    }
+    eprintln!("SIG{name}: {before_handlers} of {AT_START} signals came before the handlers");
+    // The sandbox's own record: not one request in all the rounds; nothing was started.
+    assert_eq!(server.stats().requests, 0);
+    assert!(server.received().is_empty());
+    assert!(!dir.exists("in.results.csv"));
+}
+
+#[test]
+fn sigint_at_process_start_is_handled_not_fatal() {
+    signal_at_start(libc::SIGINT, "INT");
+}
+
+#[test]
+fn sigterm_at_process_start_is_handled_not_fatal() {
+    signal_at_start(libc::SIGTERM, "TERM");
 }

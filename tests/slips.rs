@@ -95,6 +95,11 @@ fn a_column_named_like_a_credential_is_refused_and_never_sent_or_written() {
         ("api_key_cliente,auth_uuid,state", 1),
         ("auth_uuid,state,Password", 3),
         ("auth_uuid,state,api_key,token", 4),
+        ("auth_uuid,state,Contraseña", 3),
+        ("auth_uuid,state,passwd", 3),
+        ("auth_uuid,state,llave_cliente", 3),
+        ("auth_uuid,state,Bearer", 3),
+        ("pwd,auth_uuid,state", 1),
     ] {
         let names: Vec<&str> = header.split(',').collect();
         let cells: Vec<String> = names

@@ -351,6 +351,37 @@ fn standard_input_is_read_with_a_dash() {
         .stderr_has("<stdin>:2: column auth_uuid");
 }
 
+/// Standard input read once is copied as it is read, so that the scan's second pass (for
+/// the rows that share an auth_uuid) can read it again: both lines named, repeats found.
+#[test]
+fn duplicates_in_standard_input_name_every_line() {
+    let dir = Workdir::new();
+    let out = dir
+        .cmd(&["validate", "-"])
+        .stdin(format!(
+            "auth_uuid,state\n{U1},OK\n{U2},KO\n{U1},KO\n{U2},KO\n{U3},OK\n"
+        ))
+        .expect(4);
+    out.stderr_has(&format!(
+        "<stdin>:2: column auth_uuid: {U1} appears on lines 2 and 4;"
+    ));
+    out.stderr_has("<stdin>:5: identical in every cell to line 3");
+    out.stderr_has("<stdin>: 5 rows: 2 valid (OK 1, KO 1, CANCELLED 0), 2 invalid");
+}
+
+/// Without a temporary folder to copy standard input into, the error says so and where.
+#[test]
+fn standard_input_without_a_temporary_folder_says_where_the_copy_was_to_go() {
+    let dir = Workdir::new();
+    let missing = dir.path("no-such-folder");
+    dir.cmd(&["validate", "-"])
+        .env("TMPDIR", missing.to_str().unwrap())
+        .stdin(format!("auth_uuid,state\n{U1},OK\n"))
+        .expect(1)
+        .stderr_has("in the temporary folder ")
+        .stderr_has("no-such-folder (set TMPDIR to another)");
+}
+
 #[test]
 fn the_reasons_limit_can_be_raised() {
     let dir = Workdir::new();

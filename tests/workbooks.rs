@@ -107,6 +107,59 @@ fn the_sheet_is_chosen_by_name_and_an_unknown_one_lists_the_sheets() {
     }
 }
 
+/// A hidden first sheet is not the one a spreadsheet opens on: without `--sheet` nothing of
+/// it is sent; with `--sheet` the sheet shown is sent as it is.
+#[test]
+fn a_hidden_first_sheet_is_not_read_without_sheet() {
+    let dir = Workdir::new();
+    for file in ["hidden-sheet.xlsx", "hidden-sheet.ods"] {
+        let server = TestServer::start(|c| c.accept_unknown = true);
+        copy(&dir, file, file);
+        let refusal = format!(
+            "{file}: its first sheet, `Antigua`, is hidden in the spreadsheet, so it is not the sheet you see when you open the file; pass --sheet NAME to say which sheet to read (its sheets are: `Antigua`, `Correcciones`)"
+        );
+        dir.cmd(&["validate", file]).expect(4).stderr_has(&refusal);
+        dir.run_at(&server.url(), file, &[])
+            .expect(4)
+            .stderr_has(&refusal);
+        assert_eq!(server.received().len(), 0, "{file}: nothing was sent");
+        let results = format!("{file}.results.csv");
+        dir.run_at(
+            &server.url(),
+            file,
+            &["--sheet", "Correcciones", "--output", &results],
+        )
+        .expect(0);
+        let received = server.received();
+        assert_eq!(received.len(), 1, "{file}: the one row of the sheet shown");
+        let body = received[0].body.as_ref().expect("a body");
+        assert_eq!(body["state"], "OK", "{file}: the sheet shown was sent");
+        assert_eq!(body["reasons"], "la buena");
+    }
+}
+
+/// A value far from the table makes the span of the sheet's cells huge: refused before it is
+/// read (calamine would hold every cell of it and abort asking for gigabytes), nothing sent.
+#[test]
+fn a_value_far_from_the_table_is_refused_before_the_sheet_is_read() {
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    for (file, span) in [
+        ("far-cell.xlsx", "A1:XFD1048576 (17179869184 cells)"),
+        ("repeated-cell.ods", "A1:NTP2002 (20020000 cells)"),
+    ] {
+        copy(&dir, file, file);
+        let refusal = format!(
+            "{file}: sheet Correcciones: its cells span {span}, more than this tool reads (16777216)"
+        );
+        dir.cmd(&["validate", file]).expect(4).stderr_has(&refusal);
+        dir.run_at(&server.url(), file, &[])
+            .expect(4)
+            .stderr_has(&refusal);
+    }
+    assert_eq!(server.received().len(), 0, "nothing was sent");
+}
+
 #[test]
 fn problems_name_the_sheet_and_its_row_and_show_invisible_characters() {
     let dir = Workdir::new();

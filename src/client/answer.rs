@@ -102,7 +102,12 @@ fn describe_error_body(body: &[u8], redactor: &Redactor) -> String {
     let text = redactor.redact(&text);
     let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if collapsed.is_empty() {
-        return "no body".to_string();
+        // Blanks are still a body: a page of them (or a long run before the text, cut at
+        // the read limit) is not "no body".
+        return match body.len() {
+            0 => "no body".to_string(),
+            n => format!("no text in the {n} byte(s) of the body read (only blanks)"),
+        };
     }
     clean(&collapsed, Some(redactor), QUOTED_BODY_CHARS)
 }
@@ -248,6 +253,11 @@ mod tests {
         );
         assert_eq!(classify(422, b"", None, None).class, Class::Rejected);
         assert_eq!(classify(422, b"", None, None).message, "HTTP 422: no body");
+        // A body of blanks (here, what was read of one cut at the read limit) is not "no body".
+        assert_eq!(
+            classify(400, " ".repeat(1000).as_bytes(), None, None).message,
+            "HTTP 400: no text in the 1000 byte(s) of the body read (only blanks)"
+        );
         for s in [408, 429, 500, 502, 503, 504] {
             assert_eq!(classify(s, b"", None, None).class, Class::Transient);
         }

@@ -56,7 +56,8 @@ pub(crate) fn scan_input(
     rules: &Rules,
 ) -> Result<Scan, InputError> {
     let mut reader = source.reader(options)?;
-    let scan = crate::validate::scan(&mut reader, rules)?;
+    // The scan reads the input a second time only to decide candidate duplicates.
+    let scan = crate::validate::scan(&mut reader, rules, &mut || source.reader(options))?;
     let file = source.display();
     let at = reader.location();
     for problem in &scan.problems {

@@ -3,6 +3,7 @@
 //! run writes before its first request), and an export of exactly what did not end ok.
 
 mod export;
+mod next;
 
 use std::io::Write;
 use std::path::Path;
@@ -53,10 +54,11 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let lines_before = job.as_ref().map_or(0, |j| j.lines_before);
     let already_recorded = job.as_ref().map_or(0, |j| j.already_recorded);
     let mut finals = read_finals(path, lines_before)?;
-    let not_current = finals.rows().filter(|f| !f.current()).count() as u64;
+    let not_current = finals.rows().filter(|f| !f.current()).count();
     // The rows the last run skipped as ok have no line of that run; the others of earlier runs
     // only are the rows corrected or removed since.
-    let earlier_only = not_current.saturating_sub(already_recorded);
+    let earlier_only =
+        not_current.saturating_sub(usize::try_from(already_recorded).unwrap_or(usize::MAX));
 
     // Second pass: each line of the last run is one input row (a repeat of a row counts as
     // the row does); the problems are listed once, at the line that decides them.
@@ -64,6 +66,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     counts[Outcome::Skipped] = already_recorded;
     let mut unauthorized = Listed::default();
     let mut failures = Listed::default();
+    let exporting = export_to.is_some();
     read_lines(path, |n, record, _| {
         if n <= lines_before {
             return Ok(());
@@ -126,18 +129,21 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         unauthorized,
     );
     list(&mut out, "Not applied:", failures);
-    if earlier_only > 0 {
-        out.push_str(&format!(
-            "{earlier_only} row(s) recorded only by earlier runs of this file are not in the last run's input (corrected or removed since) and are left out of the counts\n"
-        ));
-    }
+    let facts = next::Facts {
+        counts: &counts,
+        completeness: &completeness,
+        earlier_only,
+        fix_key_first: job.as_ref().is_some_and(|j| j.fix_key_first),
+        exporting,
+    };
+    out.push_str(&facts.notes());
     if file.torn {
         out.push_str(
             "the last line is not whole (a run was stopped while writing it) and was ignored: its row has no outcome\n",
         );
     }
     match &completeness {
-        Completeness::Complete => {}
+        Completeness::Complete => out.push_str(&facts.not_all_ok()),
         Completeness::Missing {
             missing,
             rows,
@@ -155,24 +161,14 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             crate::text::shown_path(&job_path(path))
         )),
     }
-    let cancelled = counts[Outcome::Cancelled];
-    // A job the run did not finish is finished with --resume, which also sends again every
-    // row exported: the export is then not the next step (doing both sends rows twice).
-    let unfinished = cancelled > 0 || matches!(completeness, Completeness::Missing { .. });
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
         let written = export::write(checked, &mut finals, path, job.as_ref())?;
-        let next = match (unfinished, written.rows) {
-            (false, 0) => ": nothing to correct or run",
-            (true, _) => {
-                "; do not run it now: the job is not finished, and the same run command with --resume sends these rows too (doing both would send them twice). Export again once it is finished"
-            }
-            (false, _) => ": correct them and run that file",
-        };
         out.push_str(&format!(
-            "Exported {} row(s) that did not end ok to {}{}{next}.\n",
+            "Exported {} row(s) that did not end ok to {}{}{}.\n",
             written.rows,
             crate::text::shown_path(target),
-            written.note
+            written.note,
+            facts.export_advice(written.rows)
         ));
         if written.neutralised > 0 {
             out.push_str(&format!(
@@ -181,18 +177,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let verdict = if completeness != Completeness::Complete {
-        "Not complete.".to_string()
-    } else if counts[Outcome::Ok] + counts[Outcome::Skipped] == rows {
-        "Complete: every row ended ok.".to_string()
-    } else if cancelled > 0 {
-        format!(
-            "Not finished: {cancelled} row(s) were never sent (cancelled: the run stopped before them). Send them with the same run command and --resume."
-        )
-    } else {
-        "Complete, but not every row ended ok.".to_string()
-    };
-    out.push_str(&verdict);
+    out.push_str(&facts.verdict());
     out.push('\n');
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`report R | head`) is a normal end, not an error.

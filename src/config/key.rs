@@ -67,7 +67,7 @@ const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 fn read_bounded(path: &Path) -> anyhow::Result<String> {
     use std::io::Read;
     let mut bytes = secrecy::zeroize::Zeroizing::new(Vec::new());
-    std::fs::File::open(path)?
+    open_without_waiting(path)?
         .take(MAX_KEY_FILE_BYTES + 1)
         .read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
@@ -79,6 +79,32 @@ fn read_bounded(path: &Path) -> anyhow::Result<String> {
         anyhow::anyhow!("it is not UTF-8 text: check that the path names the key file")
     })?;
     Ok(text.to_string())
+}
+
+/// Opens the key file without waiting for a writer: opening a named pipe (FIFO) that nothing
+/// writes to waits for ever, and SIGTERM does not end that wait. Opened non-blocking, then
+/// set back to blocking reads, so that a pipe with no writer reads as empty at once and a
+/// pipe being written (`--api-key-file <(pass show tecalis)`) is read whole.
+#[cfg(unix)]
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor this function owns, with plain integer arguments.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_without_waiting(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
 }
 
 #[cfg(unix)]

@@ -94,8 +94,20 @@ fn near_miss(name: &str) -> Option<usize> {
     })
 }
 
-/// Words that make a column name suggest a credential (`customer_api_key`, `clave_api`).
-const CREDENTIAL_WORDS: [&str; 5] = ["key", "token", "secret", "password", "clave"];
+/// Words that make a column name suggest a credential (`customer_api_key`, `clave_api`,
+/// `Contraseña`, `passwd`): English and Spanish, as the files come from both.
+const CREDENTIAL_WORDS: [&str; 10] = [
+    "key",
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "clave",
+    "contraseña",
+    "contrasena",
+    "llave",
+    "bearer",
+];
 
 /// Whether a header name (not `api_key` itself) suggests a credential: its cells are never
 /// read, copied or written.

@@ -180,6 +180,36 @@ pub enum InputError {
         /// The sheets it has.
         sheets: Vec<String>,
     },
+    /// No `--sheet`, and the workbook's first sheet is hidden in the spreadsheet.
+    #[error("{file}: its first sheet, `{}`, is hidden in the spreadsheet, so it is not the sheet you see when you open the file; pass --sheet NAME to say which sheet to read (its sheets are: {})", crate::text::safe_input_text(sheet), sheets.iter().map(|s| format!("`{}`", crate::text::safe_input_text(s))).collect::<Vec<_>>().join(", "))]
+    HiddenSheet {
+        /// The input as the user named it.
+        file: String,
+        /// The first sheet, hidden.
+        sheet: String,
+        /// The sheets it has.
+        sheets: Vec<String>,
+    },
+    /// The cells of a sheet that hold something span more cells than are read into memory:
+    /// usually a stray value or formatted cell far from the table.
+    #[error(
+        "{file}: sheet {}: its cells span {first}:{last} ({cells} cells), more than this tool reads ({max}); there is probably a value far from the table (at {last}): delete the rows and columns after the table, or copy the table to a new workbook, and save it again",
+        crate::text::safe_input_text(sheet)
+    )]
+    SheetTooWide {
+        /// The input as the user named it.
+        file: String,
+        /// The sheet (for an .ods, the widest table, which calamine would read on opening).
+        sheet: String,
+        /// The first cell of the span (`A1`).
+        first: String,
+        /// The last cell of the span (`XFD1048576`).
+        last: String,
+        /// How many cells the span holds.
+        cells: u64,
+        /// The most that are read.
+        max: u64,
+    },
     /// Cells of a workbook that cannot be read as the text the spreadsheet shows: a number
     /// or a date in a known column, a formula without a saved value. Every one at once.
     #[error("{file}: {} cell(s) cannot be sent as written: {}", cells.len(), cells.join("; "))]

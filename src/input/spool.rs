@@ -8,15 +8,20 @@
 //! - standard input (and a pipe or other file that cannot be read twice) is copied to an
 //!   unnamed temporary file, hashed as it is copied, which leaves nothing on disk after any
 //!   exit, `kill -9` included (it may hold an `api_key` column).
+//!
+//! An input read once (`validate`) is not read ahead: it is fingerprinted as it is read (and
+//! standard input or a pipe copied to an unnamed file as it is read), so that the scan can
+//! read it again, checked the same way, when its duplicate detection needs a second pass.
 
 use std::fs::File;
 use std::io::{self, Seek};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::verified::{Fingerprints, VerifiedReader};
+use super::verified::{Fingerprints, RecordingReader, VerifiedReader};
 use super::{CsvInput, InputError, ReadOptions};
 
 /// Where the input comes from: a file, or standard input, spooled or read once.
@@ -31,6 +36,68 @@ pub struct Source {
     verified: Option<(File, Arc<Fingerprints>)>,
     /// SHA-256 of what every reader reads, hex, when the input is read more than once.
     sha256: Option<String>,
+    /// An input read once, recorded by its first reader to be read again if need be.
+    recorded: Option<Recorded>,
+}
+
+/// An input opened to be read once (`validate`), which its first reader records: the
+/// fingerprint of every block and, for standard input or a pipe, a copy.
+struct Recorded {
+    /// The regular file's descriptor, or the unnamed copy of standard input or a pipe.
+    file: File,
+    /// Standard input or the pipe, until the first reader takes it.
+    stream: Mutex<Option<Box<dyn io::Read + Send>>>,
+    /// Whether the first reader was made.
+    started: AtomicBool,
+    /// The fingerprints, once the first reader reached the end of the input.
+    prints: Arc<OnceLock<Arc<Fingerprints>>>,
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorded")
+            .field("file", &self.file)
+            .field("read", &self.prints.get().is_some())
+            .finish()
+    }
+}
+
+impl Recorded {
+    fn new(file: File, stream: Option<Box<dyn io::Read + Send>>) -> Recorded {
+        Recorded {
+            file,
+            stream: Mutex::new(stream),
+            started: AtomicBool::new(false),
+            prints: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The first reader (recording), or a checked reader once the first reached the end.
+    fn reader(&self) -> io::Result<Box<dyn io::Read + Send>> {
+        if let Some(prints) = self.prints.get() {
+            let reader = VerifiedReader::new(self.file.try_clone()?, prints.clone())?;
+            return Ok(Box::new(reader));
+        }
+        if self.started.swap(true, Ordering::SeqCst) {
+            return Err(io::Error::other(
+                "the input is read a second time before the first read reached its end",
+            ));
+        }
+        let stream = self.stream.lock().ok().and_then(|mut s| s.take());
+        let (inner, copy): (Box<dyn io::Read + Send>, _) = match stream {
+            Some(stream) => (stream, Some(self.file.try_clone()?)),
+            None => {
+                let mut file = self.file.try_clone()?;
+                file.rewind()?;
+                (Box::new(file), None)
+            }
+        };
+        Ok(Box::new(RecordingReader::new(
+            inner,
+            copy,
+            self.prints.clone(),
+        )))
+    }
 }
 
 /// Standard input's copy. On Unix it is an unnamed file (unlinked as it is created: the
@@ -50,7 +117,7 @@ impl Spool {
         #[cfg(unix)]
         let (mut file, path) = {
             use std::os::fd::AsRawFd;
-            let file = tempfile::tempfile()?;
+            let file = unnamed_copy()?;
             let dir = if cfg!(target_os = "linux") {
                 "/proc/self/fd"
             } else {
@@ -101,6 +168,21 @@ impl Spool {
     }
 }
 
+/// An unnamed file in the temporary folder, for a copy of standard input or a pipe; an error
+/// says where it was to be.
+fn unnamed_copy() -> io::Result<File> {
+    tempfile::tempfile().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "cannot make its copy (an unnamed file) in the temporary folder {} (set \
+                 TMPDIR to another): {e}",
+                crate::text::shown_path(&std::env::temp_dir())
+            ),
+        )
+    })
+}
+
 impl Source {
     /// A file on disk, or `-` for standard input, snapshotted to be read twice.
     pub fn open(path: &Path) -> Result<Source, InputError> {
@@ -117,6 +199,10 @@ impl Source {
         let spool_stdin = snapshot;
         let display = "<stdin>".to_string();
         if path.as_os_str() == "-" && !spool_stdin {
+            let copy = unnamed_copy().map_err(|source| InputError::Unreadable {
+                file: display.clone(),
+                source,
+            })?;
             return Ok(Source {
                 path: path.to_path_buf(),
                 display,
@@ -124,6 +210,7 @@ impl Source {
                 spool: None,
                 verified: None,
                 sha256: None,
+                recorded: Some(Recorded::new(copy, Some(Box::new(io::stdin())))),
             });
         }
         if path.as_os_str() == "-" {
@@ -139,6 +226,7 @@ impl Source {
                 spool: Some(spool),
                 verified: None,
                 sha256: Some(sha256),
+                recorded: None,
             });
         }
         let display = crate::text::shown_path(path);
@@ -168,16 +256,32 @@ impl Source {
                     spool,
                     verified,
                     sha256: Some(sha256),
+                    recorded: None,
                 })
             }
-            Ok(_) => Ok(Source {
-                path: path.to_path_buf(),
-                display,
-                stdin: false,
-                spool: None,
-                verified: None,
-                sha256: None,
-            }),
+            Ok(meta) => {
+                let unreadable = |source| InputError::Unreadable {
+                    file: display.clone(),
+                    source,
+                };
+                let file = File::open(path).map_err(unreadable)?;
+                let recorded = if meta.is_file() {
+                    Recorded::new(file, None)
+                } else {
+                    // A pipe (`<(...)`) or a device: copied as it is read.
+                    let copy = unnamed_copy().map_err(unreadable)?;
+                    Recorded::new(copy, Some(Box::new(file)))
+                };
+                Ok(Source {
+                    path: path.to_path_buf(),
+                    display,
+                    stdin: false,
+                    spool: None,
+                    verified: None,
+                    sha256: None,
+                    recorded: Some(recorded),
+                })
+            }
             Err(source) => Err(InputError::Unreadable {
                 file: display,
                 source,
@@ -207,13 +311,17 @@ impl Source {
         self.stdin
     }
 
-    /// Opens a fresh reader over the whole input (standard input that was not spooled can
-    /// be read only once).
+    /// Opens a fresh reader over the whole input. An input opened to be read once
+    /// ([`Source::open_once`]) can be read again only after its first reader reached its end.
     pub fn reader(&self, options: &ReadOptions) -> Result<CsvInput, InputError> {
         let unreadable = |source| InputError::Unreadable {
             file: self.display.clone(),
             source,
         };
+        if let Some(recorded) = &self.recorded {
+            let reader = recorded.reader().map_err(unreadable)?;
+            return CsvInput::new(reader, &self.display, options);
+        }
         if let Some((file, prints)) = &self.verified {
             let reader = file
                 .try_clone()
@@ -223,9 +331,6 @@ impl Source {
         }
         let file = match &self.spool {
             Some(spool) => spool.reader().map_err(unreadable)?,
-            None if self.stdin => {
-                return CsvInput::new(Box::new(io::stdin()), &self.display, options);
-            }
             None => File::open(&self.path).map_err(unreadable)?,
         };
         CsvInput::new(Box::new(file), &self.display, options)

@@ -5,12 +5,16 @@
 //! changed since is an error at that block: nothing from it is validated or sent, so what is
 //! sent is exactly what was validated and hashed, without copying the file into `$TMPDIR`.
 //! Bytes appended after the length it had when opened are not read (they were not hashed).
+//!
+//! An input read once (`validate`) is fingerprinted as it is read instead
+//! ([`RecordingReader`]), standard input and pipes copied as they are read, so that the scan
+//! can read it a second time, checked the same way, when it needs to.
 
 use std::collections::hash_map::RandomState;
 use std::fs::File;
 use std::hash::BuildHasher;
-use std::io::{self, Read, Seek};
-use std::sync::Arc;
+use std::io::{self, Read, Seek, Write};
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -56,6 +60,85 @@ impl Fingerprints {
             .map(|b| format!("{b:02x}"))
             .collect();
         Ok((Fingerprints { blocks, keys, len }, sha256))
+    }
+}
+
+/// The first read of an input read once: hands the bytes on block by block as they come,
+/// fingerprinting each (and writing it to `copy` when the input is standard input or a pipe,
+/// which cannot be read again). At the end of the input the fingerprints are published in
+/// `done`, for a [`VerifiedReader`] over the file (or the copy) to read it again.
+pub(super) struct RecordingReader {
+    inner: Box<dyn Read + Send>,
+    copy: Option<File>,
+    keys: RandomState,
+    blocks: Vec<u64>,
+    len: u64,
+    buffer: Vec<u8>,
+    pos: usize,
+    filled: usize,
+    finished: bool,
+    done: Arc<OnceLock<Arc<Fingerprints>>>,
+}
+
+impl RecordingReader {
+    /// Records what `inner` yields; `copy` (empty, at its start) receives every byte.
+    pub(super) fn new(
+        inner: Box<dyn Read + Send>,
+        copy: Option<File>,
+        done: Arc<OnceLock<Arc<Fingerprints>>>,
+    ) -> RecordingReader {
+        RecordingReader {
+            inner,
+            copy,
+            keys: RandomState::new(),
+            blocks: Vec::new(),
+            len: 0,
+            buffer: vec![0u8; BLOCK],
+            pos: 0,
+            filled: 0,
+            finished: false,
+            done,
+        }
+    }
+
+    /// Reads, records and copies the next block; `Ok(false)` at the end of the input.
+    fn next_block(&mut self) -> io::Result<bool> {
+        if self.finished {
+            return Ok(false);
+        }
+        let n = fill(&mut self.inner, &mut self.buffer)?;
+        if n > 0 {
+            self.blocks.push(self.keys.hash_one(&self.buffer[..n]));
+            self.len += n as u64;
+            if let Some(copy) = &mut self.copy {
+                copy.write_all(&self.buffer[..n])?;
+            }
+        }
+        if n < BLOCK {
+            self.finished = true;
+            let prints = Fingerprints {
+                blocks: std::mem::take(&mut self.blocks),
+                keys: self.keys.clone(),
+                len: self.len,
+            };
+            // Only the first reader of a source records: the slot is empty here.
+            let _ = self.done.set(Arc::new(prints));
+        }
+        self.pos = 0;
+        self.filled = n;
+        Ok(n > 0)
+    }
+}
+
+impl Read for RecordingReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled && !self.next_block()? {
+            return Ok(0);
+        }
+        let n = out.len().min(self.filled - self.pos);
+        out[..n].copy_from_slice(&self.buffer[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
 }
 
@@ -127,8 +210,8 @@ fn changed(at: u64, len: u64) -> io::Error {
     ))
 }
 
-/// Reads until `buffer` is full or the file ends; the number of bytes read.
-fn fill(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buffer` is full or the input ends; the number of bytes read.
+fn fill(file: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buffer.len() {
         match file.read(&mut buffer[n..]) {
@@ -207,6 +290,35 @@ mod tests {
             assert!(error.contains("changed on disk"), "{change}: {error}");
             assert!(rest.is_empty(), "{change}: nothing of the changed block");
         }
+    }
+
+    /// A stream read once is copied as it is read: the copy reads again, checked against
+    /// what the first read saw; a copy changed since is refused.
+    #[test]
+    fn a_recorded_stream_reads_again_from_its_copy_and_a_change_is_refused() {
+        let content: Vec<u8> = (0..(2 * BLOCK + 99)).map(|i| (i % 241) as u8).collect();
+        let copy = tempfile::tempfile().unwrap();
+        let done = Arc::new(OnceLock::new());
+        let stream = Box::new(io::Cursor::new(content.clone()));
+        let mut first = RecordingReader::new(stream, Some(copy.try_clone().unwrap()), done.clone());
+        let mut read = Vec::new();
+        let mut chunk = [0u8; 1000];
+        assert!(done.get().is_none());
+        loop {
+            let n = first.read(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(read, content);
+        let prints: Arc<Fingerprints> = done.get().expect("recorded at the end").clone();
+        for _ in 0..2 {
+            assert_eq!(read_all(&copy, &prints).unwrap(), content);
+        }
+        copy.write_all_at(b"x", BLOCK as u64 + 1).unwrap();
+        let error = read_all(&copy, &prints).unwrap_err().to_string();
+        assert!(error.contains("changed on disk"), "{error}");
     }
 
     #[test]

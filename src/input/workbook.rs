@@ -112,6 +112,12 @@ fn open<'a>(bytes: &'a [u8], file: &str, wanted: Option<&str>) -> Result<Opened<
     let mut zip = ZipArchive::new(Cursor::new(bytes)).map_err(|e| not_workbook(e.to_string()))?;
     let is_xlsx = zip.index_for_name("xl/workbook.xml").is_some();
     let is_ods = zip.index_for_name("content.xml").is_some();
+    if is_ods && !is_xlsx {
+        // calamine expands every table of an .ods when it opens it: measured first.
+        if let Some((sheet, span)) = hidden::ods_largest_span(&mut zip).map_err(not_workbook)? {
+            too_wide(file, &sheet, span)?;
+        }
+    }
     let book = if is_xlsx {
         Sheets::Xlsx(
             open_workbook_from_rs::<Xlsx<_>, _>(Cursor::new(bytes))
@@ -143,18 +149,58 @@ fn open<'a>(bytes: &'a [u8], file: &str, wanted: Option<&str>) -> Result<Opened<
                 sheet: wanted.to_string(),
                 sheets: names.clone(),
             })?,
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| not_workbook("it has no sheet".to_string()))?,
+        None => {
+            let first = names
+                .first()
+                .cloned()
+                .ok_or_else(|| not_workbook("it has no sheet".to_string()))?;
+            // The first sheet is read only when the spreadsheet shows it: a hidden one (an
+            // old version kept out of sight) is not what the user sees when opening the file.
+            let hidden = book
+                .sheets_metadata()
+                .first()
+                .is_some_and(|sheet| sheet.visible != calamine::SheetVisible::Visible);
+            if hidden {
+                return Err(InputError::HiddenSheet {
+                    file: file.to_string(),
+                    sheet: first,
+                    sheets: names,
+                });
+            }
+            first
+        }
     };
     let hidden = if is_xlsx {
-        hidden::xlsx(&mut zip, &name)
+        // The sheet is read by calamine only later (worksheet_range): measured here.
+        let (hidden, span) = hidden::xlsx(&mut zip, &name).map_err(not_workbook)?;
+        too_wide(file, &name, span)?;
+        hidden
     } else {
-        hidden::ods(&mut zip, &name)
-    }
-    .map_err(not_workbook)?;
+        hidden::ods(&mut zip, &name).map_err(not_workbook)?
+    };
     Ok((book, name, hidden))
+}
+
+/// Refuses a sheet whose cells with something in them span more than calamine should hold.
+fn too_wide(file: &str, sheet: &str, span: hidden::Span) -> Result<(), InputError> {
+    if span.cells() <= hidden::MAX_SPAN_CELLS {
+        return Ok(());
+    }
+    let at = |(row, column): (u64, u64)| {
+        format!(
+            "{}{}",
+            column_letters(u32::try_from(column).unwrap_or(u32::MAX)),
+            row.saturating_add(1)
+        )
+    };
+    Err(InputError::SheetTooWide {
+        file: file.to_string(),
+        sheet: sheet.to_string(),
+        first: at(span.first),
+        last: at(span.last),
+        cells: span.cells(),
+        max: hidden::MAX_SPAN_CELLS,
+    })
 }
 
 use hidden::HiddenRows;

@@ -43,6 +43,19 @@ pub struct JobRecord {
     pub finished_at: Option<String>,
     /// Its exit code, if it ended.
     pub exit_code: Option<u8>,
+    /// A random salt of this job (hex), for [`JobRecord::key_fingerprint`]; kept by every
+    /// run of the job (a resume), new with the job (absent in records of earlier versions).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub key_salt: String,
+    /// The fingerprints of the default keys that made at least one row of this job `ok`:
+    /// such a key is not called wrong when a resume's first answers are all 401 (rows of
+    /// another customer left from an earlier run). Never the key itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys_ok: Vec<String>,
+    /// The run stopped because of the key (the wrong-key stop, `--max-unauthorized`, a
+    /// canary answered 401): `report` says to fix the key before resuming, as the run did.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fix_key_first: bool,
 }
 
 /// Where the job record of a results file lives.
@@ -52,7 +65,37 @@ pub fn job_path(results: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// A new salt for a job's key fingerprints: 16 random bytes, hex.
+pub fn new_key_salt() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl JobRecord {
+    /// A fingerprint of `key` for this job: SHA-256 of the job's salt and the key, cut to
+    /// 128 bits. It tells whether a later run uses the same key without holding the key:
+    /// salted, so that equal keys of two jobs do not show, and one-way.
+    pub fn key_fingerprint(&self, key: &secrecy::SecretString) -> String {
+        use secrecy::ExposeSecret;
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"tecalis-status job key\0");
+        hasher.update(self.key_salt.as_bytes());
+        hasher.update(b"\0");
+        hasher.update(key.expose_secret().as_bytes());
+        hasher.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether `key` already made rows of this job `ok` (a run recorded it in [`keys_ok`]).
+    ///
+    /// [`keys_ok`]: JobRecord::keys_ok
+    pub fn key_made_rows_ok(&self, key: &secrecy::SecretString) -> bool {
+        !self.key_salt.is_empty() && self.keys_ok.contains(&self.key_fingerprint(key))
+    }
+
     /// The job record as an output of a run: the results file's companion, so it is
     /// replaced with it (the results file itself needs --force or --resume), written whole.
     pub fn output(results: &Path) -> Output {
@@ -113,9 +156,37 @@ mod tests {
             started_at: "2026-11-26T00:00:00Z".into(),
             finished_at: None,
             exit_code: None,
+            key_salt: new_key_salt(),
+            keys_ok: Vec::new(),
+            fix_key_first: true,
         };
         record.write(&results, &[]).unwrap();
         assert!(dir.path().join("fix.results.csv.job.json").exists());
         assert_eq!(JobRecord::read(&results).unwrap(), Some(record));
+    }
+
+    #[test]
+    fn a_key_is_known_by_its_salted_fingerprint_only() {
+        let key = secrecy::SecretString::from("5b0f7e3a-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
+        let other = secrecy::SecretString::from("5b0f7e3a-1c2d-4e5f-8a9b-0c1d2e3f4a5c");
+        let mut record: JobRecord = serde_json::from_str(
+            r#"{"version":"0.1.0","input":null,"input_sha256":"","delimiter":",","encoding":null,"columns":[],"rows":1,"lines_before":0,"started_at":"","finished_at":null,"exit_code":null}"#,
+        )
+        .unwrap();
+        // A record of an earlier version knows no key.
+        assert!(!record.key_made_rows_ok(&key));
+        record.key_salt = new_key_salt();
+        record.keys_ok.push(record.key_fingerprint(&key));
+        assert!(record.key_made_rows_ok(&key));
+        assert!(!record.key_made_rows_ok(&other));
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(!json.contains("5b0f7e3a"), "{json}");
+        // Another job's salt gives another fingerprint.
+        let mut elsewhere = record.clone();
+        elsewhere.key_salt = new_key_salt();
+        assert_ne!(
+            elsewhere.key_fingerprint(&key),
+            record.key_fingerprint(&key)
+        );
     }
 }

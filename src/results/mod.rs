@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 pub use finals::{Final, Finals, read_finals};
-pub use job::{JobRecord, job_path};
+pub use job::{JobRecord, job_path, new_key_salt};
 pub use outcome::{Counts, Outcome, Remote, RowResult, neutralise, restore_cell};
 pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines, resume_in};
 pub use writer::{ResultsWriter, SYNC_EVERY};

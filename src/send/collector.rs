@@ -25,6 +25,9 @@ pub struct Collector {
     paused: Option<Pause>,
     /// `--rate auto`: the pacer whose current rate the display shows.
     auto_rate: Option<Arc<Pacer>>,
+    /// Run once, at the first row that the default key made `ok` (see
+    /// [`Collector::on_first_default_key_ok`]).
+    first_default_key_ok: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -55,7 +58,21 @@ impl Collector {
             started: Instant::now(),
             paused: None,
             auto_rate: None,
+            first_default_key_ok: None,
         })
+    }
+
+    /// The default key already made rows of this job `ok`: first answers all 401 are not a
+    /// wrong key (see [`StopPolicy::key_proven`]).
+    pub fn key_proven(&mut self) {
+        self.policy.key_proven();
+    }
+
+    /// Runs `hook` once, when the first row sent with the default key (no key of its own)
+    /// ends `ok`, before it is written: the run records there that the key works for this
+    /// job, which stays true even if the process is killed afterwards.
+    pub fn on_first_default_key_ok(&mut self, hook: Box<dyn FnOnce() + Send>) {
+        self.first_default_key_ok = Some(hook);
     }
 
     /// `--rate auto`: shows the current rate of `pacer` with the progress.
@@ -78,6 +95,13 @@ impl Collector {
     /// run waits for anything.
     pub fn record_unflushed(&mut self, result: RowResult) -> anyhow::Result<()> {
         self.tally.add(&result);
+        if result.outcome == crate::results::Outcome::Ok
+            && result.attempts > 0
+            && result.row.api_key.is_none()
+            && let Some(hook) = self.first_default_key_ok.take()
+        {
+            hook();
+        }
         if let Some(reason) = self.policy.observe(&result) {
             self.stop.stop(reason);
         }

@@ -1,6 +1,6 @@
 //! The stop policy: why a run stops before sending every row, the switch every part of the
-//! run watches, and the rules that read finished rows to decide a stop (the wrong key, too
-//! many 401s, an unreachable server).
+//! run watches, and the rules that read finished rows to decide a stop (the wrong key, unless
+//! it already made rows of the job ok; too many 401s; an unreachable server).
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -131,6 +131,9 @@ impl Stop {
 #[derive(Debug)]
 pub struct StopPolicy {
     max_unauthorized: Option<u64>,
+    /// The default key already made rows of this job ok: 401s first are rows of another
+    /// customer, not a wrong key.
+    key_proven: bool,
     unauthorized: u64,
     answered: u64,
     answered_all_unauthorized: bool,
@@ -142,11 +145,18 @@ impl StopPolicy {
     pub fn new(max_unauthorized: Option<u64>) -> StopPolicy {
         StopPolicy {
             max_unauthorized,
+            key_proven: false,
             unauthorized: 0,
             answered: 0,
             answered_all_unauthorized: true,
             unanswered_in_a_row: 0,
         }
+    }
+
+    /// The default key already made rows of this job `ok` (a resume): first answers all 401
+    /// do not stop the run as a wrong key (`--max-unauthorized` still does).
+    pub fn key_proven(&mut self) {
+        self.key_proven = true;
     }
 
     /// Reads one finished row; the reason to stop, if this row calls for one.
@@ -166,7 +176,10 @@ impl StopPolicy {
                 self.unanswered_in_a_row = 0;
                 self.answered += 1;
                 self.answered_all_unauthorized &= status == 401;
-                if self.answered == WRONG_KEY_ANSWERS && self.answered_all_unauthorized {
+                if self.answered == WRONG_KEY_ANSWERS
+                    && self.answered_all_unauthorized
+                    && !self.key_proven
+                {
                     stop = Some(StopReason::WrongKey);
                 }
             }
@@ -232,6 +245,19 @@ mod tests {
         assert_eq!(
             policy.observe(&row(Outcome::Unauthorized, Some(401), 1)),
             Some(StopReason::WrongKey)
+        );
+        // A key that made rows of the job ok is not called wrong; the limit still applies.
+        let mut proven = StopPolicy::new(Some(12));
+        proven.key_proven();
+        for _ in 0..11 {
+            assert_eq!(
+                proven.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+                None
+            );
+        }
+        assert_eq!(
+            proven.observe(&row(Outcome::Unauthorized, Some(401), 1)),
+            Some(StopReason::TooManyUnauthorized)
         );
         let mut mixed = StopPolicy::new(Some(3));
         assert_eq!(mixed.observe(&row(Outcome::Ok, Some(200), 1)), None);

@@ -357,3 +357,35 @@ pub fn wait_or_kill(
     }
     (status, stderr)
 }
+
+/// The signal mask of `pid` named `field` in /proc (`SigBlk`, `SigCgt`), 0 when unknown.
+pub fn signal_mask(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .unwrap_or(0)
+}
+
+/// Waits, without sleeping, until the first line of `main` has run in the child (SIGINT and
+/// SIGTERM blocked): before that the process is still the dynamic loader's, and a signal
+/// takes its default action whatever the program does. Returns whether the handlers were
+/// already in place then (a signal sent now tests `install`, not the start); false too when
+/// the child already ended (a short run), whose status `wait` still gives.
+pub fn wait_for_main(child: &mut std::process::Child) -> bool {
+    let both = (1 << (libc::SIGINT - 1)) | (1 << (libc::SIGTERM - 1));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if signal_mask(child.id(), "SigBlk") & both == both {
+            return signal_mask(child.id(), "SigCgt") & both == both;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIGINT and SIGTERM were never blocked at the start of main"
+        );
+    }
+}

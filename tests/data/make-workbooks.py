@@ -13,6 +13,7 @@ from pathlib import Path
 
 import openpyxl
 from odf.opendocument import OpenDocumentSpreadsheet
+from odf.style import Style, TableProperties
 from odf.table import Table, TableCell, TableRow
 from odf.text import P
 
@@ -150,6 +151,54 @@ def main():
         (4, ["\u200b0193c001-1a2b-7c3d-8e4f-000000000023", "KO", "espacio invisible"], None),
     ]
     xlsx_book(problems, other=False).save(HERE / "problems.xlsx")
+
+    # An old version of the rows kept as a hidden first sheet, the sheet shown second: the
+    # first sheet is not what the user sees, so it is not read without --sheet.
+    old = [["auth_uuid", "state", "reasons"], ["0193c001-1a2b-7c3d-8e4f-000000000031", "CANCELLED", "versión antigua"]]
+    shown = [["auth_uuid", "state", "reasons"], ["0193c001-1a2b-7c3d-8e4f-000000000031", "OK", "la buena"]]
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "Antigua"
+    for cells in old:
+        first.append(cells)
+    first.sheet_state = "hidden"
+    second = book.create_sheet("Correcciones")
+    for cells in shown:
+        second.append(cells)
+    book.active = 1
+    book.save(HERE / "hidden-sheet.xlsx")
+    doc = OpenDocumentSpreadsheet()
+    hidden = Style(name="ta_hidden", family="table")
+    hidden.addElement(TableProperties(display="false"))
+    doc.automaticstyles.addElement(hidden)
+    for name, rows, style in [("Antigua", old, "ta_hidden"), ("Correcciones", shown, None)]:
+        table = Table(name=name, stylename=style) if style else Table(name=name)
+        for cells in rows:
+            table.addElement(make_ods_row(cells))
+        doc.spreadsheet.addElement(table)
+    doc.save(str(HERE / "hidden-sheet.ods"))
+
+    # A stray value far from the table: calamine would hold every cell of the span (a
+    # value at XFD1048576 asks for 512 GB); an .ods row of one value repeated across 10,000
+    # columns and 2,000 rows (20 million cells from a file of a few hundred bytes).
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Correcciones"
+    for cells in shown:
+        sheet.append(cells)
+    sheet["XFD1048576"] = "x"
+    book.save(HERE / "far-cell.xlsx")
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Correcciones")
+    for cells in shown:
+        table.addElement(make_ods_row(cells))
+    repeated = TableRow(numberrowsrepeated=2000)
+    cell = TableCell(valuetype="string", numbercolumnsrepeated=10000)
+    cell.addElement(P(text="x"))
+    repeated.addElement(cell)
+    table.addElement(repeated)
+    doc.spreadsheet.addElement(table)
+    doc.save(str(HERE / "repeated-cell.ods"))
 
 
 if __name__ == "__main__":

@@ -110,14 +110,13 @@ pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit)
         );
         return exit;
     }
-    // A stop caused by the key says to fix it first: resumed with the same key, the rows
-    // would be answered 401 again. A canary that got a 401 is such a stop too.
-    let wrong_key = match tally.stopped {
-        Some(StopReason::WrongKey | StopReason::TooManyUnauthorized) => true,
-        Some(StopReason::CanaryFailed) => tally.count(Outcome::Unauthorized) > 0,
-        _ => false,
-    };
-    let resumable = tally.stopped.is_some() || tally.count(Outcome::Failed) > 0;
+    let wrong_key = key_stop(tally);
+    // What a resume would send that may yet end ok: rows never sent (the run stopped before
+    // them) and rows that failed for a transient reason. An interruption that cut nothing
+    // (the last rows were in flight) leaves nothing to resume: the next step is then the
+    // same as after a run that ended by itself, as `report` says too.
+    let resumable =
+        wrong_key || tally.count(Outcome::Cancelled) > 0 || tally.count(Outcome::Failed) > 0;
     if resumable {
         let command = this_resume_command();
         let text = match (wrong_key, &tally.quota) {
@@ -142,7 +141,7 @@ pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit)
                 "takes_requests_again_at": tally.quota.as_ref().map(|q| humantime::format_rfc3339_seconds(q.until).to_string()),
             }),
         );
-    } else if exit == ExitCode::RowsFailed {
+    } else if tally.count(Outcome::Ok) + tally.count(Outcome::Skipped) < tally.rows() {
         // Nothing to resume (a resume would get the same answers): the rows to correct.
         let command = export_command(&plan.output);
         emit(
@@ -155,6 +154,17 @@ pub(super) fn report_end(plan: &Plan, scan: &Scan, tally: &Tally, audit: &Audit)
         );
     }
     exit
+}
+
+/// Whether the run stopped because of the key, so that the next step is to fix it first:
+/// resumed with the same key, the rows would be answered 401 again. A canary that got a 401
+/// is such a stop too. The job record keeps it for `report`.
+pub(super) fn key_stop(tally: &Tally) -> bool {
+    match tally.stopped {
+        Some(StopReason::WrongKey | StopReason::TooManyUnauthorized) => true,
+        Some(StopReason::CanaryFailed) => tally.count(Outcome::Unauthorized) > 0,
+        _ => false,
+    }
 }
 
 /// `report RESULTS --export-failed NAME.failed.csv`, with the program as it was run.

@@ -25,7 +25,7 @@ use crate::cli::RunArgs;
 use crate::config::{Plan, SummaryFile};
 use crate::exit::ExitCode;
 use crate::files::Output;
-use crate::results::JobRecord;
+use crate::results::{JobRecord, new_key_salt};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::Tally;
 use crate::summary::{Audit, summary_json};
@@ -185,6 +185,12 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
             .existing(plan.existing)
             .locked()
             .hint(match plan.dry_run {
+                // The results of a real run (its job record is beside it): --force would
+                // replace them with the preview, and the job's record of what was applied
+                // would be gone.
+                true if crate::results::job_path(&plan.output).exists() => {
+                    "it holds the results of a real run (its job record is beside it): choose another --output for the preview, and keep that file for `report` and --resume"
+                }
                 true => "pass --force to replace it, or --output to write elsewhere",
                 false => "pass --resume to continue that run, --force to replace it, or --output to write elsewhere",
             }),
@@ -199,6 +205,11 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     let results_file = crate::files::check(&inputs, outputs)?.remove(0);
     let (source, scan) = prepare::scan(plan, source).await?;
     let (results_file, done) = prepare::done(plan, results_file).await?;
+    // A resume continues the job of the results file: its record's key fingerprints too.
+    let previous = match plan.resume && plan.output.exists() {
+        true => JobRecord::read(&plan.output).ok().flatten(),
+        false => None,
+    };
     let (source, done, work) = prepare::count_work(plan, source, &scan, done).await?;
     let prompt = Prompt { work };
     prepare::check_before_sending(plan, &scan, source.display(), &prompt).await?;
@@ -222,10 +233,18 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         started_at: humantime::format_rfc3339_millis(audit.started_at).to_string(),
         finished_at: None,
         exit_code: None,
+        key_salt: previous
+            .as_ref()
+            .map(|p| p.key_salt.clone())
+            .filter(|salt| !salt.is_empty())
+            .unwrap_or_else(new_key_salt),
+        keys_ok: previous.map(|p| p.keys_ok).unwrap_or_default(),
+        fix_key_first: false,
     });
     if let Some(job) = &job {
         job.write(&plan.output, &inputs)?;
     }
+    let key_proof = key_proof(plan, job.as_ref());
     let feed = Feed::new(
         reader,
         scan.validator
@@ -242,16 +261,84 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         file: source.display(),
         work,
         on_quit,
+        key_proven: key_proof.proven,
+        on_first_default_key_ok: key_proof.record,
     };
     let tally = send(plan, &scan, feed, writer, around).await?;
     let exit = end::report_end(plan, &scan, &tally, &audit);
     if let Some(mut job) = job {
+        if let Some(fingerprint) = key_proof
+            .fingerprint
+            .filter(|_| key_proof.recorded.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            job.keys_ok.push(fingerprint);
+        }
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
+        job.fix_key_first = end::key_stop(&tally);
         job.write(&plan.output, &inputs)?;
     }
     ending.tally = Some(tally);
     Ok(exit)
+}
+
+/// What the job knows of the default key: whether it already made rows of the job `ok`
+/// (then a resume's first 401s are not a wrong key), and if not, the hook that records it
+/// in the job record at the first row it makes `ok`.
+struct KeyProof {
+    /// The key already made rows of this job ok.
+    proven: bool,
+    /// Writes the job record with the key's fingerprint added (when not proven yet).
+    record: Option<Box<dyn FnOnce() + Send>>,
+    /// The fingerprint to add to the record written at the end, once `recorded`.
+    fingerprint: Option<String>,
+    /// Set by `record` when it ran.
+    recorded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn key_proof(plan: &Plan, job: Option<&JobRecord>) -> KeyProof {
+    let recorded = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (Some(job), Some(key)) = (job, plan.key.as_ref()) else {
+        return KeyProof {
+            proven: false,
+            record: None,
+            fingerprint: None,
+            recorded,
+        };
+    };
+    if job.key_made_rows_ok(key) {
+        return KeyProof {
+            proven: true,
+            record: None,
+            fingerprint: None,
+            recorded,
+        };
+    }
+    let fingerprint = job.key_fingerprint(key);
+    let mut proved = job.clone();
+    proved.keys_ok.push(fingerprint.clone());
+    let output = plan.output.clone();
+    let inputs: Vec<PathBuf> = plan
+        .input
+        .files()
+        .into_iter()
+        .map(Path::to_path_buf)
+        .collect();
+    let done = recorded.clone();
+    let record = Box::new(move || {
+        let inputs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        match proved.write(&output, &inputs) {
+            Ok(()) => done.store(true, std::sync::atomic::Ordering::SeqCst),
+            // Not fatal: the job only does not know yet that the key works for it.
+            Err(e) => tracing::warn!("could not update the job record: {e:#}"),
+        }
+    });
+    KeyProof {
+        proven: false,
+        record: Some(record),
+        fingerprint: Some(fingerprint),
+        recorded,
+    }
 }
 
 /// A path as an absolute one, for the audit (the file itself may not exist yet).

@@ -9,7 +9,7 @@ use super::confirm::Work;
 use crate::config::Plan;
 use crate::files::{Checked, Existing};
 use crate::input::CsvInput;
-use crate::results::{Done, ResultsWriter, result_header, resume_in};
+use crate::results::{Done, RESULT_COLUMNS, ResultsWriter, result_header, resume_in};
 
 /// The results file before sending: checked only, or (when resuming an existing one) already
 /// opened, locked, cut of a torn last line and read.
@@ -52,9 +52,22 @@ pub(super) fn open_results(
         .collect();
     let header = result_header(&extras);
     if !done.header.is_empty() && done.header != header {
+        // A new --output would send every row again, the ones already ok too: the advice
+        // keeps to the rows that did not end ok.
+        let listed = |names: &[String]| match names.is_empty() {
+            true => "no extra columns".to_string(),
+            false => format!(
+                "the extra columns {}",
+                crate::text::safe_input_text(&names.join(", "))
+            ),
+        };
+        let before = done.header.get(RESULT_COLUMNS.len()..).unwrap_or_default();
         bail!(
-            "{} has other columns than this input would write (the extra input columns differ); write to a new --output",
-            crate::text::shown_path(&plan.output)
+            "{} holds {} and this input has {}: a resume appends lines of the same columns, so it cannot continue that run with this input. Either give the input back the columns of that run and resume, or send only the rows that did not end ok as a job of their own: `tecalis-status report {} --export-failed FILE`, add the new columns to FILE, and run it (a new --output with this input would send every row again, those already ok too)",
+            crate::text::shown_path(&plan.output),
+            listed(before),
+            listed(&extras),
+            crate::text::shown_path(&plan.output),
         );
     }
     let file = match results {

@@ -25,6 +25,10 @@ pub(super) struct Around<'a> {
     pub(super) work: Work,
     /// What a second Ctrl-C does before it quits (writes `--summary-json`).
     pub(super) on_quit: Option<Box<dyn FnOnce() + Send>>,
+    /// The default key already made rows of this job ok (no wrong-key stop).
+    pub(super) key_proven: bool,
+    /// Records in the job that the default key works, at its first row `ok`.
+    pub(super) on_first_default_key_ok: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// Sends every row: the client, the pacer and workers, the signal handlers, the progress bar
@@ -40,6 +44,8 @@ pub(super) async fn send(
         file,
         work,
         on_quit,
+        key_proven,
+        on_first_default_key_ok,
     } = around;
     let stop = Arc::new(Stop::default());
     // Every key in use: the default key and every key of the api_key column.
@@ -108,6 +114,12 @@ pub(super) async fn send(
     let mut collector = Collector::new(writer, stop, plan.max_unauthorized, display)?;
     if plan.auto_max_rate.is_some() {
         collector.show_rate(pacer);
+    }
+    if key_proven {
+        collector.key_proven();
+    }
+    if let Some(hook) = on_first_default_key_ok {
+        collector.on_first_default_key_ok(hook);
     }
     let (items, reading) = feed.start()?;
     let outcome = send::run(
