@@ -38,6 +38,8 @@ enum Completeness {
 /// Runs `report`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let path = &args.results;
+    crate::files::trusted("the results file", path)?;
+    crate::files::trusted("the job record", &job_path(path))?;
     let job = JobRecord::read(path)?;
     let export_to = match &args.export_failed {
         Some(target) => Some(export::check_target(
