@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::files::{Checked, Existing, Output, OutputFile};
 use crate::input::{CsvInput, ReadOptions, Source};
 use crate::results::{
-    Final, Finals, JobRecord, RESULT_COLUMNS, RowKey, neutralise, read_lines, restore_cell,
+    Final, Finals, JobRecord, Outcome, RESULT_COLUMNS, RowKey, neutralise, read_lines, restore_cell,
 };
 use crate::validate::parse_canonical_uuid;
 
@@ -225,7 +225,9 @@ fn from_input(
         let Some(f) = finals.get(key).filter(|f| f.failed()) else {
             return Ok(());
         };
-        if finals.mark(key) {
+        // Each row once, but every line of rows refused for sharing an auth_uuid with
+        // different cells: the user chooses between them, not the export.
+        if finals.mark(key) && f.outcome() != Outcome::Invalid {
             return Ok(());
         }
         let mut text: Vec<String> = record
@@ -296,11 +298,17 @@ fn from_results(
         .write_record(safe(header.into_iter(), &mut changed))
         .context("cannot write the export")?;
     let mut rows = 0;
-    // Each failed row once: at the line that decides its outcome.
-    read_lines(results, |n, record, _| {
-        let decides = finals
-            .get(RowKey::of(record))
-            .is_some_and(|f| f.failed() && f.line() == n);
+    // Each failed row once: at the line that decides its outcome; and every line of the last
+    // run of rows refused for sharing an auth_uuid with different cells (the user chooses).
+    let lines_before = finals.lines_before;
+    read_lines(results, |n, record, outcome| {
+        let decides = finals.get(RowKey::of(record)).is_some_and(|f| {
+            f.failed()
+                && (f.line() == n
+                    || (n > lines_before
+                        && outcome == Outcome::Invalid
+                        && f.outcome() == Outcome::Invalid))
+        });
         if !decides {
             return Ok(());
         }
