@@ -183,6 +183,27 @@ fn the_key_file_and_the_job_record_are_never_outputs() {
         record,
         "the record untouched"
     );
+    // Nor the key file, which report does not know: --force replaces only an earlier export.
+    let out = dir
+        .cmd(&[
+            "report",
+            "in.results.csv",
+            "--export-failed",
+            "key.txt",
+            "--force",
+        ])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(
+        out.stderr.contains("not an export of rows"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        dir.read("key.txt"),
+        format!("{}\n", common::KEY),
+        "the key file untouched"
+    );
     // Nor a summary, in a dry run (which writes no record of its own) or a run.
     for dry in [true, false] {
         let mut args = vec![

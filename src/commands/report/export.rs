@@ -47,11 +47,43 @@ pub(super) fn check_target(
     force: bool,
 ) -> anyhow::Result<Checked> {
     crate::files::never_an_output("the job record", &crate::results::job_path(results));
+    if let Some(key_file) = std::env::var_os("TECALIS_API_KEY_FILE") {
+        crate::files::never_an_output("the key file", Path::new(&key_file));
+    }
     let mut sources = vec![results];
     if let Some(input) = job.and_then(|j| j.input.as_deref()) {
         sources.push(input);
     }
-    Ok(crate::files::check(&sources, vec![output(target, force)])?.remove(0))
+    let checked = crate::files::check(&sources, vec![output(target, force)])?.remove(0);
+    if force {
+        not_replacing_another_kind_of_file(target)?;
+    }
+    Ok(checked)
+}
+
+/// `--force` replaces an earlier export, never a file of another kind: `report` does not know
+/// the run's key file (given by a flag to `run`), and `--export-failed KEYFILE --force`
+/// destroyed it. An existing file whose first line names no `auth_uuid` column is refused.
+fn not_replacing_another_kind_of_file(target: &Path) -> anyhow::Result<()> {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(target) else {
+        return Ok(());
+    };
+    let mut start = Vec::new();
+    // A regular file's first 4 KiB; the output rules refuse anything else afterwards.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    file.take(4096).read_to_end(&mut start)?;
+    let first = String::from_utf8_lossy(&start);
+    let first = first.lines().next().unwrap_or("").to_ascii_lowercase();
+    if start.is_empty() || first.contains("auth_uuid") {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the export {} exists and is not an export of rows (its first line names no auth_uuid column): --force replaces only an earlier export; choose another path",
+        crate::text::safe_input_text(&target.display().to_string())
+    )
 }
 
 /// Writes the export into the checked output and commits it: the rows of the last run whose
