@@ -119,3 +119,33 @@ fn an_unreadable_200_stays_ok_with_a_note() {
     );
     assert_eq!(server.process(&mine[0]).status, "OK", "it was applied");
 }
+
+#[test]
+fn a_key_that_shares_eight_characters_with_a_uuid_does_not_make_its_echo_another_process() {
+    // A key of zeros, and processes whose auth_uuid starts with eight zeros: the echoed
+    // auth_uuid is compared as sent back, not after the key's runs are cut from it.
+    let key = "00000000-0000-4000-8000-000000000000";
+    let uuids = [
+        "00000000-1111-4111-8111-111111111111",
+        "00000000-2222-4222-8222-222222222222",
+    ];
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    dir.write(
+        "in.csv",
+        csv_input(&[(uuids[0], "OK", ""), (uuids[1], "KO", "r")]),
+    );
+    let out = dir
+        .run_at(&server.url(), "in.csv", &[])
+        .env("TECALIS_API_KEY", key)
+        .run();
+    assert_eq!(out.code, 0, "{}", out.describe());
+    let results = dir.results("in.results.csv");
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|r| r["outcome"] == "ok"), "{results:?}");
+    assert!(
+        !out.stderr.contains("another process"),
+        "{}",
+        out.describe()
+    );
+}

@@ -152,7 +152,16 @@ fn parse_remote(body: &[u8], redactor: &Redactor) -> Result<Remote, String> {
         status: text(data.status),
         status_reasons: text(data.status_reasons),
         updated_at: text(data.updated_at),
-        auth_uuid: text(data.auth_uuid),
+        // A UUID as sent back, not cut: it is compared with the row's, and a key that shares
+        // a run of 8 characters with UUIDs (all zeros, say) would turn every echo into
+        // "another process". It is made safe where it is shown (the worker's mismatch note).
+        auth_uuid: match data.auth_uuid.as_ref().map(value_text) {
+            Some(raw) => match uuid::Uuid::try_parse(raw.trim()) {
+                Ok(uuid) => uuid.to_string(),
+                Err(_) => safe_server_text(&raw, redactor),
+            },
+            None => String::new(),
+        },
     })
 }
 

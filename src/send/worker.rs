@@ -293,7 +293,7 @@ fn finish(
                 Some(format!(
                     "the answer is about another process: the server answered {} for auth_uuid {}, not {}",
                     attempt.status.unwrap_or(200),
-                    remote.auth_uuid,
+                    safe_server_text(&remote.auth_uuid, redactor),
                     request.uuid
                 ))
             }
