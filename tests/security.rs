@@ -368,6 +368,30 @@ fn a_formula_in_the_header_is_neutralised() {
         "{header}"
     );
     assert!(header.contains("HYPERLINK"), "{header}");
+    // In an export too; and a ' on a header name only is no cell to correct before running it.
+    dir.write(
+        "in.csv",
+        format!("auth_uuid,state,\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\n{uuid},BAD,note\n"),
+    );
+    let out = dir
+        .run_at(&server.url(), "in.csv", &["--force", "--skip-invalid"])
+        .run();
+    assert_eq!(out.code, 3, "{}", out.describe());
+    let out = dir
+        .cmd(&["report", "in.results.csv", "--export-failed", "f.csv"])
+        .run();
+    assert_eq!(out.code, 3, "{}", out.describe());
+    let export = dir.read("f.csv");
+    assert!(
+        export.starts_with("auth_uuid,state,'=HYPERLINK")
+            || export.starts_with("auth_uuid,state,\"'=HYPERLINK"),
+        "{export}"
+    );
+    assert!(
+        !out.stdout.contains("remove that '") && !out.stderr.contains("remove that '"),
+        "{}",
+        out.describe()
+    );
 }
 
 const WRAPPER: &str = concat!(
