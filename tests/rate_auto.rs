@@ -248,6 +248,16 @@ fn a_quota_longer_than_max_retry_after_stops_the_run_with_exit_7() {
         .stderr_has(&format!("it takes requests again at {again}"))
         .stderr_has(&format!("The server takes requests again at {again}."))
         .stderr_has(resume);
+    // report, later, repeats when: the resume it advises is for then.
+    let report = w.cmd(&["report", "in.results.csv"]).run();
+    assert_eq!(report.code, 3, "{}", report.describe());
+    assert!(
+        report
+            .stdout
+            .contains(&format!("takes requests again at {again}")),
+        "{}",
+        report.describe()
+    );
 }
 
 #[test]

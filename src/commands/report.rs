@@ -136,6 +136,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         completeness: &completeness,
         earlier_only,
         fix_key_first: job.as_ref().is_some_and(|j| j.fix_key_first),
+        quota_until: job.as_ref().and_then(|j| j.quota_until.as_deref()),
         exporting,
     };
     out.push_str(&facts.notes());

@@ -56,6 +56,10 @@ pub struct JobRecord {
     /// canary answered 401): `report` says to fix the key before resuming, as the run did.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fix_key_first: bool,
+    /// The run stopped for a quota (exit 7): when the server takes requests again (RFC 3339),
+    /// which `report` repeats with its resume advice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_until: Option<String>,
 }
 
 /// Where the job record of a results file lives.
@@ -159,6 +163,7 @@ mod tests {
             key_salt: new_key_salt(),
             keys_ok: Vec::new(),
             fix_key_first: true,
+            quota_until: Some("2026-11-26T01:00:00Z".into()),
         };
         record.write(&results, &[]).unwrap();
         assert!(dir.path().join("fix.results.csv.job.json").exists());

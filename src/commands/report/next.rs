@@ -15,6 +15,8 @@ pub(super) struct Facts<'a> {
     pub(super) earlier_only: usize,
     /// The last run stopped because of the key (from the job record).
     pub(super) fix_key_first: bool,
+    /// The last run stopped for a quota: when the server takes requests again (job record).
+    pub(super) quota_until: Option<&'a str>,
     /// Whether an export is written.
     pub(super) exporting: bool,
 }
@@ -132,9 +134,14 @@ impl Facts<'_> {
                 "Not complete.".into()
             }
             Next::FixKeyThenResume => "Not complete: the last run stopped because of the key. Fix the API key first (TECALIS_API_KEY, --api-key-file, or the api_key column of these rows): resumed with the same key, the rows would be answered 401 again. Then send the rows that did not end ok with the same run command and --resume (rows already ok are not sent again).".into(),
-            Next::Resume => format!(
-                "Not finished: {left}. Send them with the same run command and --resume (rows already ok are not sent again)."
-            ),
+            Next::Resume => match self.quota_until {
+                Some(until) => format!(
+                    "Not finished: {left}. The last run stopped for the server's quota, which takes requests again at {until}: then send them with the same run command and --resume (rows already ok are not sent again)."
+                ),
+                None => format!(
+                    "Not finished: {left}. Send them with the same run command and --resume (rows already ok are not sent again)."
+                ),
+            },
             _ => match self.exporting {
                 true => "Not complete: the rows above got a final answer, so a resume would get the same answers again; correct them and run them (the export).".into(),
                 false => "Not complete: the rows above got a final answer, so a resume would get the same answers again. To write them to a file to correct and run, add --export-failed FILE to this command.".into(),

@@ -242,6 +242,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
             .unwrap_or_else(new_key_salt),
         keys_ok: previous.map(|p| p.keys_ok).unwrap_or_default(),
         fix_key_first: false,
+        quota_until: None,
     });
     if let Some(job) = &job {
         job.write(&plan.output, &inputs)?;
@@ -278,6 +279,10 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         job.finished_at = Some(humantime::format_rfc3339_millis(SystemTime::now()).to_string());
         job.exit_code = Some(exit.code());
         job.fix_key_first = end::key_stop(&tally);
+        job.quota_until = tally
+            .quota
+            .as_ref()
+            .map(|q| humantime::format_rfc3339_seconds(q.until).to_string());
         job.write(&plan.output, &inputs)?;
     }
     ending.tally = Some(tally);
