@@ -537,6 +537,34 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
 }
 
 #[test]
+fn a_rehearsal_without_the_tool_says_so() {
+    // A newcomer who built the tool but did not install it: every step of the script failed
+    // with its errors hidden, and it said only "the sandbox did not start".
+    let dir = Workdir::new();
+    dir.sample("corrections.csv");
+    let missing = dir.path("not-installed/tecalis-status");
+    let out = Command::new("bash")
+        .arg(REHEARSE)
+        .arg("corrections.csv")
+        .current_dir(dir.path(""))
+        .env("TECALIS_BIN", &missing)
+        .env_remove("TECALIS_URL")
+        .env_remove("TECALIS_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} is not found", missing.display()))
+            && stderr.contains("TECALIS_BIN")
+            && stderr.contains("nothing was run")
+            && !stderr.contains("the sandbox did not start"),
+        "{stderr}"
+    );
+    assert!(!dir.exists("corrections.rehearsal.csv"));
+}
+
+#[test]
 fn the_rehearsal_by_hand_in_the_readme_is_the_scripts() {
     let readme = readme();
     let start = readme
