@@ -136,7 +136,14 @@ TECALIS_URL="$url" TECALIS_API_KEY="$key" TECALIS_REHEARSAL_RESUME="$(quoted "${
   "$bin" run "$input" --yes "${args[@]}"
 code=$?
 set -e
-echo "rehearse.sh: the sandbox received: $(curl -s "$url/_sandbox/stats" 2>/dev/null || echo '(curl is not installed)')" >&2
+# A Ctrl-C at the terminal reaches the sandbox too (the same process group) and stops it: then
+# what it received is unknown, which is not the same as curl missing.
+if ! command -v curl > /dev/null; then
+  received="(unknown: curl is not installed)"
+elif ! received="$(curl -s "$url/_sandbox/stats" 2>/dev/null)"; then
+  received="(unknown: the sandbox no longer answers; a Ctrl-C or a signal to the group stops it with the run)"
+fi
+echo "rehearse.sh: the sandbox received: $received" >&2
 real=("$bin" run "$input" "${preview_args[@]}")
 {
   echo "rehearse.sh: exit code $code; the rehearsal's sandbox is stopped, and nothing reached a real server."
