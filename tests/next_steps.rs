@@ -272,3 +272,47 @@ fn report_after_a_killed_resume_does_not_say_the_input_changed() {
         report.describe()
     );
 }
+
+#[test]
+fn the_export_keeps_every_line_of_rows_that_share_an_auth_uuid_so_the_user_chooses() {
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    let uuids = fresh_uuids(2);
+    dir.write(
+        "in.csv",
+        csv_input(&[
+            (&uuids[0], "KO", "first"),
+            (&uuids[0], "OK", "second"),
+            (&uuids[1], "OK", ""),
+        ]),
+    );
+    let out = dir
+        .run_at(&server.url(), "in.csv", &["--skip-invalid"])
+        .run();
+    assert_eq!(out.code, 3, "{}", out.describe());
+    assert_eq!(server.received().len(), 1, "only the third row was sent");
+    for (from, export) in [("the input", "a.csv"), ("the results", "b.csv")] {
+        if from == "the results" {
+            std::fs::rename(dir.path("in.csv"), dir.path("moved.csv")).unwrap();
+        }
+        let out = dir
+            .cmd(&["report", "in.results.csv", "--export-failed", export])
+            .run();
+        assert_eq!(out.code, 3, "{from}: {}", out.describe());
+        let text = dir.read(export);
+        // Both conflicting rows, as written: running the export makes the user choose again,
+        // it never settles the conflict by dropping one.
+        assert!(
+            text.contains(&format!("{},KO,first", uuids[0])),
+            "{from}: {text}"
+        );
+        assert!(
+            text.contains(&format!("{},OK,second", uuids[0])),
+            "{from}: {text}"
+        );
+        assert!(
+            !text.contains(&uuids[1]),
+            "{from}: the ok row is not exported: {text}"
+        );
+    }
+}

@@ -68,7 +68,8 @@ fn report_follows_the_last_line_and_exports_what_failed() {
     let url = server.url();
     dir.run_at(&url, "corrections.csv", &["--rate", "1000"])
         .expect(3);
-    // A second pass appends lines: the 401 rows are 401 again, the rest skipped.
+    // A second pass appends lines for the 401 rows (401 again); the rest are skipped, counted
+    // in the job record but not written again.
     dir.run_at(&url, "corrections.csv", &["--rate", "1000", "--resume"])
         .expect(3);
     let out = dir
@@ -79,7 +80,7 @@ fn report_follows_the_last_line_and_exports_what_failed() {
             "retry.csv",
         ])
         .expect(3);
-    out.stdout_has("12 rows (the final outcome of each, from 24 lines)")
+    out.stdout_has("12 rows (the final outcome of each, from 15 lines)")
         .stdout_has("line 8: 0193a1b2-daba-78c0-98f1-35d25f557203")
         .stdout_has("Exported 3 row(s)")
         .stdout_has("INCOMPLETE: 3 of the last run's 12 rows did not end ok.")
@@ -447,12 +448,13 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
     let out = rehearse(&dir, &["corrections.csv", "--rate", "100"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(dir.results("corrections.rehearsal.csv").len(), 12);
-    // --resume continues the rehearsal: the ok rows are skipped.
+    // --resume continues the rehearsal: the ok rows are skipped (no line written again),
+    // the 401 is sent again.
     let out = rehearse(&dir, &["corrections.csv", "--resume", "--rate", "100"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let resumed = outcomes(&dir, "corrections.rehearsal.csv");
-    assert_eq!(resumed.len(), 24);
-    assert_eq!(resumed.iter().filter(|(_, o)| o == "skipped").count(), 11);
+    assert_eq!(resumed.len(), 13);
+    assert_eq!(resumed.iter().filter(|(_, o)| o == "skipped").count(), 0);
     assert_eq!(resumed[0], ("2".to_string(), "unauthorized".to_string()));
     assert_eq!(resumed[1], ("2".to_string(), "unauthorized".to_string()));
     // --output elsewhere, with --force.

@@ -247,8 +247,9 @@ fn a_key_that_made_rows_of_the_job_ok_is_not_called_wrong_on_resume() {
         .iter()
         .map(|r| r["outcome"].as_str())
         .collect();
+    // The 20 rows already ok are counted (the job record's already_recorded), not written.
     assert_eq!(last.iter().filter(|o| **o == "unauthorized").count(), 12);
-    assert_eq!(last.iter().filter(|o| **o == "skipped").count(), 20);
+    assert_eq!(last.len(), 12, "{last:?}");
     // --max-unauthorized still stops it.
     dir.run_at(
         &server.url(),

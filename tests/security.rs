@@ -96,6 +96,34 @@ fn a_planted_ok_line_is_not_trusted_by_resume() {
         "{}",
         out.describe()
     );
+    // report does not take the planted line's word either: it says "Complete" of nothing.
+    let out = dir.cmd(&["report", "in.results.csv"]).run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(
+        out.stderr.contains("can be written by other users"),
+        "{}",
+        out.describe()
+    );
+    assert!(!out.stdout.contains("Complete"), "{}", out.describe());
+    // A job record another user wrote (it names the input the export copies rows from) is
+    // refused by report and its export: nothing is exported to be run.
+    std::fs::set_permissions(
+        dir.path("in.results.csv"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    give_away(&dir, "in.results.csv.job.json");
+    let out = dir
+        .cmd(&["report", "in.results.csv", "--export-failed", "retry.csv"])
+        .run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(out.stderr.contains("the job record"), "{}", out.describe());
+    assert!(
+        out.stderr.contains("belongs to another user"),
+        "{}",
+        out.describe()
+    );
+    assert!(!dir.path("retry.csv").exists(), "no export");
 }
 
 #[test]

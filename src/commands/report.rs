@@ -5,7 +5,6 @@
 mod export;
 mod next;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -13,7 +12,9 @@ use anyhow::Context;
 
 use crate::cli::ReportArgs;
 use crate::exit::ExitCode;
-use crate::results::{Counts, JobRecord, Outcome, RowKey, job_path, read_lines, restore_cell};
+use crate::results::{
+    Counts, JobRecord, Outcome, RowKey, job_path, read_finals, read_lines, restore_cell,
+};
 use crate::text::safe_input_text;
 
 /// How many 401s and failures the report lists by line.
@@ -37,6 +38,8 @@ enum Completeness {
 /// Runs `report`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let path = &args.results;
+    crate::files::trusted("the results file", path)?;
+    crate::files::trusted("the job record", &job_path(path))?;
     let job = JobRecord::read(path)?;
     let export_to = match &args.export_failed {
         Some(target) => Some(export::check_target(
@@ -47,30 +50,35 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
-    // First pass: where the last line of each row is, and whether the last run recorded the
-    // row (the job is the last run's rows: a row corrected or removed from the input since an
-    // earlier run is no longer part of it). Memory: one entry per row, not the rows themselves.
+    // First pass: the final outcome of each row, and whether the last run recorded it (the
+    // job is the last run's rows: a row corrected or removed from the input since an earlier
+    // run is no longer part of it). Memory: 24 bytes a row, not the rows themselves.
     let lines_before = job.as_ref().map_or(0, |j| j.lines_before);
-    let mut last: HashMap<RowKey, (u64, bool)> = HashMap::new();
-    let file = read_lines(path, |n, record, _| {
-        let entry = last.entry(RowKey::of(record)).or_insert((n, false));
-        entry.0 = n;
-        entry.1 |= n > lines_before;
-        Ok(())
-    })?;
-    let earlier_only = last.values().filter(|(_, current)| !current).count();
+    let already_recorded = job.as_ref().map_or(0, |j| j.already_recorded);
+    let mut finals = read_finals(path, lines_before)?;
+    let not_current = finals.rows().filter(|f| !f.current()).count();
+    // The rows the last run skipped as ok have no line of that run; the others of earlier runs
+    // only are the rows corrected or removed since.
+    let earlier_only =
+        not_current.saturating_sub(usize::try_from(already_recorded).unwrap_or(usize::MAX));
 
-    // Second pass: count the final lines, list the problems, note what to export.
+    // Second pass: each line of the last run is one input row (a repeat of a row counts as
+    // the row does); the problems are listed once, at the line that decides them.
     let mut counts = Counts::default();
+    counts[Outcome::Skipped] = already_recorded;
     let mut unauthorized = Listed::default();
     let mut failures = Listed::default();
-    let mut failed = export::Failed::default();
     let exporting = export_to.is_some();
-    read_lines(path, |n, record, outcome| {
-        if last.get(&RowKey::of(record)) != Some(&(n, true)) {
+    read_lines(path, |n, record, _| {
+        if n <= lines_before {
             return Ok(());
         }
+        let key = RowKey::of(record);
+        let outcome = finals.counted(key);
         counts[outcome] += 1;
+        if finals.get(key).is_none_or(|f| f.line() != n) {
+            return Ok(());
+        }
         let line: u64 = record[0].parse().unwrap_or(0);
         let uuid = safe_input_text(restore_cell(&record[1]));
         match outcome {
@@ -85,18 +93,14 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
                 ),
             )),
         }
-        // Only an export needs the failed rows themselves; a report counts them.
-        if exporting && !matches!(outcome, Outcome::Ok | Outcome::Skipped) {
-            failed.add(record);
-        }
         Ok(())
     })?;
-    failed.set_header(&file.header);
+    let file = &finals.file;
 
     let completeness = match &job {
         None => Completeness::Unknown,
         Some(job) => {
-            let recorded = file.lines.saturating_sub(job.lines_before);
+            let recorded = file.lines.saturating_sub(job.lines_before) + job.already_recorded;
             match job.rows.saturating_sub(recorded) {
                 0 => Completeness::Complete,
                 missing => Completeness::Missing {
@@ -160,7 +164,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         )),
     }
     if let (Some(target), Some(checked)) = (&args.export_failed, export_to) {
-        let written = export::write(checked, &failed, job.as_ref())?;
+        let written = export::write(checked, &mut finals, path, job.as_ref())?;
         out.push_str(&format!(
             "Exported {} row(s) that did not end ok to {}{}{}.\n",
             written.rows,

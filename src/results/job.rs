@@ -32,6 +32,11 @@ pub struct JobRecord {
     pub rows: u64,
     /// Whole lines the results file held before this run appended to it.
     pub lines_before: u64,
+    /// Of `rows`, those already ok in those lines (`--resume`): the run writes no line for
+    /// them, so it writes `rows - already_recorded` lines (0 in records of earlier versions,
+    /// whose resumes wrote a `skipped` line for each).
+    #[serde(default)]
+    pub already_recorded: u64,
     /// When the run started (RFC 3339).
     pub started_at: String,
     /// When it ended, if it did.
@@ -147,6 +152,7 @@ mod tests {
             columns: vec!["auth_uuid".into(), "state".into()],
             rows: 3000,
             lines_before: 12,
+            already_recorded: 7,
             started_at: "2026-11-26T00:00:00Z".into(),
             finished_at: None,
             exit_code: None,

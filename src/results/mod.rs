@@ -2,15 +2,19 @@
 //! row, the writer (used by the collector alone) and the reader (the one last-line rule that
 //! `--resume` and `report` share).
 
+mod finals;
 mod job;
 mod outcome;
 mod reader;
+mod table;
+mod tail;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
+pub use finals::{Final, Finals, read_finals};
 pub use job::{JobRecord, job_path, new_key_salt};
 pub use outcome::{Counts, Outcome, Remote, RowResult, neutralise, restore_cell};
 pub use reader::{Done, ResultsFile, RowKey, read_done, read_lines, resume_in};

@@ -132,6 +132,9 @@ pub struct RowResult {
     pub remote: Option<Remote>,
     /// When the row finished.
     pub finished_at: SystemTime,
+    /// Already ok in the results file from an earlier run (`--resume`): counted, not written
+    /// again, so that resuming a finished job does not grow its file.
+    pub already_recorded: bool,
 }
 
 impl RowResult {
@@ -147,6 +150,7 @@ impl RowResult {
             reasons_differ: false,
             remote: None,
             finished_at: SystemTime::now(),
+            already_recorded: false,
         }
     }
 }

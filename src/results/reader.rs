@@ -2,21 +2,23 @@
 //! outcome of each row). The rule every reader follows: a results file may hold several lines
 //! for one auth_uuid (one per run); the **last** line for an auth_uuid is its final outcome.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::{BufRead, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use anyhow::Context;
 
+use super::table::{Merge, Table};
+use super::tail::{self, Tail};
 use crate::results::{Outcome, check_results_header, restore_cell};
-use crate::validate::{Request, parse_canonical_uuid};
+use crate::validate::{Request, Row, parse_canonical_uuid};
 
-/// The rows already done in a previous run: auth_uuid → fingerprint of what was applied.
+/// The rows already done in a previous run: for each, a fingerprint of what was applied, in
+/// a compact table (24 bytes a row, so that millions of rows fit in a few tens of MB).
 #[derive(Debug, Default)]
 pub struct Done {
-    applied: HashMap<RowKey, u64>,
+    applied: Table<Applied>,
     /// The header of the existing file, to check that appending keeps the same columns.
     pub header: Vec<String>,
     /// Whether the last line was not whole (a crash mid-write), so ignored.
@@ -27,27 +29,54 @@ pub struct Done {
     pub lines: u64,
 }
 
+/// What a row's lines say for `--resume`: the fingerprint of the cells its last `ok` line
+/// applied, or 0 when a later line (failed, cancelled...) says it is not ok now.
+#[derive(Debug, Clone, Copy)]
+struct Applied(u64);
+
+impl Merge for Applied {
+    fn merge(&mut self, newer: Self) {
+        *self = newer;
+    }
+}
+
 /// A fingerprint of what a row asks for: state and reasons (absent and empty are the same,
-/// as neither sends reasons).
+/// as neither sends reasons). Never 0, which [`Applied`] keeps for "not ok".
 fn fingerprint(state: &str, reasons: &str) -> u64 {
     let mut hasher = DefaultHasher::new();
     state.hash(&mut hasher);
     reasons.hash(&mut hasher);
-    hasher.finish()
+    hasher.finish().max(1)
 }
 
 impl Done {
-    /// Whether `request` was already applied exactly (same auth_uuid, state and reasons) and
-    /// its last outcome was `ok` (or `skipped`, which means ok in an earlier run).
+    /// Whether `request` was already applied exactly (same auth_uuid, state and reasons): its
+    /// last line that says anything says `ok`.
     pub fn contains(&self, request: &Request) -> bool {
+        self.applied_as(
+            RowKey::Uuid(request.uuid.as_u128()),
+            fingerprint(
+                request.state.as_str(),
+                request.reasons.as_deref().unwrap_or(""),
+            ),
+        )
+    }
+
+    /// [`Done::contains`] for a valid row by its cells (a repeat of an earlier row, which
+    /// carries no request of its own).
+    pub fn contains_row(&self, row: &Row) -> bool {
+        parse_canonical_uuid(&row.auth_uuid).is_some_and(|uuid| {
+            self.applied_as(
+                RowKey::Uuid(uuid.as_u128()),
+                fingerprint(&row.state, &row.reasons),
+            )
+        })
+    }
+
+    fn applied_as(&self, key: RowKey, fingerprint: u64) -> bool {
         self.applied
-            .get(&RowKey::Uuid(request.uuid.as_u128()))
-            .is_some_and(|f| {
-                *f == fingerprint(
-                    request.state.as_str(),
-                    request.reasons.as_deref().unwrap_or(""),
-                )
-            })
+            .get(key.packed())
+            .is_some_and(|a| a.0 == fingerprint)
     }
 
     /// Rows known to be done.
@@ -72,6 +101,16 @@ pub enum RowKey {
 }
 
 impl RowKey {
+    /// The key as a compact table stores it: the auth_uuid, or for a row without one (an
+    /// invalid row) its input line under an all-ones prefix (`ffffffff-ffff-ffff-…`, not a
+    /// UUID any vendor issues).
+    pub fn packed(self) -> [u64; 2] {
+        match self {
+            RowKey::Uuid(uuid) => [(uuid >> 64) as u64, uuid as u64],
+            RowKey::Line(line) => [u64::MAX, line],
+        }
+    }
+
     /// The key of a results line.
     pub fn of(record: &csv::StringRecord) -> RowKey {
         match parse_canonical_uuid(restore_cell(&record[1])) {
@@ -105,7 +144,7 @@ pub fn read_lines(
 }
 
 /// [`read_lines`] through an open descriptor, from its start. The one rule for a whole line:
-/// a record that ends with a line break outside quotes (see [`whole_length`]). Only the last
+/// a record that ends with a line break outside quotes (see [`tail::find`]). Only the last
 /// line can be torn, and it is ignored (the run that appends cuts it first, under its lock);
 /// a line anywhere else that is not a results line is an error naming it.
 pub fn read_lines_in(
@@ -113,9 +152,7 @@ pub fn read_lines_in(
     path: &Path,
     mut each: impl FnMut(u64, &csv::StringRecord, Outcome) -> anyhow::Result<()>,
 ) -> anyhow::Result<ResultsFile> {
-    let shown = path.display();
-    let (whole, len) =
-        whole_length(file).with_context(|| format!("cannot read the results file {shown}"))?;
+    let Tail { whole, len } = tail_of(file, path)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -126,11 +163,7 @@ pub fn read_lines_in(
     };
     let mut record = csv::StringRecord::new();
     let mut first = true;
-    let damaged = |line: u64, why: &str| {
-        anyhow::anyhow!(
-            "{shown}, line {line}: {why}; only the last line of a results file can be torn (a run stopped while writing), so this file was changed by other means: restore it, or remove that line if you know its row's outcome"
-        )
-    };
+    let damaged = |line: u64, why: &str| damaged(path, line, why);
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -169,33 +202,22 @@ pub fn read_lines_in(
     Ok(found)
 }
 
-/// The length of the whole records at the start of `file`, and the file's length: a record is
-/// whole when a line break outside quotes ends it (the writer doubles quotes inside cells, so
-/// counting them tells inside from outside). Reads from the start; leaves the position there.
-pub(super) fn whole_length(file: &File) -> std::io::Result<(u64, u64)> {
-    let mut file = file;
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(0))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let (mut pos, mut whole, mut quoted) = (0u64, 0u64, false);
-    loop {
-        let chunk = reader.fill_buf()?;
-        if chunk.is_empty() {
-            break;
-        }
-        for (i, byte) in chunk.iter().enumerate() {
-            match byte {
-                b'"' => quoted = !quoted,
-                b'\n' if !quoted => whole = pos + i as u64 + 1,
-                _ => {}
-            }
-        }
-        let n = chunk.len();
-        pos += n as u64;
-        reader.consume(n);
+/// Where the whole lines of `file` end (see [`tail::find`]), or the error naming a line that
+/// is damaged rather than torn.
+fn tail_of(file: &File, path: &Path) -> anyhow::Result<Tail> {
+    let shown = path.display();
+    match tail::find(file).with_context(|| format!("cannot read the results file {shown}"))? {
+        Ok(tail) => Ok(tail),
+        Err(damage) => Err(damaged(path, damage.line, damage.why)),
     }
-    file.seek(SeekFrom::Start(0))?;
-    Ok((whole, len.max(pos)))
+}
+
+/// The error for a line that is not a results line.
+fn damaged(path: &Path, line: u64, why: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}, line {line}: {why}; only the last line of a results file can be torn (a run stopped while writing), so this file was changed by other means: restore it, or remove that line if you know its row's outcome; nothing was changed",
+        path.display()
+    )
 }
 
 /// Reads what a results file says is done; a missing file means nothing is done yet.
@@ -214,8 +236,7 @@ pub fn read_done(path: &Path) -> anyhow::Result<Done> {
 /// so that what is read is exactly what stays, and leaves it positioned at its end.
 pub fn resume_in(file: &File, path: &Path) -> anyhow::Result<Done> {
     let shown = path.display();
-    let (whole, len) =
-        whole_length(file).with_context(|| format!("cannot read the results file {shown}"))?;
+    let Tail { whole, len } = tail_of(file, path)?;
     if whole < len {
         file.set_len(whole)
             .with_context(|| format!("cannot cut the torn last line of {shown}"))?;
@@ -228,20 +249,29 @@ pub fn resume_in(file: &File, path: &Path) -> anyhow::Result<Done> {
     Ok(done)
 }
 
+/// Only a line that records an outcome counts: `ok` says the row is applied with its cells,
+/// any other outcome that it is not; a `skipped` line says nothing (a row skipped as ok in an
+/// earlier run has that run's `ok` line; a repeat of a row is skipped whatever its first
+/// line's fate, which may not even be recorded).
 fn read_done_in(file: &File, path: &Path) -> anyhow::Result<Done> {
-    let mut applied = HashMap::new();
+    let mut applied = Table::default();
     let found = read_lines_in(file, path, |_, record, outcome| {
-        let key = RowKey::of(record);
-        if matches!(outcome, Outcome::Ok | Outcome::Skipped) {
-            applied.insert(
+        let key = RowKey::of(record).packed();
+        match outcome {
+            Outcome::Skipped => {}
+            Outcome::Ok => applied.note(
                 key,
-                fingerprint(restore_cell(&record[2]), restore_cell(&record[3])),
-            );
-        } else {
-            applied.remove(&key);
+                Applied(fingerprint(
+                    restore_cell(&record[2]),
+                    restore_cell(&record[3]),
+                )),
+            ),
+            _ => applied.note(key, Applied(0)),
         }
         Ok(())
     })?;
+    applied.finish();
+    applied.retain(|a| a.0 != 0);
     Ok(Done {
         applied,
         header: found.header,
@@ -305,6 +335,29 @@ mod tests {
     }
 
     #[test]
+    fn only_a_line_that_records_an_outcome_says_whether_a_row_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let header = RESULT_COLUMNS.join(",");
+        let rest = ",,,,,,,,,";
+        // U1: ok, then skipped by two resumes (files of earlier versions): still done. U2: a
+        // repeat's skipped line, and its first row never recorded: not done. U3: ok, failed
+        // later, then a skipped line: the failure stands.
+        std::fs::write(
+            &path,
+            format!(
+                "{header}\n2,{U1},OK,,ok{rest}\n2,{U1},OK,,skipped{rest}\n3,{U2},KO,,skipped{rest}\n4,{U3},OK,,ok{rest}\n4,{U3},OK,,failed{rest}\n5,{U3},OK,,skipped{rest}\n2,{U1},OK,,skipped{rest}\n"
+            ),
+        )
+        .unwrap();
+        let done = read_done(&path).unwrap();
+        assert!(done.contains(&request(U1, State::Ok, None)));
+        assert!(!done.contains(&request(U2, State::Ko, None)));
+        assert!(!done.contains(&request(U3, State::Ok, None)));
+        assert_eq!(done.len(), 1);
+    }
+
+    #[test]
     fn a_missing_file_is_empty_and_a_foreign_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read_done(&dir.path().join("none.csv")).unwrap().is_empty());
@@ -316,23 +369,6 @@ mod tests {
                 .to_string()
                 .contains("not a results file")
         );
-    }
-
-    fn whole(text: &str) -> (u64, u64) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.csv");
-        std::fs::write(&path, text).unwrap();
-        whole_length(&File::open(&path).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn a_whole_record_ends_with_a_line_break_outside_quotes() {
-        assert_eq!(whole("h\n1,a\n"), (6, 6));
-        assert_eq!(whole("h\n1,a\n2,b"), (6, 9));
-        // Cut inside a quoted cell that holds a line break: the break is not a record's end.
-        assert_eq!(whole("h\n1,\"x\"\"y\nz\"\n2,\"torn\nmid"), (13, 24));
-        assert_eq!(whole("hea"), (0, 3));
-        assert_eq!(whole(""), (0, 0));
     }
 
     fn results(lines: &[String]) -> (tempfile::TempDir, std::path::PathBuf) {

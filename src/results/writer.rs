@@ -94,7 +94,11 @@ impl ResultsWriter {
 
     /// Writes one finished row into the buffer; [`ResultsWriter::flush`] must follow before
     /// the run waits for anything.
+    /// A row already recorded ok by an earlier run is not written again.
     pub fn write_unflushed(&mut self, result: &RowResult) -> anyhow::Result<()> {
+        if result.already_recorded {
+            return Ok(());
+        }
         let r = result;
         let empty = Remote::default();
         let remote = r.remote.as_ref().unwrap_or(&empty);

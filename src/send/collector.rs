@@ -106,7 +106,10 @@ impl Collector {
             self.stop.stop(reason);
         }
         self.progress.preview(&result);
-        self.batch.push(result);
+        // A row already recorded ok by an earlier run is counted, and has nothing to write.
+        if !result.already_recorded {
+            self.batch.push(result);
+        }
         Ok(())
     }
 

@@ -329,6 +329,7 @@ fn finish(
         reasons_differ,
         remote: attempt.remote,
         finished_at: std::time::SystemTime::now(),
+        already_recorded: false,
     }
 }
 

@@ -61,13 +61,15 @@ pub fn whole_lines(text: &str) -> Vec<Line> {
         .collect()
 }
 
-/// The rows whose last whole line is `ok` or `skipped`: what a resume must not send again
-/// with the same cells.
+/// The rows whose last whole line that records an outcome is `ok`: what a resume must not
+/// send again with the same cells (a `skipped` line says nothing: SPEC's "only a line that
+/// records an outcome").
 pub fn done_rows(lines: &[Line]) -> HashMap<String, Row> {
     let mut done = HashMap::new();
     for line in lines {
         match line.outcome.as_str() {
-            "ok" | "skipped" => done.insert(line.row.uuid.clone(), line.row.clone()),
+            "skipped" => None,
+            "ok" => done.insert(line.row.uuid.clone(), line.row.clone()),
             _ => done.remove(&line.row.uuid),
         };
     }
@@ -99,14 +101,16 @@ pub fn row(n: u64, rng: &mut impl Rng) -> Row {
     }
 }
 
-/// The rows of the last run by its job record's text, and how many whole lines of the results
-/// text it recorded (those after the lines that were there before it).
+/// The rows of the last run by its job record's text, and how many of them the results text
+/// accounts for: the whole lines after those that were there before it, and the rows it
+/// found already ok there (a resume writes no line for them).
 pub fn recorded(job: &str, results: &str) -> (u64, u64) {
     let job: serde_json::Value = serde_json::from_str(job).unwrap_or_default();
     let before = job["lines_before"].as_u64().unwrap_or(0);
+    let already = job["already_recorded"].as_u64().unwrap_or(0);
     let lines = whole_lines(results).len() as u64;
     (
         job["rows"].as_u64().unwrap_or(0),
-        lines.saturating_sub(before),
+        lines.saturating_sub(before) + already,
     )
 }

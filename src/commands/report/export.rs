@@ -3,42 +3,17 @@
 //! its own name, the per-row `api_key` included, cells as written), otherwise rebuilt from
 //! the results file, with a note saying what could not be recovered.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
 
 use crate::files::{Checked, Existing, Output, OutputFile};
-use crate::input::{ReadOptions, Source};
-use crate::results::{JobRecord, RESULT_COLUMNS, RowKey, neutralise, restore_cell};
+use crate::input::{CsvInput, ReadOptions, Source};
+use crate::results::{
+    Final, Finals, JobRecord, Outcome, RESULT_COLUMNS, RowKey, neutralise, read_lines, restore_cell,
+};
 use crate::validate::parse_canonical_uuid;
-
-/// The rows to export: their keys, and their results lines for when the input is gone.
-#[derive(Debug, Default)]
-pub(super) struct Failed {
-    keys: HashSet<RowKey>,
-    /// The reasons each row was sent with (the results' `reasons` column): the run's
-    /// `--reasons` where the input's cell was empty.
-    sent_reasons: HashMap<RowKey, String>,
-    records: Vec<csv::StringRecord>,
-    header: Option<csv::StringRecord>,
-}
-
-impl Failed {
-    /// Notes one final results line that did not end ok.
-    pub(super) fn add(&mut self, record: &csv::StringRecord) {
-        let key = RowKey::of(record);
-        self.keys.insert(key);
-        self.sent_reasons
-            .insert(key, restore_cell(&record[3]).to_string());
-        self.records.push(record.clone());
-    }
-
-    /// Keeps the results header, to name the extra columns of rebuilt rows.
-    pub(super) fn set_header(&mut self, header: &[String]) {
-        self.header = Some(csv::StringRecord::from(header.to_vec()));
-    }
-}
 
 /// What the export wrote.
 pub(super) struct Written {
@@ -79,17 +54,24 @@ pub(super) fn check_target(
     Ok(crate::files::check(&sources, vec![output(target, force)])?.remove(0))
 }
 
-/// Writes the export into the checked output and commits it.
+/// Writes the export into the checked output and commits it: the rows of the last run whose
+/// final outcome in `finals` is not ok, streamed (the input or the results file read again,
+/// each row looked up), so that memory does not grow with them.
 pub(super) fn write(
     checked: Checked,
-    failed: &Failed,
+    finals: &mut Finals,
+    results: &Path,
     job: Option<&JobRecord>,
 ) -> anyhow::Result<Written> {
     let mut file = checked.open()?;
-    let mut writer = csv::Writer::from_writer(&mut file);
+    // A row is exported as it is, also one with fewer cells than the header (no reasons
+    // cell at the end): the input reader takes it so.
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(&mut file);
     let written = match unchanged_input(job) {
-        Some((job, source)) => from_input(&mut writer, failed, job, &source)?,
-        None => from_results(&mut writer, failed, job)?,
+        Some((job, source)) => from_input(&mut writer, finals, results, job, &source)?,
+        None => from_results(&mut writer, finals, results, job)?,
     };
     writer.flush().context("cannot write the export")?;
     drop(writer);
@@ -118,14 +100,8 @@ fn safe<'a>(cells: impl Iterator<Item = &'a str>, changed: &mut u64) -> Vec<Stri
         .collect()
 }
 
-/// Copies the failed rows from the input, in input order.
-fn from_input(
-    writer: &mut csv::Writer<&mut OutputFile>,
-    failed: &Failed,
-    job: &JobRecord,
-    source: &Source,
-) -> anyhow::Result<Written> {
-    let path = source.path();
+/// The input of the job, opened for one more pass.
+fn reopen(source: &Source, job: &JobRecord) -> anyhow::Result<CsvInput> {
     // A workbook: the sheet the run read; its hidden rows are read too, since only the
     // failed rows (by auth_uuid or line) are copied.
     let options = ReadOptions {
@@ -134,77 +110,154 @@ fn from_input(
         ..ReadOptions::new(Some(job.delimiter as u8), job.encoding.as_deref())
             .map_err(|e| anyhow::anyhow!("{e}"))?
     };
-    let mut reader = source
-        .reader(&options)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let columns = reader.columns().clone();
-    let mut changed = 0;
-    // A row whose reasons cell was empty was sent with the run's --reasons: the export
-    // carries those reasons, so that running it sends what was sent (a reasons column is
-    // added when the input had none).
-    let sent_reasons = |key: &RowKey| {
-        failed
-            .sent_reasons
-            .get(key)
-            .map(String::as_str)
-            .unwrap_or_default()
-    };
-    let add_reasons =
-        columns.reasons.is_none() && failed.keys.iter().any(|key| !sent_reasons(key).is_empty());
-    let mut names = columns.names.clone();
-    if add_reasons {
-        names.push("reasons".into());
-    }
-    writer
-        .write_record(safe(names.iter().map(String::as_str), &mut changed))
-        .context("cannot write the export")?;
-    let mut filled = 0u64;
+    source.reader(&options).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Each record of the input with its row's key, in order.
+fn each_row(
+    reader: &mut CsvInput,
+    mut each: impl FnMut(RowKey, &csv::ByteRecord) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let at = reader.columns().auth_uuid;
     let mut record = csv::ByteRecord::new();
-    let mut rows = 0;
-    let mut found = HashSet::new();
     while let Some(line) = reader
         .next_record(&mut record)
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
         let uuid = record
-            .get(columns.auth_uuid)
+            .get(at)
             .and_then(|c| std::str::from_utf8(c).ok())
             .and_then(|c| parse_canonical_uuid(c.trim()));
         let key = match uuid {
             Some(uuid) => RowKey::Uuid(uuid.as_u128()),
             None => RowKey::Line(line),
         };
-        if failed.keys.contains(&key) && found.insert(key) {
-            let mut text: Vec<String> = record
-                .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
-                .collect();
-            let sent = sent_reasons(&key);
-            match columns.reasons {
-                Some(at)
-                    if !sent.is_empty() && text.get(at).is_none_or(|c| c.trim().is_empty()) =>
-                {
-                    if text.len() <= at {
-                        text.resize(at + 1, String::new());
-                    }
-                    text[at] = sent.to_string();
-                    filled += 1;
-                }
-                None if add_reasons => {
-                    text.resize(columns.names.len(), String::new());
-                    text.push(sent.to_string());
-                    filled += u64::from(!sent.is_empty());
-                }
-                _ => {}
-            }
-            let cells = safe(text.iter().map(String::as_str), &mut changed);
-            writer
-                .write_record(&cells)
-                .context("cannot write the export")?;
-            rows += 1;
-        }
+        each(key, &record)?;
     }
-    let missing = failed.keys.len() - found.len();
+    Ok(())
+}
+
+/// Whether a row's reasons cell is empty (or the input has no reasons column).
+fn no_reasons(record: &csv::ByteRecord, column: Option<usize>) -> bool {
+    column.is_none_or(|at| {
+        record
+            .get(at)
+            .is_none_or(|c| c.iter().all(u8::is_ascii_whitespace))
+    })
+}
+
+/// The reasons that failed rows with an empty reasons cell were sent with (the run's
+/// `--reasons`), by number: a pass over the input notes those rows, a pass over the results
+/// file reads their reasons. Few distinct values (one per run that sent), so memory stays
+/// that of the table.
+fn sent_reasons(
+    source: &Source,
+    job: &JobRecord,
+    finals: &mut Finals,
+    results: &Path,
+) -> anyhow::Result<Vec<String>> {
+    let mut reader = reopen(source, job)?;
+    let column = reader.columns().reasons;
+    each_row(&mut reader, |key, record| {
+        if let Some(f) = finals.get_mut(key)
+            && f.failed()
+            && no_reasons(record, column)
+        {
+            f.want_reasons();
+        }
+        Ok(())
+    })?;
+    let mut pool: Vec<String> = Vec::new();
+    let mut numbers: HashMap<String, u16> = HashMap::new();
+    read_lines(results, |n, record, _| {
+        let key = RowKey::of(record);
+        let Some(f) = finals.get_mut(key) else {
+            return Ok(());
+        };
+        if !(f.wants_reasons() && f.line() == n) {
+            return Ok(());
+        }
+        let reasons = restore_cell(&record[3]);
+        let number = match numbers.get(reasons) {
+            Some(&number) => number,
+            None if pool.len() < usize::from(u16::MAX - 1) => {
+                let number = pool.len() as u16;
+                pool.push(reasons.to_string());
+                numbers.insert(reasons.to_string(), number);
+                number
+            }
+            // More distinct --reasons than runs could give: the cell stays as it is.
+            None => return Ok(()),
+        };
+        f.set_reasons(number);
+        Ok(())
+    })?;
+    Ok(pool)
+}
+
+/// Copies the failed rows from the input, in input order. A row whose reasons cell was
+/// empty was sent with the run's `--reasons`: the export carries those reasons, so that
+/// running it sends what was sent (a reasons column is added when the input had none).
+fn from_input(
+    writer: &mut csv::Writer<&mut OutputFile>,
+    finals: &mut Finals,
+    results: &Path,
+    job: &JobRecord,
+    source: &Source,
+) -> anyhow::Result<Written> {
+    let path = source.path();
+    let pool = sent_reasons(source, job, finals, results)?;
+    let sent = |f: Final| f.reasons().map_or("", |n| pool[usize::from(n)].as_str());
+    let mut reader = reopen(source, job)?;
+    let columns = reader.columns().clone();
+    let add_reasons =
+        columns.reasons.is_none() && finals.rows().any(|f| f.failed() && !sent(f).is_empty());
+    let mut names = columns.names.clone();
+    if add_reasons {
+        names.push("reasons".into());
+    }
+    let mut changed = 0;
+    writer
+        .write_record(safe(names.iter().map(String::as_str), &mut changed))
+        .context("cannot write the export")?;
+    let (mut rows, mut filled) = (0, 0u64);
+    each_row(&mut reader, |key, record| {
+        let Some(f) = finals.get(key).filter(|f| f.failed()) else {
+            return Ok(());
+        };
+        // Each row once, but every line of rows refused for sharing an auth_uuid with
+        // different cells: the user chooses between them, not the export.
+        if finals.mark(key) && f.outcome() != Outcome::Invalid {
+            return Ok(());
+        }
+        let mut text: Vec<String> = record
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let reasons = sent(f);
+        match columns.reasons {
+            Some(at) if !reasons.is_empty() && no_reasons(record, Some(at)) => {
+                if text.len() <= at {
+                    text.resize(at + 1, String::new());
+                }
+                text[at] = reasons.to_string();
+                filled += 1;
+            }
+            None if add_reasons => {
+                text.resize(columns.names.len(), String::new());
+                text.push(reasons.to_string());
+                filled += u64::from(!reasons.is_empty());
+            }
+            _ => {}
+        }
+        let cells = safe(text.iter().map(String::as_str), &mut changed);
+        writer
+            .write_record(&cells)
+            .context("cannot write the export")?;
+        rows += 1;
+        Ok(())
+    })?;
+    let missing = finals.rows().filter(|f| f.failed() && !f.marked()).count();
     let filled = match filled {
         0 => String::new(),
         n => format!(
@@ -233,26 +286,32 @@ fn from_input(
 /// columns under their input names. Per-row keys are not in the results, so they are lost.
 fn from_results(
     writer: &mut csv::Writer<&mut OutputFile>,
-    failed: &Failed,
+    finals: &Finals,
+    results: &Path,
     job: Option<&JobRecord>,
 ) -> anyhow::Result<Written> {
     let mut header = vec!["auth_uuid", "state", "reasons"];
-    let extras: Vec<&str> = failed
-        .header
-        .as_ref()
-        .map(|h| {
-            h.iter()
-                .skip(RESULT_COLUMNS.len())
-                .map(input_name)
-                .collect()
-        })
-        .unwrap_or_default();
-    header.extend(extras.iter().copied());
+    let extras = finals.file.header.iter().skip(RESULT_COLUMNS.len());
+    header.extend(extras.map(|h| input_name(h)));
     let mut changed = 0;
     writer
         .write_record(safe(header.into_iter(), &mut changed))
         .context("cannot write the export")?;
-    for record in &failed.records {
+    let mut rows = 0;
+    // Each failed row once: at the line that decides its outcome; and every line of the last
+    // run of rows refused for sharing an auth_uuid with different cells (the user chooses).
+    let lines_before = finals.lines_before;
+    read_lines(results, |n, record, outcome| {
+        let decides = finals.get(RowKey::of(record)).is_some_and(|f| {
+            f.failed()
+                && (f.line() == n
+                    || (n > lines_before
+                        && outcome == Outcome::Invalid
+                        && f.outcome() == Outcome::Invalid))
+        });
+        if !decides {
+            return Ok(());
+        }
         let mut row = vec![
             restore_cell(&record[1]),
             restore_cell(&record[2]),
@@ -262,7 +321,9 @@ fn from_results(
         writer
             .write_record(safe(row.into_iter(), &mut changed))
             .context("cannot write the export")?;
-    }
+        rows += 1;
+        Ok(())
+    })?;
     let had_keys = job.is_some_and(|j| {
         j.columns
             .iter()
@@ -283,7 +344,7 @@ fn from_results(
         format!(" (rebuilt from the results file because {why})")
     };
     Ok(Written {
-        rows: failed.records.len() as u64,
+        rows,
         note,
         neutralised: changed,
     })

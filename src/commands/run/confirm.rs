@@ -23,6 +23,8 @@ pub(super) struct Work {
     pub(super) to_send: u64,
     /// Valid rows already ok in the results file, with the same state and reasons.
     pub(super) skipped: u64,
+    /// Of those, the rows whose `ok` line is in the results file already (not written again).
+    pub(super) already_recorded: u64,
     /// The rows to send per state, indexed by `State::index`.
     pub(super) per_state: [u64; 3],
     /// The rows to send that send reasons.

@@ -75,6 +75,14 @@ impl Feed {
     }
 }
 
+/// A row whose `ok` line an earlier run wrote: skipped, and counted but not written again
+/// (the job record says how many such rows the run has).
+fn already_ok(row: crate::validate::Row) -> Item {
+    let mut result = RowResult::unsent(row, Outcome::Skipped, "ok in a previous run".into());
+    result.already_recorded = true;
+    Item::Done(Box::new(result))
+}
+
 impl Iterator for Feed {
     type Item = Item;
 
@@ -90,15 +98,12 @@ impl Iterator for Feed {
             match self.validator.check(&self.columns, &self.record, line) {
                 Checked::Valid(row, request) => {
                     if self.done.contains(&request) {
-                        Item::Done(Box::new(RowResult::unsent(
-                            row,
-                            Outcome::Skipped,
-                            "ok in a previous run".into(),
-                        )))
+                        already_ok(row)
                     } else {
                         Item::Send(row, request)
                     }
                 }
+                Checked::Repeat(row, _) if self.done.contains_row(&row) => already_ok(row),
                 Checked::Repeat(row, first) => Item::Done(Box::new(RowResult::unsent(
                     row,
                     Outcome::Skipped,

@@ -25,7 +25,7 @@ use crate::cli::RunArgs;
 use crate::config::{Plan, SummaryFile};
 use crate::exit::ExitCode;
 use crate::files::Output;
-use crate::results::{JobRecord, new_key_salt};
+use crate::results::{JobRecord, job_path, new_key_salt};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::send::Tally;
 use crate::summary::{Audit, summary_json};
@@ -188,7 +188,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
                 // The results of a real run (its job record is beside it): --force would
                 // replace them with the preview, and the job's record of what was applied
                 // would be gone.
-                true if crate::results::job_path(&plan.output).exists() => {
+                true if job_path(&plan.output).exists() => {
                     "it holds the results of a real run (its job record is beside it): choose another --output for the preview, and keep that file for `report` and --resume"
                 }
                 true => "pass --force to replace it, or --output to write elsewhere",
@@ -205,8 +205,10 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     let results_file = crate::files::check(&inputs, outputs)?.remove(0);
     let (source, scan) = prepare::scan(plan, source).await?;
     let (results_file, done) = prepare::done(plan, results_file).await?;
-    // A resume continues the job of the results file: its record's key fingerprints too.
-    let previous = match plan.resume && plan.output.exists() {
+    // A resume continues the job of the results file: its record's key fingerprints too, when
+    // the record is this user's alone (a planted one could say a wrong key made rows ok).
+    let trusted = crate::files::trusted("the job record", &job_path(&plan.output)).is_ok();
+    let previous = match plan.resume && trusted && plan.output.exists() {
         true => JobRecord::read(&plan.output).ok().flatten(),
         false => None,
     };
@@ -229,6 +231,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         columns: reader.columns().names.clone(),
         rows: scan.rows,
         lines_before: done.lines,
+        already_recorded: work.already_recorded,
         started_at: humantime::format_rfc3339_millis(audit.started_at).to_string(),
         finished_at: None,
         exit_code: None,

@@ -36,6 +36,7 @@ fn all_valid(scan: &Scan) -> Work {
     Work {
         to_send: scan.valid,
         skipped: 0,
+        already_recorded: 0,
         per_state: scan.per_state,
         with_reasons: scan.rows_with_reasons,
         without_key: scan.rows_without_key,
@@ -142,7 +143,10 @@ pub(super) async fn count_work(
                     work.per_state[request.state.index()] += 1;
                     work.with_reasons += u64::from(request.reasons.is_some());
                 }
-                Item::Done(row) if row.outcome == Outcome::Skipped => work.skipped += 1,
+                Item::Done(row) if row.outcome == Outcome::Skipped => {
+                    work.skipped += 1;
+                    work.already_recorded += u64::from(row.already_recorded);
+                }
                 Item::Done(_) => {}
             }
         }
