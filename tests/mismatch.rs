@@ -83,8 +83,11 @@ fn a_change_that_did_not_take_is_a_mismatch_from_run_to_report_and_resume() {
         "{again}"
     );
 
-    // Once the server applies changes again, --resume sends the mismatch, not the ok row.
-    let fixed = TestServer::start(|_| {});
+    // Once the server applies changes again (the same URL), --resume sends the mismatch, not
+    // the ok row.
+    let address = server.url().trim_start_matches("http://").to_string();
+    drop(server);
+    let fixed = TestServer::start_at(&address, |_| {});
     dir.run_at(&fixed.url(), "in.csv", &["--resume"]).expect(0);
     let sent: Vec<String> = fixed
         .received()

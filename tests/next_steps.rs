@@ -316,3 +316,90 @@ fn the_export_keeps_every_line_of_rows_that_share_an_auth_uuid_so_the_user_choos
         );
     }
 }
+
+#[test]
+fn a_resume_against_another_server_is_refused_before_anything_is_sent() {
+    // A job finished on one server; resumed with another --url, its rows ok on the first
+    // were taken for done on the second, and the key that worked there disabled the
+    // wrong-key stop here.
+    let first = TestServer::start(|c| c.accept_unknown = true);
+    let second = TestServer::start(|c| c.accept_unknown = true);
+    let dir = Workdir::new();
+    let uuids = fresh_uuids(5);
+    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
+    dir.write("in.csv", csv_input(&rows));
+    dir.run_at(&first.url(), "in.csv", &[]).expect(0);
+    let results = dir.read("in.results.csv");
+    let out = dir.run_at(&second.url(), "in.csv", &["--resume"]).run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(
+        out.stderr
+            .contains("a resume would skip the rows that ended ok there"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        second.received().len(),
+        0,
+        "nothing sent to the second server"
+    );
+    assert_eq!(dir.read("in.results.csv"), results, "the job untouched");
+    // The same server resumes as before (nothing left to send).
+    dir.run_at(&first.url(), "in.csv", &["--resume"]).expect(0);
+    // A sandbox job is not resumed against a real server either (its rows are the demo
+    // key's processes: ok in the sandbox, never sent anywhere real).
+    let mine = common::bundled_uuids().0;
+    dir.write(
+        "demo.csv",
+        csv_input(&[(&mine[0], "OK", ""), (&mine[1], "OK", "")]),
+    );
+    let out = dir
+        .cmd(&[
+            "run",
+            "demo.csv",
+            "--sandbox",
+            "--yes",
+            "--output",
+            "sb.csv",
+        ])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.describe());
+    let out = dir
+        .run_at(
+            &second.url(),
+            "demo.csv",
+            &["--resume", "--output", "sb.csv"],
+        )
+        .run();
+    assert_eq!(out.code, 1, "{}", out.describe());
+    assert!(out.stderr.contains("sent to sandbox"), "{}", out.describe());
+    assert_eq!(
+        second.received().len(),
+        0,
+        "nothing sent to the second server"
+    );
+}
+
+#[test]
+fn a_resume_with_the_url_corrected_after_nothing_ended_ok_is_allowed() {
+    // A mistyped --url: every row failed or was cancelled, none ok, so nothing would be
+    // skipped wrongly: the resume against the right URL sends every row.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = Workdir::new();
+    let uuids = fresh_uuids(12);
+    let rows: Vec<(&str, &str, &str)> = uuids.iter().map(|u| (u.as_str(), "OK", "")).collect();
+    dir.write("in.csv", csv_input(&rows));
+    dir.run_at(
+        &format!("http://127.0.0.1:{port}"),
+        "in.csv",
+        &["--retries", "0"],
+    )
+    .expect(6);
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    dir.run_at(&server.url(), "in.csv", &["--resume"]).expect(0);
+    assert_eq!(server.received().len(), 12, "every row sent once");
+}

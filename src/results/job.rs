@@ -14,6 +14,11 @@ use crate::files::{Existing, Output};
 pub struct JobRecord {
     /// The tool's version.
     pub version: String,
+    /// Where the rows were sent: the endpoint (credentials in it hidden), or `sandbox` for a
+    /// sandbox (`--sandbox`, a rehearsal), whose address changes with every start. A resume
+    /// elsewhere is refused: rows ok there are not ok here (absent in earlier records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The input file, absolute; `None` for standard input.
     pub input: Option<PathBuf>,
     /// SHA-256 of the input's bytes, hex.
@@ -147,6 +152,7 @@ mod tests {
         let results = dir.path().join("fix.results.csv");
         assert_eq!(JobRecord::read(&results).unwrap(), None);
         let record = JobRecord {
+            target: Some("https://api.example.com/customer/status".into()),
             version: "0.1.0".into(),
             input: Some(dir.path().join("fix.csv")),
             input_sha256: "ab".into(),

@@ -263,6 +263,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts the sandbox with the bundled processes and `configure` applied.
     pub fn start(configure: impl FnOnce(&mut SandboxConfig)) -> TestServer {
+        TestServer::start_at("127.0.0.1:0", configure)
+    }
+
+    /// Starts it at `address` (`127.0.0.1:PORT`): the same server back at the same URL
+    /// (a resume refuses a job sent to another URL).
+    pub fn start_at(address: &str, configure: impl FnOnce(&mut SandboxConfig)) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -271,7 +277,7 @@ impl TestServer {
         let mut config = SandboxConfig::default();
         configure(&mut config);
         let sandbox = runtime
-            .block_on(Sandbox::start("127.0.0.1:0", config))
+            .block_on(Sandbox::start(address, config))
             .expect("the sandbox starts");
         TestServer { runtime, sandbox }
     }

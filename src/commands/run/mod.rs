@@ -212,6 +212,22 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
         true => JobRecord::read(&plan.output).ok().flatten(),
         false => None,
     };
+    let target = target_of(plan);
+    // Only when the resume would skip rows: with none ok there (a mistyped --url, say, that
+    // stopped as unreachable), resuming elsewhere is safe.
+    if let Some(before) = previous.as_ref().and_then(|p| p.target.as_deref())
+        && !plan.dry_run
+        && !done.is_empty()
+        && before != target
+    {
+        let shown = crate::text::shown_path(&plan.output);
+        anyhow::bail!(
+            "{shown} is the job of rows sent to {}, and this run sends to {}: a resume would skip the rows that ended ok there, which are not ok here; nothing was sent. To send every row to {}, give a new --output; if it is the same service under another address, send only the rows that did not end ok: `tecalis-status report {shown} --export-failed FILE`, then run FILE",
+            crate::text::safe_input_text(before),
+            crate::text::safe_input_text(&target),
+            crate::text::safe_input_text(&target),
+        );
+    }
     let (source, done, work) = prepare::count_work(plan, source, &scan, done).await?;
     let prompt = Prompt { work };
     prepare::check_before_sending(plan, &scan, source.display(), &prompt).await?;
@@ -221,6 +237,7 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
     let writer = open_results(plan, results_file, &reader, &done, &work)?;
     let job = (!plan.dry_run).then(|| JobRecord {
         version: env!("CARGO_PKG_VERSION").to_string(),
+        target: Some(target),
         input: (!source.is_stdin())
             .then(|| std::fs::canonicalize(source.path()).ok())
             .flatten(),
@@ -354,4 +371,15 @@ fn absolute(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
+}
+
+/// Where this run sends, as its job record keeps it: the endpoint with any credentials in it
+/// hidden, or `sandbox` for a sandbox (`--sandbox`, or a rehearsal's: each start has a new
+/// address, and a sandbox job may only be resumed against a sandbox).
+fn target_of(plan: &Plan) -> String {
+    let rehearsal = std::env::var_os("TECALIS_REHEARSAL_RESUME").is_some();
+    match plan.sandbox || rehearsal {
+        true => "sandbox".to_string(),
+        false => crate::config::redact_userinfo(plan.endpoint.as_str()),
+    }
 }
