@@ -128,7 +128,7 @@ pub(super) fn files(command: &str) -> &'static [(&'static str, &'static str)] {
         "run" | "" => &[
             (
                 "NAME.results.csv (or --output)",
-                "The results, one line per row, written as each row finishes and locked while a run writes it. An existing one is replaced only with --force, appended to with --resume; never the input, never through a link, created mode 0600.",
+                "The results, a line per row sent or recorded (a --resume appends lines for the rows it sends, none for rows already ok), written as each row finishes and locked while a run writes it. An existing one is replaced only with --force, appended to with --resume; never the input, never through a link, created mode 0600.",
             ),
             (
                 "NAME.results.csv.job.json",
