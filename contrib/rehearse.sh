@@ -27,6 +27,12 @@ set -euo pipefail
 input="${1:?usage: rehearse.sh INPUT.csv [--wrong-key] [run flags]}"
 shift
 bin="${TECALIS_BIN:-tecalis-status}"
+# Without the tool, every step below fails with its errors hidden, and the script could only say
+# that "the sandbox did not start": say what is missing instead.
+command -v "$bin" > /dev/null || {
+  echo "rehearse.sh: $bin is not found or not executable: install the tool (cargo install --path .) or set TECALIS_BIN to its path; nothing was run" >&2
+  exit 1
+}
 wrong_key=false
 own_output=false
 own_mode=false
@@ -102,7 +108,7 @@ fi
 # background redirection has created it (under set -e, sed's "can't read" ended the script).
 : > "$work/sandbox.out"
 "$bin" sandbox --listen 127.0.0.1:0 "${seed[@]}" \
-  --latency 20ms --jitter 30ms --error-rate 0.05 --rate-limit 50 > "$work/sandbox.out" 2>/dev/null &
+  --latency 20ms --jitter 30ms --error-rate 0.05 --rate-limit 50 > "$work/sandbox.out" 2> "$work/sandbox.err" &
 sandbox=$!
 url=""
 for _ in $(seq 200); do
@@ -110,7 +116,11 @@ for _ in $(seq 200); do
   [ -n "$url" ] && break
   sleep 0.05
 done
-[ -n "$url" ] || { echo "rehearse.sh: the sandbox did not start" >&2; exit 1; }
+[ -n "$url" ] || {
+  echo "rehearse.sh: the sandbox did not start; nothing was run" >&2
+  sed 's/^/  sandbox: /' "$work/sandbox.err" >&2 || true
+  exit 1
+}
 if [ "$wrong_key" = true ]; then
   echo "rehearse.sh: sandbox at $url; a wrong key: every answer is 401" >&2
 else
@@ -126,7 +136,14 @@ TECALIS_URL="$url" TECALIS_API_KEY="$key" TECALIS_REHEARSAL_RESUME="$(quoted "${
   "$bin" run "$input" --yes "${args[@]}"
 code=$?
 set -e
-echo "rehearse.sh: the sandbox received: $(curl -s "$url/_sandbox/stats" 2>/dev/null || echo '(curl is not installed)')" >&2
+# A Ctrl-C at the terminal reaches the sandbox too (the same process group) and stops it: then
+# what it received is unknown, which is not the same as curl missing.
+if ! command -v curl > /dev/null; then
+  received="(unknown: curl is not installed)"
+elif ! received="$(curl -s "$url/_sandbox/stats" 2>/dev/null)"; then
+  received="(unknown: the sandbox no longer answers; a Ctrl-C or a signal to the group stops it with the run)"
+fi
+echo "rehearse.sh: the sandbox received: $received" >&2
 real=("$bin" run "$input" "${preview_args[@]}")
 {
   echo "rehearse.sh: exit code $code; the rehearsal's sandbox is stopped, and nothing reached a real server."

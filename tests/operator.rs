@@ -539,6 +539,97 @@ fn the_rehearsal_takes_its_flags_and_rehearses_a_401_and_a_wrong_key() {
 }
 
 #[test]
+fn a_rehearsal_without_the_tool_says_so() {
+    // A newcomer who built the tool but did not install it: every step of the script failed
+    // with its errors hidden, and it said only "the sandbox did not start".
+    let dir = Workdir::new();
+    dir.sample("corrections.csv");
+    let missing = dir.path("not-installed/tecalis-status");
+    let out = Command::new("bash")
+        .arg(REHEARSE)
+        .arg("corrections.csv")
+        .current_dir(dir.path(""))
+        .env("TECALIS_BIN", &missing)
+        .env_remove("TECALIS_URL")
+        .env_remove("TECALIS_API_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} is not found", missing.display()))
+            && stderr.contains("TECALIS_BIN")
+            && stderr.contains("nothing was run")
+            && !stderr.contains("the sandbox did not start"),
+        "{stderr}"
+    );
+    assert!(!dir.exists("corrections.rehearsal.csv"));
+}
+
+#[test]
+fn a_rehearsal_stopped_by_ctrl_c_does_not_blame_curl() {
+    use std::os::unix::process::CommandExt;
+    // Ctrl-C goes to the whole foreground group: the run stops cleanly, but its sandbox stops
+    // too, and the script said "(curl is not installed)" of a curl that was there.
+    let dir = Workdir::new();
+    dir.write_fresh("in.csv", 300, "OK", "");
+    let mut child = Command::new("bash")
+        .arg(REHEARSE)
+        .args(["in.csv", "--rate", "20"])
+        .current_dir(dir.path(""))
+        .env("TECALIS_BIN", BIN)
+        .env_remove("TECALIS_URL")
+        .env_remove("TECALIS_API_KEY")
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
+        said
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.exists("in.rehearsal.csv") || dir.read("in.rehearsal.csv").lines().count() < 6 {
+        assert!(
+            Instant::now() < deadline,
+            "the rehearsal never started sending"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the rehearsal did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{said}");
+    let received = said
+        .lines()
+        .find(|l| l.starts_with("rehearse.sh: the sandbox received: "))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        !received.contains("curl is not installed")
+            && (received.contains("no longer answers") || received.contains("\"requests\"")),
+        "{said}"
+    );
+    // The rehearsal itself stopped as a run does: every row recorded, the rest cancelled.
+    let rows = outcomes(&dir, "in.rehearsal.csv");
+    assert_eq!(rows.len(), 300, "{rows:?}");
+    assert!(rows.iter().any(|(_, o)| o == "cancelled"), "{rows:?}");
+}
+
+#[test]
 fn the_rehearsal_by_hand_in_the_readme_is_the_scripts() {
     let readme = readme();
     let start = readme
