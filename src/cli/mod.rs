@@ -63,8 +63,9 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// Read a results file and print the final outcome of the job; export what did not end ok.
     #[command(
-        after_help = "The last line for an auth_uuid is its final outcome (a results file \
-        holds one line per row and run after --resume).\n\nExamples:\n  \
+        after_help = "The last line for an auth_uuid that records an outcome is its final \
+        outcome (each --resume appends a line for every row it sends; a `skipped` line records \
+        none).\n\nExamples:\n  \
         tecalis-status report corrections.results.csv\n  \
         tecalis-status report corrections.results.csv --export-failed retry.csv\n\n\
         Exit codes: 0 the job is complete and every row ended ok or skipped, 1 the results \
@@ -108,10 +109,12 @@ pub struct ReportArgs {
     /// A results file written by `run`.
     pub results: PathBuf,
     /// Write the rows whose final outcome is not `ok`/`skipped` to this file, in the input
-    /// format (auth_uuid,state,reasons and the extra columns), ready to correct and run again.
+    /// format (copied from the input when it is unchanged, else rebuilt from the results),
+    /// ready to correct and run again.
     #[arg(long)]
     pub export_failed: Option<PathBuf>,
-    /// Overwrite the export file if it exists.
+    /// Replace an existing export file; only an earlier export (a file whose first line
+    /// names an auth_uuid column) is ever replaced.
     #[arg(long)]
     pub force: bool,
 }

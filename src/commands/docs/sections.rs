@@ -26,7 +26,7 @@ pub(super) fn exit_status(command: &str) -> &'static [(&'static str, &'static st
             ),
             (
                 "1",
-                "The results file cannot be read, or --export-failed cannot be written (it exists without --force, it is the results file or the input, a link).",
+                "The results file or its job record cannot be read or is not trusted (another user owns it, or others may write it), or --export-failed cannot be written (it exists without --force, it exists and is no earlier export, it is the results file, the input or a job record, a link).",
             ),
             ("2", "Usage error."),
             (
@@ -128,7 +128,7 @@ pub(super) fn files(command: &str) -> &'static [(&'static str, &'static str)] {
         "run" | "" => &[
             (
                 "NAME.results.csv (or --output)",
-                "The results, one line per row, written as each row finishes and locked while a run writes it. An existing one is replaced only with --force, appended to with --resume; never the input, never through a link, created mode 0600.",
+                "The results, a line per row sent or recorded (a --resume appends lines for the rows it sends, none for rows already ok), written as each row finishes and locked while a run writes it. An existing one is replaced only with --force, appended to with --resume; never the input, never through a link, created mode 0600.",
             ),
             (
                 "NAME.results.csv.job.json",
@@ -154,7 +154,7 @@ pub(super) fn files(command: &str) -> &'static [(&'static str, &'static str)] {
         "report" => &[
             (
                 "RESULTS",
-                "Read only: the last line for an auth_uuid is its final outcome.",
+                "Read only: the last line for an auth_uuid that records an outcome (a skipped line records none) is its final outcome.",
             ),
             (
                 "RESULTS.job.json",
@@ -162,7 +162,7 @@ pub(super) fn files(command: &str) -> &'static [(&'static str, &'static str)] {
             ),
             (
                 "--export-failed FILE",
-                "The rows that did not end ok, as an input file: written whole (a private temporary file renamed), mode 0600, replaced only with --force, never the results file or the input.",
+                "The rows that did not end ok, as an input file: written whole (a private temporary file renamed), mode 0600, replaced only with --force and only when it is an earlier export (its first line names an auth_uuid column), never the results file, the input or a job record.",
             ),
         ],
         "sandbox" => &[(
