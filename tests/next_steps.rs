@@ -299,6 +299,16 @@ fn the_export_keeps_every_line_of_rows_that_share_an_auth_uuid_so_the_user_choos
             .cmd(&["report", "in.results.csv", "--export-failed", export])
             .run();
         assert_eq!(out.code, 3, "{from}: {}", out.describe());
+        // Both listed, as both are counted.
+        assert!(
+            out.stdout
+                .contains(&format!("line 2: {}: invalid", uuids[0]))
+                && out
+                    .stdout
+                    .contains(&format!("line 3: {}: invalid", uuids[0])),
+            "{from}: {}",
+            out.describe()
+        );
         let text = dir.read(export);
         // Both conflicting rows, as written: running the export makes the user choose again,
         // it never settles the conflict by dropping one.

@@ -63,20 +63,23 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         not_current.saturating_sub(usize::try_from(already_recorded).unwrap_or(usize::MAX));
 
     // Second pass: each line of the last run is one input row (a repeat of a row counts as
-    // the row does); the problems are listed once, at the line that decides them.
+    // the row does); the problems are listed once, at the line that decides them, but rows
+    // refused for sharing an auth_uuid with different cells at each of their lines (the
+    // export copies each of them too).
     let mut counts = Counts::default();
     counts[Outcome::Skipped] = already_recorded;
     let mut unauthorized = Listed::default();
     let mut failures = Listed::default();
     let exporting = export_to.is_some();
-    read_lines(path, |n, record, _| {
+    read_lines(path, |n, record, own| {
         if n <= lines_before {
             return Ok(());
         }
         let key = RowKey::of(record);
         let outcome = finals.counted(key);
         counts[outcome] += 1;
-        if finals.get(key).is_none_or(|f| f.line() != n) {
+        let conflicting = own == Outcome::Invalid && outcome == Outcome::Invalid;
+        if !conflicting && finals.get(key).is_none_or(|f| f.line() != n) {
             return Ok(());
         }
         let line: u64 = record[0].parse().unwrap_or(0);
