@@ -413,3 +413,15 @@ fn a_resume_with_the_url_corrected_after_nothing_ended_ok_is_allowed() {
     dir.run_at(&server.url(), "in.csv", &["--resume"]).expect(0);
     assert_eq!(server.received().len(), 12, "every row sent once");
 }
+
+#[test]
+fn a_run_refused_beside_a_job_says_only_resume_keeps_its_ok_rows_from_being_sent_again() {
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    input(&dir, &fresh_uuids(3).iter().collect::<Vec<_>>());
+    dir.run_at(&server.url(), "in.csv", &[]).expect(0);
+    let out = dir.run_at(&server.url(), "in.csv", &[]).expect(1);
+    out.stderr_has("pass --resume to continue it (rows already ok are not sent again)")
+        .stderr_has("sends every row again, the ones already ok too");
+    assert_eq!(server.received().len(), 3, "nothing sent again");
+}

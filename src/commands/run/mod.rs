@@ -192,6 +192,10 @@ async fn run_plan(plan: &Plan, ending: &mut Ending) -> anyhow::Result<ExitCode> 
                     "it holds the results of a real run (its job record is beside it): choose another --output for the preview, and keep that file for `report` and --resume"
                 }
                 true => "pass --force to replace it, or --output to write elsewhere",
+                // A job: only --resume keeps its ok rows from being sent again.
+                false if !plan.sandbox && job_path(&plan.output).exists() => {
+                    "it holds a job's results: pass --resume to continue it (rows already ok are not sent again); --force, or another --output, starts a new job that sends every row again, the ones already ok too"
+                }
                 false => "pass --resume to continue that run, --force to replace it, or --output to write elsewhere",
             }),
     ];
