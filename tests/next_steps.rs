@@ -425,3 +425,28 @@ fn a_run_refused_beside_a_job_says_only_resume_keeps_its_ok_rows_from_being_sent
         .stderr_has("sends every row again, the ones already ok too");
     assert_eq!(server.received().len(), 3, "nothing sent again");
 }
+
+#[test]
+fn an_export_of_no_rows_from_an_unfinished_job_says_there_is_nothing_to_run() {
+    // A run killed after some rows, every recorded one ok: nothing to export, and the next
+    // step is the resume (it said "do not run it now" of an empty file).
+    let dir = Workdir::new();
+    let server = TestServer::start(|c| c.accept_unknown = true);
+    input(&dir, &fresh_uuids(5).iter().collect::<Vec<_>>());
+    dir.run_at(&server.url(), "in.csv", &[]).expect(0);
+    let text = dir.read("in.results.csv");
+    let kept: Vec<&str> = text.lines().take(4).collect();
+    dir.write("in.results.csv", format!("{}\n", kept.join("\n")));
+    let out = dir
+        .cmd(&["report", "in.results.csv", "--export-failed", "x.csv"])
+        .run();
+    assert_eq!(out.code, 3, "{}", out.describe());
+    out.stdout_has("Exported 0 row(s)")
+        .stdout_has("nothing to run; the job is not finished")
+        .stdout_has("--resume");
+    assert!(
+        !out.stdout.contains("do not run it now"),
+        "{}",
+        out.describe()
+    );
+}

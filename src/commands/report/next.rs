@@ -96,6 +96,9 @@ impl Facts<'_> {
     pub(super) fn export_advice(&self, rows: u64) -> &'static str {
         match (self.next(), rows) {
             (Next::Nothing | Next::Correct, 0) => ": nothing to correct or run",
+            (Next::FixKeyThenResume | Next::Resume | Next::Wait, 0) => {
+                ": nothing to run; the job is not finished (see below). Export again once it is finished"
+            }
             (Next::Nothing | Next::Correct, _) => ": correct them and run that file",
             // No job record: only the rows recorded can tell; rows never sent or failed are
             // for a resume.
