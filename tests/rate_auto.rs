@@ -247,6 +247,7 @@ fn a_quota_longer_than_max_retry_after_stops_the_run_with_exit_7() {
     out.stderr_has("Quota: the server asked to wait")
         .stderr_has(&format!("it takes requests again at {again}"))
         .stderr_has(&format!("The server takes requests again at {again}."))
+        .stderr_has("add --max-retry-after 1m to wait through such pauses")
         .stderr_has(resume);
     // report, later, repeats when: the resume it advises is for then.
     let report = w.cmd(&["report", "in.results.csv"]).run();

@@ -107,12 +107,21 @@ fn rate_flag(per_second: f64) -> String {
 
 /// When a quota stopped the run: when the server takes requests again.
 pub(super) fn describe_quota(quota: &Quota) -> String {
-    format!(
+    let mut text = format!(
         "Quota: the server asked to wait {} (longer than --max-retry-after {}); it takes requests again at {}: resume then (command below).\n",
         crate::text::human_duration(quota.wait),
         crate::text::human_duration(quota.max_retry_after),
         humantime::format_rfc3339_seconds(quota.until),
-    )
+    );
+    // A wait of minutes is a quota per minute or per hour that every resume would meet again:
+    // the flag that waits through it, rounded up to whole minutes.
+    if quota.wait <= std::time::Duration::from_secs(3600) {
+        let minutes = quota.wait.as_secs().div_ceil(60).max(1);
+        text.push_str(&format!(
+            "If the server's quota is per minute or per hour, every resume will meet it again: add --max-retry-after {minutes}m to wait through such pauses instead of stopping.\n"
+        ));
+    }
+    text
 }
 
 /// A quota in the JSON summary.
