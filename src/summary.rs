@@ -214,6 +214,18 @@ mod tests {
     use super::*;
     use crate::results::RowResult;
 
+    /// The audit of a run of `in.csv` into `r.csv`, for the JSON summary.
+    pub(super) fn test_audit(dry_run: bool) -> Audit {
+        Audit {
+            input: "in.csv".into(),
+            input_sha256: String::new(),
+            url: String::new(),
+            results: "r.csv".into(),
+            dry_run,
+            started_at: SystemTime::now(),
+        }
+    }
+
     fn result(line: u64, outcome: Outcome, attempts: u32) -> RowResult {
         let row = crate::validate::Row {
             line,
@@ -271,14 +283,7 @@ mod tests {
             text.starts_with("Summary: 998 rows (no requests sent, 3ms)"),
             "{text}"
         );
-        let audit = Audit {
-            input: "in.csv".into(),
-            input_sha256: String::new(),
-            url: String::new(),
-            results: "r.csv".into(),
-            dry_run: true,
-            started_at: SystemTime::now(),
-        };
+        let audit = test_audit(true);
         let json = summary_json(&tally, &audit, ExitCode::Success);
         assert_eq!(json["rows_per_second"], Value::Null);
         assert_eq!(json["rows_sent"], 0);
@@ -296,14 +301,7 @@ mod tests {
             text.starts_with("Summary: 7 rows (7 sent in 1m 5s, 0.1 rows/s)"),
             "{text}"
         );
-        let audit = Audit {
-            input: "in.csv".into(),
-            input_sha256: String::new(),
-            url: String::new(),
-            results: "r.csv".into(),
-            dry_run: false,
-            started_at: SystemTime::now(),
-        };
+        let audit = test_audit(false);
         let json = summary_json(&tally, &audit, ExitCode::Success);
         assert_eq!(json["elapsed_seconds"], 65.432);
         assert_eq!(json["rows_per_second"], 0.1);
@@ -322,14 +320,7 @@ mod tests {
         ] {
             tally.add(&result(line, outcome, 1));
         }
-        let audit = Audit {
-            input: "in.csv".into(),
-            input_sha256: String::new(),
-            url: String::new(),
-            results: "r.csv".into(),
-            dry_run: false,
-            started_at: SystemTime::now(),
-        };
+        let audit = test_audit(false);
         let json = summary_json(&tally, &audit, ExitCode::RowsFailed);
         let examples = json["examples"].as_object().unwrap();
         let mut names: Vec<&str> = examples.keys().map(String::as_str).collect();

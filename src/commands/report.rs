@@ -78,8 +78,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let key = RowKey::of(record);
         let outcome = finals.counted(key);
         counts[outcome] += 1;
-        let conflicting = own == Outcome::Invalid && outcome == Outcome::Invalid;
-        if !conflicting && finals.get(key).is_none_or(|f| f.line() != n) {
+        if finals.get(key).is_none_or(|f| !f.shown_at(n, own)) {
             return Ok(());
         }
         let line: u64 = record[0].parse().unwrap_or(0);

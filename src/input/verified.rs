@@ -135,10 +135,7 @@ impl Read for RecordingReader {
         if self.pos == self.filled && !self.next_block()? {
             return Ok(0);
         }
-        let n = out.len().min(self.filled - self.pos);
-        out[..n].copy_from_slice(&self.buffer[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(serve(&self.buffer[..self.filled], &mut self.pos, out))
     }
 }
 
@@ -194,11 +191,16 @@ impl Read for VerifiedReader {
         if self.pos == self.filled && !self.next_block()? {
             return Ok(0);
         }
-        let n = out.len().min(self.filled - self.pos);
-        out[..n].copy_from_slice(&self.buffer[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(serve(&self.buffer[..self.filled], &mut self.pos, out))
     }
+}
+
+/// Copies into `out` what is left of a block (`block[*pos..]`), as much as fits; moves `pos`.
+fn serve(block: &[u8], pos: &mut usize, out: &mut [u8]) -> usize {
+    let n = out.len().min(block.len() - *pos);
+    out[..n].copy_from_slice(&block[*pos..*pos + n]);
+    *pos += n;
+    n
 }
 
 /// The error for a file that is not what it was when it was opened.

@@ -49,6 +49,13 @@ impl Final {
         }
     }
 
+    /// Whether line `n`, which recorded `own`, is where the row is listed and exported: the
+    /// line that decides it, or any line of a row refused as `invalid` (rows sharing an
+    /// auth_uuid with different cells: each is shown, so that the user chooses).
+    pub fn shown_at(self, n: u64, own: Outcome) -> bool {
+        self.line() == n || (own == Outcome::Invalid && self.outcome() == Outcome::Invalid)
+    }
+
     /// Whether a line of the last run is about the row.
     pub fn current(self) -> bool {
         self.0 & CURRENT != 0

@@ -336,20 +336,14 @@ mod tests {
 
     #[test]
     fn only_a_line_that_records_an_outcome_says_whether_a_row_is_done() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("r.csv");
         let header = RESULT_COLUMNS.join(",");
         let rest = ",,,,,,,,,";
         // U1: ok, then skipped by two resumes (files of earlier versions): still done. U2: a
         // repeat's skipped line, and its first row never recorded: not done. U3: ok, failed
         // later, then a skipped line: the failure stands.
-        std::fs::write(
-            &path,
-            format!(
-                "{header}\n2,{U1},OK,,ok{rest}\n2,{U1},OK,,skipped{rest}\n3,{U2},KO,,skipped{rest}\n4,{U3},OK,,ok{rest}\n4,{U3},OK,,failed{rest}\n5,{U3},OK,,skipped{rest}\n2,{U1},OK,,skipped{rest}\n"
-            ),
-        )
-        .unwrap();
+        let (_dir, path) = results(&[format!(
+            "{header}\n2,{U1},OK,,ok{rest}\n2,{U1},OK,,skipped{rest}\n3,{U2},KO,,skipped{rest}\n4,{U3},OK,,ok{rest}\n4,{U3},OK,,failed{rest}\n5,{U3},OK,,skipped{rest}\n2,{U1},OK,,skipped{rest}\n"
+        )]);
         let done = read_done(&path).unwrap();
         assert!(done.contains(&request(U1, State::Ok, None)));
         assert!(!done.contains(&request(U2, State::Ko, None)));

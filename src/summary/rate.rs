@@ -195,9 +195,9 @@ mod tests {
     use super::*;
     use crate::exit::ExitCode;
     use crate::send::Tally;
-    use crate::summary::{Audit, render, summary_json};
+    use crate::summary::{render, summary_json};
     use std::path::Path;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     #[test]
     fn auto_rate_names_the_settled_rate_or_why_there_is_none() {
@@ -223,14 +223,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pass --rate 37.2 next time"), "{text}");
-        let audit = Audit {
-            input: "in.csv".into(),
-            input_sha256: String::new(),
-            url: String::new(),
-            results: "r.csv".into(),
-            dry_run: false,
-            started_at: SystemTime::now(),
-        };
+        let audit = crate::summary::tests::test_audit(false);
         let json = summary_json(&tally, &audit, ExitCode::Success);
         // Rounded as the text shows them.
         assert_eq!(json["rate"]["settled_per_second"], 38.0);

@@ -337,11 +337,7 @@ fn from_results(
     let lines_before = finals.lines_before;
     read_lines(results, |n, record, outcome| {
         let decides = finals.get(RowKey::of(record)).is_some_and(|f| {
-            f.failed()
-                && (f.line() == n
-                    || (n > lines_before
-                        && outcome == Outcome::Invalid
-                        && f.outcome() == Outcome::Invalid))
+            f.failed() && (n > lines_before || f.line() == n) && f.shown_at(n, outcome)
         });
         if !decides {
             return Ok(());
