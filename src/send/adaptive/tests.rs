@@ -226,3 +226,21 @@ fn a_storm_of_errors_never_raises_the_rate() {
     let (highest, _) = storm(&mut c, end, 5, 1, 20);
     assert_eq!(highest, 100.0, "5% of errors held the rate");
 }
+
+#[test]
+fn the_rate_sent_is_counted_over_the_last_second_even_from_sends_out_of_order() {
+    let mut h = History::default();
+    let t0 = Instant::now();
+    // 5,000 a second for 3 s, then one send stamped 2 ms early (a time read just before
+    // another thread's): the history stays in order and the last second holds 5,000.
+    for i in 0..15_000u64 {
+        h.on_send(t0 + Duration::from_micros(200 * i));
+    }
+    let last = t0 + Duration::from_micros(200 * 14_999);
+    h.on_send(last - ms(2));
+    let measured = h.measured(last + Duration::from_micros(200)).unwrap();
+    assert!((measured - 5_001.0).abs() <= 2.0, "{measured}");
+    // Half a second later, with nothing sent since: half as many in the last second.
+    let later = h.measured(last + ms(500)).unwrap();
+    assert!((later - 2_501.0).abs() <= 2.0, "{later}");
+}
