@@ -88,6 +88,10 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
 /// followed, when cut, by `… (N more characters)` where N counts the characters of `text`
 /// left out.
 fn escape_and_cap(text: &str, max_chars: usize) -> String {
+    // Most texts (every field of every answer) are short with nothing to escape: as they are.
+    if text.len() <= max_chars && !text.chars().any(is_unsafe_char) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
     let mut printed = 0usize;
     let mut piece = String::new();

@@ -129,11 +129,60 @@ struct Envelope {
 
 #[derive(Debug, Deserialize)]
 struct Data {
-    auth_uuid: Option<Value>,
-    process_uuid: Option<Value>,
-    status: Option<Value>,
-    status_reasons: Option<Value>,
-    updated_at: Option<Value>,
+    auth_uuid: Option<Field>,
+    process_uuid: Option<Field>,
+    status: Option<Field>,
+    status_reasons: Option<Field>,
+    updated_at: Option<Field>,
+}
+
+/// One echoed field as text, as [`value_text`] gives it: a string as it is, null as nothing,
+/// any other JSON written compactly. A string (every field of a real answer) is read
+/// straight from the body, without building a `Value` first: this runs on every answer.
+#[derive(Debug, Default)]
+struct Field(String);
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Field, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        use serde::de::{Error, MapAccess, SeqAccess};
+
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Field;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: Error>(self, v: &str) -> Result<Field, E> {
+                Ok(Field(v.to_string()))
+            }
+            fn visit_string<E: Error>(self, v: String) -> Result<Field, E> {
+                Ok(Field(v))
+            }
+            fn visit_unit<E: Error>(self) -> Result<Field, E> {
+                Ok(Field::default())
+            }
+            fn visit_bool<E: Error>(self, v: bool) -> Result<Field, E> {
+                Ok(Field(Value::from(v).to_string()))
+            }
+            fn visit_i64<E: Error>(self, v: i64) -> Result<Field, E> {
+                Ok(Field(Value::from(v).to_string()))
+            }
+            fn visit_u64<E: Error>(self, v: u64) -> Result<Field, E> {
+                Ok(Field(Value::from(v).to_string()))
+            }
+            fn visit_f64<E: Error>(self, v: f64) -> Result<Field, E> {
+                Ok(Field(Value::from(v).to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(|v| Field(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(|v| Field(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Text)
+    }
 }
 
 /// Reads the fields the results file keeps from a 200's `{"data": {...}}`, made safe.
@@ -143,10 +192,7 @@ fn parse_remote(body: &[u8], redactor: &Redactor) -> Result<Remote, String> {
     let Some(data) = envelope.data else {
         return Err("no `data` object".to_string());
     };
-    let text = |value: Option<Value>| {
-        let raw = value.as_ref().map(value_text).unwrap_or_default();
-        safe_server_text(&raw, redactor)
-    };
+    let text = |field: Option<Field>| safe_server_text(&field.unwrap_or_default().0, redactor);
     Ok(Remote {
         process_uuid: text(data.process_uuid),
         status: text(data.status),
@@ -155,7 +201,7 @@ fn parse_remote(body: &[u8], redactor: &Redactor) -> Result<Remote, String> {
         // A UUID as sent back, not cut: it is compared with the row's, and a key that shares
         // a run of 8 characters with UUIDs (all zeros, say) would turn every echo into
         // "another process". It is made safe where it is shown (the worker's mismatch note).
-        auth_uuid: match data.auth_uuid.as_ref().map(value_text) {
+        auth_uuid: match data.auth_uuid.map(|field| field.0) {
             Some(raw) => match uuid::Uuid::try_parse(raw.trim()) {
                 Ok(uuid) => uuid.to_string(),
                 Err(_) => safe_server_text(&raw, redactor),
@@ -293,5 +339,28 @@ mod tests {
                 .starts_with("HTTP 502: <html> <body><h1>502 Bad Gateway</h1>")
         );
         assert!(attempt.message.chars().count() < 250);
+    }
+
+    #[test]
+    fn an_echoed_field_of_any_json_type_reads_as_its_value_would() {
+        for json in [
+            r#""OK""#,
+            r#""con \"comillas\" y \u00f1 y \n""#,
+            "null",
+            "true",
+            "-12",
+            "18446744073709551615",
+            "1.5e3",
+            r#"[1, "a", null]"#,
+            r#"{"b": {"c": [1.0]}, "a": "x"}"#,
+        ] {
+            let field: Field = serde_json::from_str(json).unwrap();
+            let value: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(field.0, value_text(&value), "{json}");
+        }
+        let data: Data =
+            serde_json::from_str(r#"{"status": null, "status_reasons": 7, "extra": [1]}"#).unwrap();
+        assert!(data.status.is_none() && data.auth_uuid.is_none());
+        assert_eq!(data.status_reasons.unwrap().0, "7");
     }
 }

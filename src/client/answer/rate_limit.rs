@@ -51,15 +51,20 @@ pub fn rate_budget(headers: &reqwest::header::HeaderMap, now: SystemTime) -> Opt
             Duration::from_secs_f64(seconds.min(1e9))
         }
     };
-    for prefix in ["x-ratelimit-", "ratelimit-"] {
-        let remaining = text(&format!("{prefix}remaining")).and_then(number);
-        if let Some(remaining) = remaining {
+    // Named whole, not formatted from a prefix: this runs on every answer.
+    for [remaining, limit, reset] in [
+        [
+            "x-ratelimit-remaining",
+            "x-ratelimit-limit",
+            "x-ratelimit-reset",
+        ],
+        ["ratelimit-remaining", "ratelimit-limit", "ratelimit-reset"],
+    ] {
+        if let Some(remaining) = text(remaining).and_then(number) {
             return Some(RateBudget {
-                limit: text(&format!("{prefix}limit"))
-                    .and_then(number)
-                    .map(|n| n as u64),
+                limit: text(limit).and_then(number).map(|n| n as u64),
                 remaining: remaining as u64,
-                reset: text(&format!("{prefix}reset"))
+                reset: text(reset)
                     .and_then(number)
                     .map_or(Duration::ZERO, reset_of),
                 window: None,
