@@ -82,40 +82,15 @@ TARGETS = {}
 
 ANALYSIS = """## Where the time goes in scenario 1
 
-Profiled with `valgrind --tool=callgrind` on 5,000 rows against the release sandbox (instruction
-counts, repeatable whatever the machine's load), tecalis-status spends about 65,000
-instructions per row once running. Of those, reqwest's own request path takes the largest
-share: about 15,000 in `Client::execute_request` and 12,600 in two `Url` parses that reqwest
-0.13 makes on every request (one for the response, one in its redirect policy, even with
-redirects off); hyper's HTTP/1 dispatch about 12,700. The rest is this tool's work per row,
-which oha does not do: reading and validating the row (twice: the validation pass, then the
-sending pass, about 6,000), encoding the JSON body, parsing the 200's `data` for the `remote_*`
-columns (about 10,000 for the sandbox's 1.2 KB answer), and writing and flushing the results row
-(about 8,000, plus a `write` system call: every finished row is flushed before the run waits
-for anything, so that an interrupted run loses nothing that finished).
-
-Three changes measured here made the run faster: a single-threaded tokio runtime with the
-input read on the runner's own thread (a multi-threaded runtime with a reader thread spent more
-time in `futex` waking threads than on the rows: 39,000 rows/s against about 52,000 on this
-machine); parsing only the four fields the results file keeps from the answer instead of
-building a whole JSON tree (−17% instructions); and one `write` for the rows that finish at the
-same moment instead of one per row (about 52,000 → 63,000 rows/s). What remains is the price of reqwest (chosen for its
-well-kept TLS, proxy and timeout handling) and of recording every row durably; oha sends one
-fixed body and records nothing. On this 2-core machine the client and the sandbox also compete
-for the same two cores, so each cycle the client spends is one the server cannot.
-
-Why the ratio misses 0.7 (measured 2026-11-26): the sending pass is single-threaded, and at about 15 µs of CPU per
-row (0.15 s per 10,000 rows in the table above) one core caps it near 65,000 rows/s, which is
-what it reaches. oha spends about 9 µs per request and spreads them over both cores. The
-ratio therefore moves with how cheap the server is: across four full runs of this script, as the
-sandbox itself got faster, tecalis-status went from 51,000 to 65,000 rows/s while oha went from
-68,000 to 115,000 (ratios 0.78, 0.63, 0.69, 0.56). A multi-threaded runtime was measured and
-is slower for this tool (the hand-offs between threads cost more than they spread), so closing
-the gap would mean leaving reqwest for raw hyper and dropping per-row work the tool exists to
-do; neither is worth it for a job whose real-world ceiling is the vendor's rate limit, orders
-of magnitude lower. Against the tools people actually use for this job, tecalis-status is 2.8
-times curl -Z and 185 to 340 times xargs or GNU parallel with curl, while doing far more per row
-(figures of the 2026-11-26 runs)."""
+Measured on this build in section 7, against nginx answering a fixed 200 so that the client's
+cost decides: the rows/s of scenario 1 are capped by the HTTP client the tool uses. reqwest
+alone, sending the same rows and doing nothing else with them (`examples/reqwest_floor.rs`),
+reaches 0.39 to 0.55 of oha in the same rounds; tecalis-status reaches 81 to 86% of that floor
+while it validates, paces, checks every echo, redacts and records every row. hyper-util's
+pooled client, which reqwest wraps, and hyper's bare connections, which oha uses, reach 0.63 to
+1.05 and 0.89 to 1.26 of oha. Against the tools people use for this job (curl, xargs, GNU
+parallel), the table above is the comparison; the real-world ceiling is the vendor's rate
+limit, orders of magnitude lower (scenarios 2 and 3)."""
 
 
 def gen(rows):
