@@ -16,18 +16,17 @@ use tokio::sync::watch;
 
 use super::stop::Stop;
 
-/// Tokio's timer wakes up on the next millisecond, and a loaded machine later still.
+/// How late a slot may be taken and still keep the schedule: tokio's timer wakes up on the
+/// next millisecond.
+///
+/// Measured (BENCHMARKS.md, section 3): on a virtual machine whose wake-ups are often later
+/// than this, the restarts make `--rate 100` send about 94 a second. Keeping the schedule
+/// through wake-ups up to half a period late sent 99.5 to 99.9 a second, but a slot taken late
+/// followed by slots on time puts more than the rate into some 1-s window: at exactly the
+/// limit of a sliding window of 30/s, 19 answers 429 of 619 and twice the time, against none.
+/// A few percent slower is the safer side for a tool whose operators set `--rate` to the
+/// vendor's limit.
 const LATE: Duration = Duration::from_millis(1);
-
-/// How late a slot may be taken and still keep the schedule: half a period, and at least
-/// [`LATE`]. Every slot kept is at or after its time on the schedule and at most this much
-/// later, so a window of any length W holds at most W × rate + 1 slots (for periods of 2 ms
-/// and more), as on an exact schedule. A fixed millisecond, which wake-ups on a virtual
-/// machine often pass, restarted the schedule at most slots: `--rate 100` sent 94 a second
-/// (BENCHMARKS.md, scenario 3).
-fn tolerance(period: Duration) -> Duration {
-    (period / 2).max(LATE)
-}
 
 /// One period at `per_second`: a day at most (an absurd rate is clamped, not a panic).
 fn period_of(per_second: f64) -> Duration {
@@ -148,12 +147,12 @@ impl Pacer {
     }
 
     /// Waits in the queue for the next slot: one period after the last one was due. A slot
-    /// taken late by at most [`tolerance`] (half a period) keeps the schedule, so that
-    /// wake-up delays do not add up to a slower rate; a later one (a stalled machine, an idle
-    /// run, a pause) starts it again from now: no catching up beyond that, so that no two
-    /// slots are ever closer than half a period, and a server counting over any window never
-    /// sees more than the rate (an unbounded catch-up after a late wake-up cost 17 answers 429
-    /// at exactly the limit of a sliding window, on a loaded machine).
+    /// taken late by at most [`LATE`] (the timer's granularity) keeps the schedule, so that
+    /// wake-up delays do not add up to a slower rate; a later one (a loaded machine, an idle
+    /// run, a pause) starts it again from now: no catching up, so that no two slots are ever
+    /// closer than a period less [`LATE`], and a server counting over any window never sees
+    /// more than the rate (a catch-up after a late wake-up cost 17 answers 429 at exactly the
+    /// limit of a sliding window, on a loaded machine).
     async fn next_slot(&self) {
         let _turn = self.queue.lock().await;
         let mut changes = self.rate.subscribe();
@@ -165,12 +164,10 @@ impl Pacer {
                 let mut last = self.last_slot.lock().unwrap_or_else(|p| p.into_inner());
                 let due = last.and_then(|l| l.checked_add(period)).unwrap_or(now);
                 if due <= now {
-                    *last = Some(
-                        match now.saturating_duration_since(due) <= tolerance(period) {
-                            true => due,
-                            false => now,
-                        },
-                    );
+                    *last = Some(match now.saturating_duration_since(due) <= LATE {
+                        true => due,
+                        false => now,
+                    });
                     return;
                 }
                 due
@@ -232,44 +229,6 @@ mod tests {
             took >= Duration::from_millis(2000) && took < Duration::from_millis(2010),
             "{took:?}"
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn late_wake_ups_keep_the_schedule() {
-        // The clock moves in steps of 3 ms, so each slot is taken up to 3 ms after its time
-        // (a timer on a busy virtual machine): the slots still come every 20 ms from the
-        // first. Restarting the schedule at every wake-up later than 1 ms made it 1.05 s.
-        let pacer = Arc::new(Pacer::new(50.0));
-        let started = tokio::time::Instant::now();
-        let taking = tokio::spawn({
-            let pacer = pacer.clone();
-            async move {
-                let stop = Stop::default();
-                let mut last = tokio::time::Instant::now();
-                let mut closest = Duration::MAX;
-                for i in 0..51 {
-                    assert!(pacer.slot(&stop).await);
-                    let now = tokio::time::Instant::now();
-                    if i > 0 {
-                        closest = closest.min(now - last);
-                    }
-                    last = now;
-                }
-                (last, closest)
-            }
-        });
-        while !taking.is_finished() {
-            tokio::time::advance(Duration::from_millis(3)).await;
-            tokio::task::yield_now().await;
-        }
-        let (last, closest) = taking.await.unwrap();
-        let took = last - started;
-        assert!(
-            took >= Duration::from_millis(1000) && took <= Duration::from_millis(1010),
-            "{took:?}"
-        );
-        // Never two slots closer than half a period.
-        assert!(closest >= Duration::from_millis(10), "{closest:?}");
     }
 
     #[tokio::test]
