@@ -20,7 +20,7 @@ use super::stop::Stop;
 /// next millisecond.
 ///
 /// Measured (BENCHMARKS.md, section 3): on a virtual machine whose wake-ups are often later
-/// than this, the restarts make `--rate 100` send about 94 a second. Keeping the schedule
+/// than this, the restarts make `--rate 100` send about 95 a second. Keeping the schedule
 /// through wake-ups up to half a period late sent 99.5 to 99.9 a second, but a slot taken late
 /// followed by slots on time puts more than the rate into some 1-s window: at exactly the
 /// limit of a sliding window of 30/s, 19 answers 429 of 619 and twice the time, against none.
