@@ -85,10 +85,10 @@ ANALYSIS = """## Where the time goes in scenario 1
 Measured on this build in section 7, against nginx answering a fixed 200 so that the client's
 cost decides: the rows/s of scenario 1 are capped by the HTTP client the tool uses. reqwest
 alone, sending the same rows and doing nothing else with them (`examples/reqwest_floor.rs`),
-reaches 0.39 to 0.55 of oha in the same rounds; tecalis-status reaches 81 to 86% of that floor
-while it validates, paces, checks every echo, redacts and records every row. hyper-util's
-pooled client, which reqwest wraps, and hyper's bare connections, which oha uses, reach 0.63 to
-1.05 and 0.89 to 1.26 of oha. Against the tools people use for this job (curl, xargs, GNU
+reaches 0.40 to 0.55 of oha in the rounds where oha ran at its usual speed; tecalis-status
+reaches 67 to 88% of that floor while it validates, paces, checks every echo, redacts and
+records every row. hyper-util's pooled client, which reqwest wraps, and hyper's bare
+connections, which oha uses, reach 0.76 to 1.51 and 0.68 to 1.88 of oha. Against the tools people use for this job (curl, xargs, GNU
 parallel), the table above is the comparison; the real-world ceiling is the vendor's rate
 limit, orders of magnitude lower (scenarios 2 and 3)."""
 
