@@ -84,7 +84,7 @@ ANALYSIS = """## Where the time goes in scenario 1
 
 Measured on this build in section 7, against nginx answering a fixed 200 so that the client's
 cost decides: the rows/s of scenario 1 are capped by the HTTP client the tool uses. reqwest
-alone, sending the same rows and doing nothing else with them (`examples/reqwest_floor.rs`),
+alone, sending the same rows and doing nothing else with them (`examples/http_floor.rs reqwest`),
 reaches 0.40 to 0.55 of oha in the rounds where oha ran at its usual speed; tecalis-status
 reaches 67 to 88% of that floor while it validates, paces, checks every echo, redacts and
 records every row. hyper-util's pooled client, which reqwest wraps, and hyper's bare

@@ -7,7 +7,7 @@
 # still compared with the state sent. Each round runs oha, then tecalis-status, on the same 20,000 rows at
 # concurrency 64; the ratio is taken within the round (the machine may be shared). The same
 # round also runs the floors of the HTTP layers alone, sending the same rows and doing nothing
-# else (examples/reqwest_floor.rs, examples/http_floor.rs): reqwest, which the tool uses;
+# else (examples/http_floor.rs): reqwest, which the tool uses;
 # hyper-util's pooled client, which reqwest wraps; hyper's bare connections, as oha uses.
 #   bash bench/oha_nginx.sh [ROUNDS] [ROWS]
 # Needs nginx (Debian `nginx-light`) and oha (`cargo install oha --locked`) on PATH.
@@ -17,7 +17,7 @@ rounds="${1:-5}"
 rows="${2:-20000}"
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light; }
 command -v oha >/dev/null || { echo "oha is not on PATH: cargo install oha --locked" >&2; exit 1; }
-cargo build --release --quiet --bin tecalis-status --example reqwest_floor --example http_floor
+cargo build --release --quiet --bin tecalis-status --example http_floor
 bin=./target/release/tecalis-status
 floor=./target/release/examples
 work="$(mktemp -d)"
@@ -79,11 +79,8 @@ for round in $(seq "$rounds"); do
     "$bin" run "$work/in.csv" --yes --force --quiet --rate 1000000/s --concurrency 64 \
     --output "$work/results.csv" --summary-json "$work/summary.json" 2>/dev/null || true
   for layer in reqwest legacy conn; do
-    case "$layer" in
-      reqwest) cmd=("$floor/reqwest_floor" "$url/customer/status" "$rows" 64) ;;
-      *) cmd=("$floor/http_floor" "$layer" "${url#http://}" "$rows" 64) ;;
-    esac
-    /usr/bin/time -f "%U %S" -o "$work/$layer.time" "${cmd[@]}" > "$work/$layer.out"
+    /usr/bin/time -f "%U %S" -o "$work/$layer.time" \
+      "$floor/http_floor" "$layer" "${url#http://}" "$rows" 64 > "$work/$layer.out"
   done
   python3 - "$work" "$rows" "$round" <<'PY'
 import json, sys

@@ -1,8 +1,11 @@
-//! The floor of each HTTP layer under reqwest, alone: N PATCHes, `C` at once, doing nothing
-//! else with the rows. `legacy` is hyper-util's pooled client (what reqwest wraps); `conn` is
-//! hyper's bare HTTP/1 connections, one task each, C of them (what oha does).
+//! The floor of each HTTP layer, alone: N PATCHes, `C` at once, on one runtime thread as `run`
+//! uses, doing nothing else with the rows (no input, no validation, no echo check, no results
+//! file). `reqwest` is the client the tool uses: what it reaches is the most the tool could
+//! reach, whatever it trimmed of its own work. `legacy` is hyper-util's pooled client (what
+//! reqwest wraps); `conn` is hyper's bare HTTP/1 connections, one task each, C of them (what
+//! oha does). BENCHMARKS.md, section 7.
 //!
-//!   cargo run --release --example http_floor -- legacy|conn HOST:PORT ROWS CONCURRENCY
+//!   cargo run --release --example http_floor -- reqwest|legacy|conn HOST:PORT ROWS CONCURRENCY
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,23 +15,27 @@ use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::{BodyExt, Full};
 
-fn request(authority: &str, i: usize) -> hyper::Request<Full<Bytes>> {
-    let body = format!(
+/// The body of row `i`: the shape the tool sends.
+fn body(i: usize) -> String {
+    format!(
         r#"{{"auth_uuid":"01930000-0000-7000-8000-{i:012x}","api_key":"bench","state":"OK","reasons":"lote 42"}}"#
-    );
+    )
+}
+
+fn request(authority: &str, i: usize) -> hyper::Request<Full<Bytes>> {
     hyper::Request::builder()
         .method("PATCH")
         .uri(format!("http://{authority}/customer/status"))
         .header("host", authority)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(Bytes::from(body(i))))
         .expect("a request")
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 5 {
-        eprintln!("usage: http_floor legacy|conn HOST:PORT ROWS CONCURRENCY");
+        eprintln!("usage: http_floor reqwest|legacy|conn HOST:PORT ROWS CONCURRENCY");
         std::process::exit(2);
     }
     let (mode, authority) = (args[1].clone(), args[2].clone());
@@ -41,6 +48,35 @@ fn main() {
     let started = Instant::now();
     let ok = runtime.block_on(async {
         match mode.as_str() {
+            "reqwest" => {
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .pool_max_idle_per_host(concurrency)
+                    .tcp_nodelay(true)
+                    .no_proxy()
+                    .build()
+                    .expect("a client");
+                let url: reqwest::Url = format!("http://{authority}/customer/status")
+                    .parse()
+                    .expect("a URL");
+                futures::stream::iter(0..rows)
+                    .map(|i| {
+                        let request = client
+                            .patch(url.clone())
+                            .header("content-type", "application/json")
+                            .body(body(i));
+                        async move {
+                            let response = request.send().await.ok()?;
+                            let ok = response.status().is_success();
+                            response.bytes().await.ok()?;
+                            Some(ok)
+                        }
+                    })
+                    .buffer_unordered(concurrency)
+                    .filter(|r| futures::future::ready(*r == Some(true)))
+                    .count()
+                    .await
+            }
             "legacy" => {
                 let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
                 connector.set_nodelay(true);
